@@ -1,0 +1,185 @@
+"""Row-level kernels shared by count, rank and filter.
+
+Every function here takes already-validated arrays (labels: intp (N,), pred_probs: float (N, K)) and
+works over row batches so that a read-only memmap is read in place and temporaries stay bounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from labelaudit.core._common import BIG, EPS, T_MIN, batch_rows, row_slices
+
+
+@dataclass(frozen=True)
+class ClassGroups:
+    """Example indices grouped by given label: members of class k are order[starts[k]:starts[k+1]],
+    in increasing index order (a stable sort of the labels)."""
+
+    order: np.ndarray
+    starts: np.ndarray
+
+    def members(self, k: int) -> np.ndarray:
+        return self.order[self.starts[k] : self.starts[k + 1]]
+
+    @property
+    def counts(self) -> np.ndarray:
+        return np.diff(self.starts)
+
+
+def group_by_class(labels: np.ndarray, n_classes: int) -> ClassGroups:
+    # A stable sort of small unsigned keys is a radix sort in numpy: O(N), and index order within a class.
+    key = labels.astype(np.uint16) if n_classes <= 1 << 16 else labels
+    order = np.argsort(key, kind="stable")
+    if len(labels) < 1 << 31:
+        order = order.astype(np.int32)
+    counts = np.bincount(labels, minlength=n_classes)
+    starts = np.zeros(n_classes + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    return ClassGroups(order, starts)
+
+
+def gather_self_confidence(labels: np.ndarray, pred_probs: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+    """P[i, y_i] for every i, dtype of pred_probs, read batch by batch."""
+    n, k = pred_probs.shape
+    out = np.empty(n, dtype=pred_probs.dtype)
+    rows = batch_rows(k, batch_size) * 4  # only one element per row is read: larger batches are fine
+    for sl in row_slices(n, rows):
+        block = pred_probs[sl]
+        out[sl] = block[np.arange(len(block)), labels[sl]]
+    return out
+
+
+def thresholds_from_groups(self_conf: np.ndarray, groups: ClassGroups, n_classes: int) -> np.ndarray:
+    """Per-class mean self-confidence (clipped below at T_MIN; BIG for an absent class).
+
+    The mean of class k is numpy's mean of the contiguous vector P[R_k, k] in index order, which fixes
+    the pairwise-summation order (and so the last bit). Thresholds stay in the input dtype unless some
+    class is absent, in which case the integer BIG promotes the vector to float64.
+    """
+    counts = groups.counts
+    grouped = self_conf[groups.order]
+    means = [
+        grouped[groups.starts[k] : groups.starts[k + 1]].mean() if counts[k] > 0 else BIG
+        for k in range(n_classes)
+    ]
+    t = np.array(means) if (counts == 0).any() else np.array(means, dtype=self_conf.dtype)
+    return np.maximum(t, t.dtype.type(T_MIN))
+
+
+@dataclass(frozen=True)
+class RowPass:
+    """What one pass over pred_probs with fixed thresholds yields."""
+
+    confident_joint: np.ndarray  # (K, K) int64, rows = given label, cols = guessed true label, no floor
+    off_diagonal: np.ndarray  # (N,) bool: counted and guess != given label
+
+
+def confident_rows(
+    labels: np.ndarray, pred_probs: np.ndarray, thresholds: np.ndarray, batch_size: int | None = None
+) -> RowPass:
+    """Count every example confidently above some class threshold into (given, guessed-true) cells."""
+    n, k = pred_probs.shape
+    level = thresholds - EPS  # in the thresholds' dtype, as the comparison needs
+    cj = np.zeros(k * k, dtype=np.int64)
+    off = np.empty(n, dtype=bool)
+    pending: list[np.ndarray] = []
+    pending_len = 0
+    flush_at = max(k * k, 1 << 20)
+    for sl in row_slices(n, batch_rows(k, batch_size)):
+        block = pred_probs[sl]
+        yb = labels[sl]
+        above = block >= level
+        n_above = np.count_nonzero(above, axis=1)
+        # One confident class: that class. Several: the argmax of the whole row, confident or not.
+        guess = np.where(n_above == 1, above.argmax(axis=1), block.argmax(axis=1))
+        counted = n_above > 0
+        off[sl] = counted & (guess != yb)
+        codes = yb[counted] * k + guess[counted]
+        pending.append(codes)
+        pending_len += len(codes)
+        if pending_len >= flush_at:
+            cj += np.bincount(np.concatenate(pending), minlength=k * k)
+            pending, pending_len = [], 0
+    if pending:
+        cj += np.bincount(np.concatenate(pending), minlength=k * k)
+    return RowPass(cj.reshape(k, k), off)
+
+
+def matches_label(pred_probs: np.ndarray, labels: np.ndarray, rows: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+    """For each index in `rows`: does the given label win the argmax after adding EPS to it?
+
+    The nudge is added in the dtype of pred_probs and argmax takes the first maximum, so a label that ties
+    an earlier class by less than EPS still wins.
+    """
+    n, k = pred_probs.shape
+    out = np.empty(len(rows), dtype=bool)
+    step = batch_rows(k, batch_size)
+    for sl in row_slices(len(rows), step):
+        idx = rows[sl]
+        block = np.array(pred_probs[idx])  # fancy indexing copies; np.array keeps it writable
+        yb = labels[idx]
+        r = np.arange(len(idx))
+        block[r, yb] = block[r, yb] + pred_probs.dtype.type(EPS)
+        out[sl] = block.argmax(axis=1) == yb
+    return out
+
+
+def predicted_labels(pred_probs: np.ndarray, rows: np.ndarray | None = None, batch_size: int | None = None) -> np.ndarray:
+    """First argmax of each row (of all rows, or of `rows`), int64."""
+    n, k = pred_probs.shape
+    m = n if rows is None else len(rows)
+    out = np.empty(m, dtype=np.int64)
+    for sl in row_slices(m, batch_rows(k, batch_size)):
+        block = pred_probs[sl] if rows is None else pred_probs[rows[sl]]
+        out[sl] = block.argmax(axis=1)
+    return out
+
+
+def select_smallest(values: np.ndarray, m: int) -> np.ndarray:
+    """Boolean mask of the m smallest entries; at a tie straddling the cut-off the lower indices win.
+
+    Equals taking the first m of a stable argsort, in O(n) with a partition instead of a full sort.
+    """
+    n = len(values)
+    if m >= n:
+        return np.ones(n, dtype=bool)
+    if m <= 0:
+        return np.zeros(n, dtype=bool)
+    cut = np.partition(values, m - 1)[m - 1]
+    sel = values < cut
+    need = m - int(np.count_nonzero(sel))
+    sel[np.flatnonzero(values == cut)[:need]] = True
+    return sel
+
+
+def select_largest(values: np.ndarray, m: int) -> np.ndarray:
+    """Boolean mask of the m largest entries; at a tie straddling the cut-off the lower indices win
+    (a stable ascending sort of the negated values)."""
+    n = len(values)
+    if m >= n:
+        return np.ones(n, dtype=bool)
+    if m <= 0:
+        return np.zeros(n, dtype=bool)
+    cut = np.partition(values, n - m)[n - m]
+    sel = values > cut
+    need = m - int(np.count_nonzero(sel))
+    sel[np.flatnonzero(values == cut)[:need]] = True
+    return sel
+
+
+def stable_order(values: np.ndarray) -> np.ndarray:
+    """Positions sorted by increasing value, ties by position."""
+    return np.argsort(values, kind="stable")
+
+
+def smallest_in_order(values: np.ndarray, top: int) -> np.ndarray:
+    """The first `top` positions of a stable argsort, via a partial selection when top << n."""
+    n = len(values)
+    top = n if top is None else min(top, n)
+    if top >= n // 4:
+        return stable_order(values)[:top]
+    picked = np.flatnonzero(select_smallest(values, top))
+    return picked[stable_order(values[picked])]
