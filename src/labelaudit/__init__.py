@@ -2,10 +2,32 @@
 
 The library API mirrors the command line: `find_label_issues`, `get_label_quality_scores`,
 `order_label_issues` and the counting functions all take labels (N,) and pred_probs (N, K) arrays.
+Attributes are loaded on first use so that `labelaudit --help` does not pay for numpy.
 """
 
-from labelaudit.core import *  # noqa: F401,F403
-from labelaudit.core import __all__ as _core_all
-
 __version__ = "0.1.0"
-__all__ = ["__version__", *_core_all]
+
+_CORE = (
+    "FILTERS",
+    "SCORE_METHODS",
+    "calibrate_confident_joint",
+    "compute_confident_joint",
+    "estimate_joint",
+    "estimate_latent",
+    "estimate_py_and_noise_matrices_from_probabilities",
+    "find_label_issues",
+    "find_top_issues",
+    "get_confident_thresholds",
+    "get_label_quality_scores",
+    "num_label_issues",
+    "order_label_issues",
+)
+__all__ = ["__version__", *_CORE]
+
+
+def __getattr__(name: str):
+    if name in _CORE:
+        from labelaudit import core
+
+        return getattr(core, name)
+    raise AttributeError(f"module 'labelaudit' has no attribute {name!r}")

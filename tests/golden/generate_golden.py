@@ -21,8 +21,8 @@ What it writes:
 
 * ``tests/golden/inputs/<set>/labels.npy``       int64 labels
 * ``tests/golden/inputs/<set>/pred_probs.npy``   float64 (float32 for gen_f32)
-* ``tests/golden/inputs/<set>/pred_probs_2.npy`` a second "model" for the
-  ensemble-scoring calls: 0.7*P + 0.3*roll(P, 1, axis=1), same dtype as P
+* the second "model" of the ensemble-scoring calls is not stored: it is
+  clip(0.7*P + 0.3*roll(P, 1, axis=1), 0, 1) in P's dtype (``second_model``)
 * ``tests/golden/expected/<set>.npz``  arrays r0, r1, ... (zip/deflate, written
   with fixed timestamps so that re-running yields byte-identical files)
 * ``tests/golden/expected/<set>.json`` manifest: one entry per stored array
@@ -59,15 +59,14 @@ import zipfile
 from importlib.metadata import version as pkg_version
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 import cleanlab
 import cleanlab.count
 import cleanlab.dataset
 import cleanlab.experimental.label_issues_batched as cl_batched
 import cleanlab.filter
 import cleanlab.rank
+import numpy as np
+import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 INPUTS = HERE / "inputs"
@@ -253,7 +252,9 @@ def build_inputs():
             p = np.load(REAL_DATA / name / "pred_probs.npy").astype(np.float64)
             n_out = int(((p < 0.0) | (p > 1.0)).sum())
             if n_out:
-                notes[name] = f"clipped {n_out} values outside [0,1] (max was {p.max()!r}) via np.clip(P, 0, 1)"
+                notes[name] = (
+                    f"clipped {n_out} values outside [0,1] (max was {p.max()!r}) via np.clip(P, 0, 1)"
+                )
                 p = np.clip(p, 0.0, 1.0)
         else:
             labels, p = gen_set(name)
@@ -264,7 +265,6 @@ def build_inputs():
         d.mkdir(parents=True)
         np.save(d / "labels.npy", labels)
         np.save(d / "pred_probs.npy", p)
-        np.save(d / "pred_probs_2.npy", second_model(p))
     return notes
 
 
@@ -282,21 +282,41 @@ def call_specs(labels, k):
 
     def add(module, func, kwargs, output, args=("labels", "pred_probs"), items=None, array_kwargs=None):
         specs.append(
-            dict(module=module, func=func, kwargs=kwargs, output=output, args=list(args), items=items,
-                 array_kwargs=array_kwargs)
+            dict(
+                module=module,
+                func=func,
+                kwargs=kwargs,
+                output=output,
+                args=list(args),
+                items=items,
+                array_kwargs=array_kwargs,
+            )
         )
 
     add("count", "get_confident_thresholds", {}, "vector")
     for cal in (False, True):
-        add("count", "compute_confident_joint",
-            {"calibrate": cal, "return_indices_of_off_diagonals": True}, "tuple",
-            items=[("confident_joint", "matrix"), ("indices_of_off_diagonals", "indices")])
+        add(
+            "count",
+            "compute_confident_joint",
+            {"calibrate": cal, "return_indices_of_off_diagonals": True},
+            "tuple",
+            items=[("confident_joint", "matrix"), ("indices_of_off_diagonals", "indices")],
+        )
     add("count", "estimate_joint", {}, "matrix")
-    py_items = [("py", "vector"), ("noise_matrix", "matrix"), ("inverse_noise_matrix", "matrix"),
-                ("confident_joint", "matrix")]
+    py_items = [
+        ("py", "vector"),
+        ("noise_matrix", "matrix"),
+        ("inverse_noise_matrix", "matrix"),
+        ("confident_joint", "matrix"),
+    ]
     add("count", "estimate_py_and_noise_matrices_from_probabilities", {}, "tuple", items=py_items)
-    add("count", "estimate_py_and_noise_matrices_from_probabilities", {"converge_latent_estimates": False},
-        "tuple", items=py_items)
+    add(
+        "count",
+        "estimate_py_and_noise_matrices_from_probabilities",
+        {"converge_latent_estimates": False},
+        "tuple",
+        items=py_items,
+    )
     for m in ("off_diagonal", "off_diagonal_calibrated"):
         add("count", "num_label_issues", {"estimation_method": m}, "scalar")
     for m in RANK_METHODS:
@@ -308,22 +328,47 @@ def call_specs(labels, k):
         add("filter", "find_label_issues", {"filter_by": f, "n_jobs": 1}, "mask_indices")
     for f in FILTER_BYS:
         for r in RANK_METHODS:
-            add("filter", "find_label_issues", {"filter_by": f, "return_indices_ranked_by": r, "n_jobs": 1},
-                "indices")
+            add(
+                "filter",
+                "find_label_issues",
+                {"filter_by": f, "return_indices_ranked_by": r, "n_jobs": 1},
+                "indices",
+            )
         for r in ("self_confidence", "normalized_margin"):
-            add("filter", "find_label_issues",
-                {"filter_by": f, "return_indices_ranked_by": r, "rank_by_kwargs": {"adjust_pred_probs": True},
-                 "n_jobs": 1}, "indices")
+            add(
+                "filter",
+                "find_label_issues",
+                {
+                    "filter_by": f,
+                    "return_indices_ranked_by": r,
+                    "rank_by_kwargs": {"adjust_pred_probs": True},
+                    "n_jobs": 1,
+                },
+                "indices",
+            )
     nrem = remove_per_class(labels, k)
     for f in PRUNE_FILTERS:
         add("filter", "find_label_issues", {"filter_by": f, "frac_noise": 0.5, "n_jobs": 1}, "mask_indices")
-        add("filter", "find_label_issues", {"filter_by": f, "min_examples_per_class": 5, "n_jobs": 1},
-            "mask_indices")
-        add("filter", "find_label_issues", {"filter_by": f, "num_to_remove_per_class": nrem, "n_jobs": 1},
-            "mask_indices")
+        add(
+            "filter",
+            "find_label_issues",
+            {"filter_by": f, "min_examples_per_class": 5, "n_jobs": 1},
+            "mask_indices",
+        )
+        add(
+            "filter",
+            "find_label_issues",
+            {"filter_by": f, "num_to_remove_per_class": nrem, "n_jobs": 1},
+            "mask_indices",
+        )
     for r in RANK_METHODS:
-        add("rank", "order_label_issues", {"rank_by": r}, "indices",
-            args=("@mask:prune_by_noise_rate", "labels", "pred_probs"))
+        add(
+            "rank",
+            "order_label_issues",
+            {"rank_by": r},
+            "indices",
+            args=("@mask:prune_by_noise_rate", "labels", "pred_probs"),
+        )
     add("dataset", "rank_classes_by_label_quality", {}, "table")
     add("dataset", "find_overlapping_classes", {}, "table")
     add("dataset", "find_overlapping_classes", {"asymmetric": True}, "table")
@@ -331,21 +376,42 @@ def call_specs(labels, k):
     batched = [
         {"batch_size": 1000, "n_jobs": 1, "verbose": False, "return_mask": True},
         {"batch_size": 100000, "n_jobs": 1, "verbose": False, "return_mask": True},
-        {"batch_size": 1000, "n_jobs": 1, "verbose": False, "return_mask": True,
-         "num_issue_kwargs": {"estimation_method": "off_diagonal_calibrated"}},
-        {"batch_size": 100000, "n_jobs": 1, "verbose": False, "return_mask": True,
-         "num_issue_kwargs": {"estimation_method": "off_diagonal_calibrated"}},
+        {
+            "batch_size": 1000,
+            "n_jobs": 1,
+            "verbose": False,
+            "return_mask": True,
+            "num_issue_kwargs": {"estimation_method": "off_diagonal_calibrated"},
+        },
+        {
+            "batch_size": 100000,
+            "n_jobs": 1,
+            "verbose": False,
+            "return_mask": True,
+            "num_issue_kwargs": {"estimation_method": "off_diagonal_calibrated"},
+        },
     ]
     for kw in batched:
-        add("experimental.label_issues_batched", "find_label_issues_batched", kw, "mask_indices", args=(),
-            array_kwargs={"labels": "labels", "pred_probs": "pred_probs"})
+        add(
+            "experimental.label_issues_batched",
+            "find_label_issues_batched",
+            kw,
+            "mask_indices",
+            args=(),
+            array_kwargs={"labels": "labels", "pred_probs": "pred_probs"},
+        )
     for w in ("uniform", "accuracy", "log_loss_search", "custom"):
         for m in ("self_confidence", "normalized_margin"):
             kw = {"method": m, "weight_ensemble_members_by": w, "verbose": False}
             if w == "custom":
                 kw["custom_weights"] = [0.25, 0.5]
-            add("rank", "get_label_quality_ensemble_scores", kw, "scores",
-                args=("labels", ["pred_probs", "pred_probs_2"]))
+            add(
+                "rank",
+                "get_label_quality_ensemble_scores",
+                kw,
+                "scores",
+                args=("labels", ["pred_probs", "pred_probs_2"]),
+            )
     return specs
 
 
@@ -361,8 +427,8 @@ MODULES = {
 def _resolve(name, arrays, masks):
     if isinstance(name, list):
         return [_resolve(x, arrays, masks) for x in name]
-    if name.startswith("@mask:"):
-        return masks[name[len("@mask:"):]].copy()
+    if name.startswith("@mask:"):  # boolean mask rebuilt from a stored mask_indices entry
+        return masks[name[len("@mask:") :]].copy()
     return arrays[name].copy()
 
 
@@ -433,14 +499,21 @@ def process_set(name):
     arrays = {
         "labels": np.load(d / "labels.npy"),
         "pred_probs": np.load(d / "pred_probs.npy"),
-        "pred_probs_2": np.load(d / "pred_probs_2.npy"),
     }
+    # The second ensemble member is derived, not stored: tests rebuild it with the same three numpy ops.
+    arrays["pred_probs_2"] = second_model(arrays["pred_probs"])
     pristine = {k: v.copy() for k, v in arrays.items()}
     n, k = arrays["pred_probs"].shape
-    masks = {}
+    masks = {}  # manifest key -> boolean mask (for calls taking a mask argument)
+    masks_key = {}
     stored = {}
     manifest = []
     for spec in call_specs(arrays["labels"], k):
+        # point mask arguments at the manifest key of the stored mask they come from
+        spec["args"] = [
+            f"@mask:{masks_key[a[6:]]}" if isinstance(a, str) and a.startswith("@mask:") else a
+            for a in spec["args"]
+        ]
         res_p, err_p, warns = run_call(spec, arrays, masks, patched=True)
         res_u, err_u, _ = run_call(spec, arrays, masks, patched=False)
         base = {"func": spec["func"], "module": spec["module"], "args": spec["args"]}
@@ -448,22 +521,37 @@ def process_set(name):
             base["array_kwargs"] = spec["array_kwargs"]
         base["kwargs"] = spec["kwargs"]
         if err_p is not None:
-            entry = {"key": None, **base, "output": spec["output"] if spec["output"] != "tuple" else "tuple_item",
-                     "plain_equal": err_u == err_p, "error": err_p}
+            entry = {
+                "key": None,
+                **base,
+                "output": spec["output"] if spec["output"] != "tuple" else "tuple_item",
+                "plain_equal": err_u == err_p,
+                "error": err_p,
+            }
             if warns:
                 entry["warnings"] = warns
             manifest.append(entry)
             continue
         outs_p = _to_outputs(spec, res_p)
         outs_u = _to_outputs(spec, res_u) if err_u is None else [(None, {})] * len(outs_p)
-        if (spec["func"] == "find_label_issues" and spec["kwargs"].keys() == {"filter_by", "n_jobs"}
-                and spec["kwargs"]["filter_by"] == "prune_by_noise_rate"):
-            masks["prune_by_noise_rate"] = np.asarray(res_p).copy()
+        if (
+            spec["func"] == "find_label_issues"
+            and spec["kwargs"].keys() == {"filter_by", "n_jobs"}
+            and spec["kwargs"]["filter_by"] == "prune_by_noise_rate"
+        ):
+            masks_key["prune_by_noise_rate"] = f"r{len(stored)}"
+            masks[f"r{len(stored)}"] = np.asarray(res_p).copy()
         for (arr_p, extra), (arr_u, _) in zip(outs_p, outs_u, strict=True):
             key = f"r{len(stored)}"
             stored[key] = arr_p
-            entry = {"key": key, **base, **extra, "dtype": str(arr_p.dtype), "shape": list(arr_p.shape),
-                     "plain_equal": arr_u is not None and _same(arr_p, arr_u)}
+            entry = {
+                "key": key,
+                **base,
+                **extra,
+                "dtype": str(arr_p.dtype),
+                "shape": list(arr_p.shape),
+                "plain_equal": arr_u is not None and _same(arr_p, arr_u),
+            }
             if warns:
                 entry["warnings"] = warns
             manifest.append(entry)
@@ -502,11 +590,19 @@ def main():
         errors = [e for e in manifest if "error" in e]
         tie = [e for e in manifest if not e["plain_equal"]]
         summary[name] = {
-            "n": n, "k": k, "pred_probs_dtype": dt, "entries": len(manifest), "arrays": len(stored),
+            "n": n,
+            "k": k,
+            "pred_probs_dtype": dt,
+            "entries": len(manifest),
+            "arrays": len(stored),
             "errors": [{"func": e["func"], "kwargs": e["kwargs"], "error": e["error"]} for e in errors],
             "plain_equal_false": [
-                {"key": e["key"], "func": e["func"], "kwargs": e["kwargs"],
-                 **({"item_name": e["item_name"]} if "item_name" in e else {})}
+                {
+                    "key": e["key"],
+                    "func": e["func"],
+                    "kwargs": e["kwargs"],
+                    **({"item_name": e["item_name"]} if "item_name" in e else {}),
+                }
                 for e in tie
             ],
         }
@@ -518,8 +614,10 @@ def main():
         print(f"input note [{k_}]: {v}")
     print(f"{'set':<14}{'N':>7}{'K':>4} {'dtype':<8}{'entries':>8}{'errors':>7}{'ties':>6}")
     for name, s in summary.items():
-        print(f"{name:<14}{s['n']:>7}{s['k']:>4} {s['pred_probs_dtype']:<8}{s['entries']:>8}"
-              f"{len(s['errors']):>7}{len(s['plain_equal_false']):>6}")
+        print(
+            f"{name:<14}{s['n']:>7}{s['k']:>4} {s['pred_probs_dtype']:<8}{s['entries']:>8}"
+            f"{len(s['errors']):>7}{len(s['plain_equal_false']):>6}"
+        )
     for name, s in summary.items():
         for e in s["errors"]:
             print(f"ERROR [{name}] {e['func']} {json.dumps(e['kwargs'])}: {e['error']}")

@@ -4,7 +4,7 @@ Every public function takes labels (N,) int and pred_probs (N, K) float arrays (
 read-only memmap, never copied whole) and returns arrays or scalars.
 """
 
-from labelaudit.core._common import ProbStats, check_inputs, scan_pred_probs
+from labelaudit.core._common import ProbStats, check_inputs, check_labels, scan_pred_probs
 from labelaudit.core.count import (
     Context,
     calibrate_confident_joint,
@@ -32,6 +32,7 @@ __all__ = [
     "ProbStats",
     "calibrate_confident_joint",
     "check_inputs",
+    "check_labels",
     "compute_confident_joint",
     "estimate_joint",
     "estimate_latent",
@@ -46,4 +47,5 @@ __all__ = [
     "order_rows",
     "prune_counts",
     "scan_pred_probs",
+    "scores_for_rows",
 ]

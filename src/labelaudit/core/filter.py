@@ -73,24 +73,33 @@ def prune_counts(
         return round_rows(t)
 
 
-def _warn_few(k: int) -> None:
-    warnings.warn(
-        f"class {k} has too few examples (at most min_examples_per_class): none of its issues are flagged",
-        LabelauditWarning,
-        stacklevel=4,
-    )
+def _warn_few(classes: list[int], m_min: int) -> None:
+    if classes:
+        warnings.warn(
+            f"{len(classes)} class(es) have at most min_examples_per_class={m_min} examples, so none of "
+            f"their issues are flagged: {_class_list(classes)}",
+            LabelauditWarning,
+            stacklevel=4,
+        )
+
+
+def _class_list(classes: list[int], limit: int = 20) -> str:
+    shown = ", ".join(str(c) for c in classes[:limit])
+    return shown + (f", ... ({len(classes) - limit} more)" if len(classes) > limit else "")
+
+
+def _prunable(ctx: Context, m_min: int) -> list[int]:
+    """Classes the prune filters may flag in: more than m_min examples and more than one."""
+    counts = ctx.groups.counts
+    _warn_few([k for k in range(ctx.k) if counts[k] <= m_min], m_min)
+    return [k for k in range(ctx.k) if counts[k] > max(m_min, 1)]
 
 
 def _prune_by_class(ctx: Context, prune: np.ndarray, m_min: int) -> np.ndarray:
     mask = np.zeros(ctx.n, dtype=bool)
     groups, sc = ctx.groups, ctx.self_confidence
-    for k in range(ctx.k):
+    for k in _prunable(ctx, m_min):
         n_k = int(groups.counts[k])
-        if n_k <= m_min:
-            _warn_few(k)
-            continue
-        if n_k <= 1:
-            continue
         q = n_k - int(prune[k, k])
         if q >= 1:
             members = groups.members(k)
@@ -101,13 +110,8 @@ def _prune_by_class(ctx: Context, prune: np.ndarray, m_min: int) -> np.ndarray:
 def _prune_by_noise_rate(ctx: Context, prune: np.ndarray, m_min: int) -> np.ndarray:
     mask = np.zeros(ctx.n, dtype=bool)
     groups, p = ctx.groups, ctx.pred_probs
-    for k in range(ctx.k):
+    for k in _prunable(ctx, m_min):
         n_k = int(groups.counts[k])
-        if n_k <= m_min:
-            _warn_few(k)
-            continue
-        if n_k <= 1:
-            continue
         col = prune[:, k].copy()
         col[k] = 0
         targets = np.flatnonzero(col > 0)
@@ -163,16 +167,6 @@ def find_label_issues(
         check_method(return_indices_ranked_by, adjust_pred_probs)
     y, p = check_inputs(labels, pred_probs, batch_size=batch_size)
     ctx = Context(y, p, batch_size)
-    if filter_by not in PRUNE_FILTERS:
-        if frac_noise != 1.0 or num_to_remove_per_class is not None:
-            warnings.warn(
-                "frac_noise and num_to_remove_per_class only apply to prune_by_noise_rate, "
-                "prune_by_class and both",
-                LabelauditWarning,
-                stacklevel=2,
-            )
-        if num_to_remove_per_class is not None:
-            raise InputError(f"num_to_remove_per_class is not supported with filter_by={filter_by!r}")
     rows = issue_rows(
         ctx,
         filter_by=filter_by,
@@ -198,6 +192,18 @@ def issue_rows(
     confident_joint=None,
 ) -> np.ndarray:
     """Increasing int64 indices flagged by `filter_by` on an already-validated context."""
+    if filter_by not in FILTERS:
+        raise InputError(f"filter_by must be one of {', '.join(FILTERS)}; got {filter_by!r}")
+    if filter_by not in PRUNE_FILTERS:
+        if frac_noise != 1.0 or num_to_remove_per_class is not None:
+            warnings.warn(
+                "frac_noise and num_to_remove_per_class only apply to prune_by_noise_rate, "
+                "prune_by_class and both",
+                LabelauditWarning,
+                stacklevel=3,
+            )
+        if num_to_remove_per_class is not None:
+            raise InputError(f"num_to_remove_per_class is not supported with filter_by={filter_by!r}")
     if filter_by in PRUNE_FILTERS:
         cj = ctx.confident_joint if confident_joint is None else np.asarray(confident_joint)
         prune = prune_counts(

@@ -1,0 +1,103 @@
+"""The Typer application and the edge where errors become exit codes."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from labelaudit import __version__
+from labelaudit.errors import LabelauditError
+
+app = typer.Typer(
+    name="labelaudit",
+    help="Find label errors in classification datasets with confident learning.\n\n"
+    "Exit codes: 0 success, 1 a gate failed, 2 bad input or usage.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+STATE = {"debug": False}
+
+
+class GateFailed(Exception):
+    """A CI gate failed: exit code 1 with a one-line reason."""
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"labelaudit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    STATE["debug"] = debug
+
+
+def err(message: str) -> None:
+    sys.stderr.write(message.rstrip("\n") + "\n")
+    sys.stderr.flush()
+
+
+def command(func: Callable) -> Callable:
+    """Run a command body: warnings to stderr (once each), LabelauditError -> exit 2, gates -> exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        quiet = bool(kwargs.get("quiet", False))
+        seen: set[str] = set()
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            text = str(message)
+            if not quiet and text not in seen:
+                seen.add(text)
+                err(f"Warning: {text}")
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = show
+            try:
+                return func(*args, **kwargs)
+            except GateFailed as exc:
+                err(f"Gate failed: {exc}")
+                raise typer.Exit(1) from None
+            except LabelauditError as exc:
+                if STATE["debug"]:
+                    raise
+                err(f"Error: {exc}")
+                raise typer.Exit(exc.exit_code) from None
+            except MemoryError:
+                err("Error: out of memory; try a smaller --batch-size")
+                raise typer.Exit(2) from None
+            except (typer.Exit, typer.Abort, KeyboardInterrupt):
+                raise
+            except Exception as exc:  # an unexpected failure is still exit 2, with a traceback on --debug
+                if STATE["debug"]:
+                    raise
+                err(f"Error: {type(exc).__name__}: {exc} (run with --debug for a traceback)")
+                raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def main() -> None:
+    """Console-script entry point."""
+    from labelaudit.cli.commands import find_issues, rank  # noqa: F401  (registers the commands)
+
+    try:
+        app()
+    except KeyboardInterrupt:
+        err("Interrupted")
+        sys.exit(2)

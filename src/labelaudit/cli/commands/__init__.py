@@ -1,0 +1,3 @@
+"""One module per command; importing them registers the commands on the app."""
+
+from labelaudit.cli.commands import find_issues, rank  # noqa: F401

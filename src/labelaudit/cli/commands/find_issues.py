@@ -1,0 +1,101 @@
+"""labelaudit find-issues: flag likely label errors, most severe first."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from labelaudit.cli import options as o
+from labelaudit.cli import render
+from labelaudit.cli.app import GateFailed, app, command
+from labelaudit.cli.commands._shared import FIND_OUTPUTS, emit, int_list, load, write_listing
+
+DETECT = "Detection"
+GATES = "Gates (exit 1 when one fails)"
+
+
+@app.command("find-issues")
+@command
+def find_issues(
+    labels: o.Labels,
+    pred_probs: o.PredProbs,
+    filter_by: Annotated[o.FilterBy, typer.Option(help="How to flag issues.", rich_help_panel=DETECT)] = o.FilterBy.prune_by_noise_rate,
+    rank_by: Annotated[o.ScoreMethod, typer.Option(help="Score that orders issues (lowest = most severe).", rich_help_panel=DETECT)] = o.ScoreMethod.self_confidence,
+    adjust_pred_probs: Annotated[bool, typer.Option(help="Subtract class thresholds before scoring for the ranking.", rich_help_panel=DETECT)] = False,
+    frac_noise: Annotated[float, typer.Option(min=0.0, max=1.0, help="Flag only this fraction of the estimated issues (prune filters).", rich_help_panel=DETECT)] = 1.0,
+    num_to_remove_per_class: Annotated[str | None, typer.Option(help="Comma list of K counts to flag per class (prune filters).", rich_help_panel=DETECT)] = None,
+    min_examples_per_class: Annotated[int, typer.Option(min=0, help="Leave at least this many examples in each class.", rich_help_panel=DETECT)] = 1,
+    max_issues: Annotated[int | None, typer.Option(min=0, help="Fail when more than N issues are found.", rich_help_panel=GATES)] = None,
+    max_issue_rate: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Fail when the issue rate exceeds FRACTION.", rich_help_panel=GATES)] = None,
+    output: o.Output = None,
+    mask: Annotated[bool, typer.Option("--mask", help="A .npy output holds a bool mask of length N instead of ranked indices.", rich_help_panel=o.OUTPUT)] = False,
+    fmt: o.Format = None,
+    top: o.Top = None,
+    label_column: o.LabelColumn = None,
+    prob_columns: o.ProbColumns = None,
+    class_names: o.ClassNames = None,
+    id_column: o.IdColumn = None,
+    from_logits: o.FromLogits = False,
+    batch_size: o.BatchSize = None,
+    quiet: o.Quiet = False,
+) -> None:
+    """Flag likely label errors (confident learning), ranked most severe first."""
+    import numpy as np
+
+    from labelaudit.core import Context, issue_rows, order_rows
+    from labelaudit.core.summary import example_rows
+    from labelaudit.io import check_output_path
+
+    fmt_name = render.resolve_format(fmt)
+    if output:
+        check_output_path(output, FIND_OUTPUTS)
+    ds = load(labels, pred_probs, label_column, prob_columns, class_names, id_column, from_logits)
+    ctx = Context(ds.labels, ds.pred_probs, batch_size)
+    params = {
+        "filter_by": filter_by.value,
+        "rank_by": rank_by.value,
+        "adjust_pred_probs": adjust_pred_probs,
+        "frac_noise": frac_noise,
+        "num_to_remove_per_class": int_list(num_to_remove_per_class, ds.k, "--num-to-remove-per-class"),
+        "min_examples_per_class": min_examples_per_class,
+        "top": top,
+    }
+    flagged = issue_rows(
+        ctx,
+        filter_by=filter_by.value,
+        frac_noise=frac_noise,
+        num_to_remove_per_class=params["num_to_remove_per_class"],
+        min_examples_per_class=min_examples_per_class,
+    )
+    ranked = order_rows(ctx, flagged, rank_by.value, adjust_pred_probs)
+    listed = ranked[:top] if top is not None else ranked
+    cols = example_rows(ctx, listed, method=rank_by.value, adjust_pred_probs=adjust_pred_probs)
+    cols["is_label_issue"] = np.ones(len(listed), dtype=bool)
+    n_issues = len(ranked)
+    rate = n_issues / ds.n
+    gates = []
+    if max_issues is not None:
+        gates.append({"gate": "max_issues", "limit": max_issues, "value": n_issues, "passed": n_issues <= max_issues})
+    if max_issue_rate is not None:
+        gates.append({"gate": "max_issue_rate", "limit": max_issue_rate, "value": rate, "passed": rate <= max_issue_rate})
+
+    if output:
+        if mask:
+            npy = np.zeros(ds.n, dtype=bool)
+            npy[listed] = True
+        else:
+            npy = listed.astype(np.int64)
+        write_listing(output, ds, cols, npy, fmt_name)
+    if output != "-":
+        doc = None
+        if fmt_name == "json":
+            doc = render.report(
+                "find-issues", params, ds, n_issues=n_issues, issue_rate=rate, gates=gates,
+                issues=render.records(render.named_columns(cols, ds.class_names, ds.ids)),
+            )
+        emit(ds, cols, fmt_name, n_issues, doc, f"{n_issues} label issues in {ds.n} examples ({rate:.2%})", top)
+    failed = [g for g in gates if not g["passed"]]
+    if failed:
+        g = failed[0]
+        raise GateFailed(f"{g['gate']}: {g['value']:.6g} exceeds the limit {g['limit']:.6g}")

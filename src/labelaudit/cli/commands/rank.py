@@ -1,0 +1,89 @@
+"""labelaudit rank: label quality score of every example, or the order of a given flagged set."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from labelaudit.cli import options as o
+from labelaudit.cli import render
+from labelaudit.cli.app import app, command
+from labelaudit.cli.commands._shared import FIND_OUTPUTS, emit, load, write_listing
+
+
+@app.command("rank")
+@command
+def rank(
+    labels: o.Labels,
+    pred_probs: o.PredProbs,
+    method: Annotated[o.ScoreMethod, typer.Option(help="Label quality score (lower = more likely mislabelled).")] = o.ScoreMethod.self_confidence,
+    adjust_pred_probs: Annotated[bool, typer.Option(help="Subtract class thresholds before scoring.")] = False,
+    order_issues: Annotated[str | None, typer.Option(help="Order this flagged set instead (.npy bool mask or int indices, or a table with an 'index' column).")] = None,
+    output: o.Output = None,
+    fmt: o.Format = None,
+    top: o.Top = None,
+    label_column: o.LabelColumn = None,
+    prob_columns: o.ProbColumns = None,
+    class_names: o.ClassNames = None,
+    id_column: o.IdColumn = None,
+    from_logits: o.FromLogits = False,
+    batch_size: o.BatchSize = None,
+    quiet: o.Quiet = False,
+) -> None:
+    """Score every example's label quality; list the flagged examples by that score.
+
+    Without --order-issues the listed examples are those find-issues flags with its defaults; a .npy
+    output then holds the float64 scores of all N examples in input order. With --order-issues the
+    listing is that set, most severe first, and a .npy output holds its int64 indices in that order.
+    """
+    import numpy as np
+
+    from labelaudit.core import Context, issue_rows, order_rows, scores_for_rows
+    from labelaudit.core.rank import check_method, flagged_rows
+    from labelaudit.core.summary import example_rows
+    from labelaudit.io import check_output_path, read_issue_set
+
+    check_method(method.value, adjust_pred_probs)
+    fmt_name = render.resolve_format(fmt)
+    if output:
+        check_output_path(output, FIND_OUTPUTS)
+    ds = load(labels, pred_probs, label_column, prob_columns, class_names, id_column, from_logits)
+    ctx = Context(ds.labels, ds.pred_probs, batch_size)
+    if order_issues is not None:
+        try:
+            given = flagged_rows(read_issue_set(order_issues, ds.n), ds.n)
+        except Exception as exc:
+            if order_issues in str(exc):
+                raise
+            raise type(exc)(f"{order_issues}: {exc}") from None
+    else:
+        given = issue_rows(ctx)
+    ranked = order_rows(ctx, given, method.value, adjust_pred_probs)
+    listed = ranked[:top] if top is not None else ranked
+    cols = example_rows(ctx, listed, method=method.value, adjust_pred_probs=adjust_pred_probs)
+    cols["is_label_issue"] = np.ones(len(listed), dtype=bool)
+    scores = None
+    if order_issues is None and (fmt_name == "json" or output):
+        scores = np.asarray(scores_for_rows(ctx, None, method.value, adjust_pred_probs), dtype=np.float64)
+    params = {"method": method.value, "adjust_pred_probs": adjust_pred_probs, "order_issues": order_issues, "top": top}
+
+    if output:
+        if order_issues is not None:
+            write_listing(output, ds, cols, listed.astype(np.int64), fmt_name)
+        else:
+            all_cols = example_rows(ctx, np.arange(ds.n), method=method.value, adjust_pred_probs=adjust_pred_probs)
+            issue_mask = np.zeros(ds.n, dtype=bool)
+            issue_mask[given] = True
+            all_cols["is_label_issue"] = issue_mask
+            write_listing(output, ds, all_cols, scores, fmt_name)
+    if output != "-":
+        doc = None
+        if fmt_name == "json":
+            extra = {} if scores is None else {"scores": scores.tolist()}
+            doc = render.report(
+                "rank", params, ds, n_issues=len(ranked), issue_rate=len(ranked) / ds.n,
+                issues=render.records(render.named_columns(cols, ds.class_names, ds.ids)), **extra,
+            )
+        title = f"{len(ranked)} flagged examples ordered by {method.value}"
+        emit(ds, cols, fmt_name, len(ranked), doc, title, top)

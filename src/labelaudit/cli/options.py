@@ -1,0 +1,96 @@
+"""Options shared by several commands, defined once (Annotated Typer options)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class FilterBy(str, Enum):
+    prune_by_noise_rate = "prune_by_noise_rate"
+    prune_by_class = "prune_by_class"
+    both = "both"
+    confident_learning = "confident_learning"
+    predicted_neq_given = "predicted_neq_given"
+    low_normalized_margin = "low_normalized_margin"
+    low_self_confidence = "low_self_confidence"
+
+
+class ScoreMethod(str, Enum):
+    self_confidence = "self_confidence"
+    normalized_margin = "normalized_margin"
+    confidence_weighted_entropy = "confidence_weighted_entropy"
+
+
+INPUTS = "Inputs"
+OUTPUT = "Output"
+
+Labels = Annotated[
+    str,
+    typer.Option("--labels", "-l", help="Given labels: .npy of ints, or a .csv/.tsv/.parquet table.", rich_help_panel=INPUTS),
+]
+PredProbs = Annotated[
+    str,
+    typer.Option(
+        "--pred-probs", "-p", help="Out-of-sample predicted probabilities (N, K): .npy or a table.", rich_help_panel=INPUTS
+    ),
+]
+LabelColumn = Annotated[
+    str | None,
+    typer.Option(help="Table column holding the labels (default: 'label', else the only column).", rich_help_panel=INPUTS),
+]
+ProbColumns = Annotated[
+    str | None,
+    typer.Option(
+        help="Probability columns: a comma list or a glob such as 'prob_*' (default: every numeric column "
+        "except the label and id columns).",
+        rich_help_panel=INPUTS,
+    ),
+]
+ClassNames = Annotated[
+    str | None,
+    typer.Option(help="File with one class name per line, in column order.", rich_help_panel=INPUTS),
+]
+IdColumn = Annotated[
+    str | None,
+    typer.Option(help="Table column with example ids, reported beside the row index (default: 'id' if present).",
+                 rich_help_panel=INPUTS),
+]
+FromLogits = Annotated[
+    bool,
+    typer.Option("--from-logits", help="pred_probs holds logits: apply a softmax to each row first.", rich_help_panel=INPUTS),
+]
+Output = Annotated[
+    str | None,
+    typer.Option(
+        "--output", "-o",
+        help="Write results: .npy, .csv, .tsv, .parquet, .json, .jsonl, or '-' for stdout.",
+        rich_help_panel=OUTPUT,
+    ),
+]
+Format = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format", "-f",
+        help="stdout format: table (default on a terminal), csv (default otherwise) or json (one report document).",
+        rich_help_panel=OUTPUT,
+    ),
+]
+Top = Annotated[
+    int | None,
+    typer.Option(min=0, help="Keep only the N most severe examples in every listing (counts and gates use all).",
+                 rich_help_panel=OUTPUT),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No warnings or progress on stderr.", rich_help_panel=OUTPUT)]
+BatchSize = Annotated[
+    int | None,
+    typer.Option(min=1, help="Rows per batch when reading pred_probs (never changes results).", rich_help_panel="Performance"),
+]

@@ -1,0 +1,341 @@
+"""Readers: labels and pred_probs from .npy (memory-mapped), .csv/.tsv and .parquet tables.
+
+This package is the only code that opens files. pandas and pyarrow are imported lazily so that
+`.npy`-only runs never load them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from labelaudit.errors import InputError, LabelauditWarning
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+DRIFT_TOL = 1e-3  # values/row sums this close to the valid range are repaired, farther ones rejected
+ROW_SUM_WARN = 1e-4  # row-sum drift below this is normal float error and passes silently
+
+
+@dataclass
+class InputFile:
+    role: str
+    path: str
+
+    @property
+    def bytes(self) -> int:
+        return os.path.getsize(self.path)
+
+    def sha256(self) -> str:
+        h = hashlib.sha256()
+        with open(self.path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 22), b""):
+                h.update(chunk)
+        return h.hexdigest()
+
+    def describe(self) -> dict:
+        return {"role": self.role, "path": self.path, "bytes": self.bytes, "sha256": self.sha256()}
+
+
+@dataclass
+class Dataset:
+    """Validated inputs: labels intp (N,), pred_probs float (N, K) (a read-only memmap for .npy)."""
+
+    labels: np.ndarray
+    pred_probs: np.ndarray
+    class_names: list[str] | None
+    files: list[InputFile] = field(default_factory=list)
+    ids: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return int(self.pred_probs.shape[0])
+
+    @property
+    def k(self) -> int:
+        return int(self.pred_probs.shape[1])
+
+
+def _suffix(path: str) -> str:
+    return Path(path).suffix.lower()
+
+
+def _check_exists(path: str, role: str) -> None:
+    if not os.path.exists(path):
+        raise InputError(f"{path}: {role} file not found")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: {role} path is a directory, not a file")
+
+
+def read_npy(path: str, role: str) -> np.ndarray:
+    """Open a .npy file memory-mapped (read-only); truncated or non-.npy files are InputErrors."""
+    _check_exists(path, role)
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        size = os.path.getsize(path)
+        raise InputError(f"{path}: unreadable or truncated .npy file ({size} bytes): {exc}") from None
+    if not isinstance(arr, np.ndarray):
+        raise InputError(f"{path}: expected a single .npy array, got {type(arr).__name__}")
+    return arr
+
+
+_TABLE_CACHE: dict[str, object] = {}
+
+
+def read_table(path: str, role: str, columns: list[str] | None = None):
+    """A pandas DataFrame from .csv/.tsv/.parquet (read once per path per process)."""
+    _check_exists(path, role)
+    key = os.path.abspath(path)
+    if key in _TABLE_CACHE:
+        return _TABLE_CACHE[key]
+    import pandas as pd
+
+    suffix = _suffix(path)
+    try:
+        if suffix in (".parquet", ".pq"):
+            df = pd.read_parquet(path)
+        else:
+            df = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+    except Exception as exc:  # pandas/pyarrow raise many types for corrupt files
+        raise InputError(f"{path}: unreadable {suffix} file: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
+    _TABLE_CACHE[key] = df
+    return df
+
+
+def _resolve_columns(df, spec: str | None, exclude: set[str], path: str) -> list[str]:
+    names = [str(c) for c in df.columns]
+    if spec:
+        if any(ch in spec for ch in "*?["):
+            picked = [c for c in names if fnmatch.fnmatchcase(c, spec)]
+        else:
+            picked = [c.strip() for c in spec.split(",") if c.strip()]
+            missing = [c for c in picked if c not in names]
+            if missing:
+                raise InputError(f"{path}: --prob-columns names missing columns {missing}; columns are {names}")
+        if not picked:
+            raise InputError(f"{path}: --prob-columns {spec!r} matches no column; columns are {names}")
+        return picked
+    import pandas as pd
+
+    picked = [c for c in names if c not in exclude and pd.api.types.is_numeric_dtype(df[c])]
+    if not picked:
+        raise InputError(f"{path}: no numeric probability columns found; columns are {names}")
+    return picked
+
+
+def _label_column(df, name: str | None, path: str) -> str:
+    cols = [str(c) for c in df.columns]
+    if name is not None:
+        if name not in cols:
+            raise InputError(f"{path}: --label-column {name!r} not found; columns are {cols}")
+        return name
+    if "label" in cols:
+        return "label"
+    if len(cols) == 1:
+        return cols[0]
+    raise InputError(f"{path}: cannot tell which column holds the labels; pass --label-column (columns: {cols})")
+
+
+def read_class_names(path: str) -> list[str]:
+    _check_exists(path, "class names")
+    with open(path, encoding="utf-8") as f:
+        names = [line.strip() for line in f if line.strip()]
+    if len(set(names)) != len(names):
+        raise InputError(f"{path}: class names must be unique")
+    if not names:
+        raise InputError(f"{path}: class names file is empty")
+    return names
+
+
+def _labels_from_values(values: np.ndarray, class_names: list[str] | None, path: str):
+    """Integer labels from an array that may hold strings; returns (labels, class_names or None)."""
+    if values.dtype.kind in "OUS":
+        strings = values.astype(str)
+        if class_names is None:
+            class_names = sorted(set(strings.tolist()))
+        lookup = {name: i for i, name in enumerate(class_names)}
+        codes = np.fromiter((lookup.get(s, -1) for s in strings), dtype=np.intp, count=len(strings))
+        if (codes < 0).any():
+            row = int(np.argmax(codes < 0))
+            raise InputError(
+                f"{path}: label {strings[row]!r} at row {row} is not a known class name "
+                f"({int((codes < 0).sum())} such rows); classes are {class_names[:20]}"
+            )
+        return codes, class_names
+    return values, class_names
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    x = np.asarray(logits, dtype=np.float64)
+    out = np.empty(x.shape, dtype=np.float64)
+    step = max(1, (1 << 21) // max(1, x.shape[1]))
+    for s in range(0, len(x), step):
+        b = x[s : s + step]
+        e = np.exp(b - b.max(axis=1, keepdims=True))
+        out[s : s + step] = e / e.sum(axis=1, keepdims=True)
+    return out
+
+
+def load_dataset(
+    labels_path: str,
+    pred_probs_path: str,
+    *,
+    label_column: str | None = None,
+    prob_columns: str | None = None,
+    class_names_path: str | None = None,
+    id_column: str | None = None,
+    from_logits: bool = False,
+) -> Dataset:
+    """Read and validate labels and pred_probs; every rule broken is an InputError naming the file."""
+    from labelaudit.core import check_labels
+
+    class_names = read_class_names(class_names_path) if class_names_path else None
+    files = [InputFile("labels", labels_path), InputFile("pred_probs", pred_probs_path)]
+    ids = None
+
+    # pred_probs first: K comes from its columns, and table headers may name the classes.
+    if _suffix(pred_probs_path) == ".npy":
+        p = read_npy(pred_probs_path, "pred_probs")
+    elif _suffix(pred_probs_path) in TABLE_SUFFIXES:
+        df = read_table(pred_probs_path, "pred_probs")
+        exclude = {id_column or "id", "index"}
+        if _suffix(labels_path) in TABLE_SUFFIXES and os.path.abspath(labels_path) == os.path.abspath(pred_probs_path):
+            exclude.add(_label_column(df, label_column, pred_probs_path))
+        cols = _resolve_columns(df, prob_columns, exclude, pred_probs_path)
+        try:
+            p = df[cols].to_numpy(dtype=np.float64)
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"{pred_probs_path}: probability columns {cols} are not all numeric: {exc}") from None
+        if class_names is None and _labels_are_strings(labels_path, label_column):
+            class_names = cols
+    else:
+        raise InputError(f"{pred_probs_path}: unsupported pred_probs format (use .npy, .csv, .tsv or .parquet)")
+
+    if p.ndim != 2:
+        raise InputError(f"{pred_probs_path}: pred_probs must be 2-D (N, K), got shape {p.shape}")
+    if not np.issubdtype(p.dtype, np.floating):
+        raise InputError(f"{pred_probs_path}: pred_probs must be floating point, got dtype {p.dtype}")
+    if p.shape[0] == 0:
+        raise InputError(f"{pred_probs_path}: pred_probs is empty (0 rows)")
+    if p.shape[1] < 2:
+        raise InputError(f"{pred_probs_path}: pred_probs must have at least 2 classes (columns), got K={p.shape[1]}")
+    n, k = p.shape
+    if class_names is not None and len(class_names) != k:
+        raise InputError(
+            f"{class_names_path or pred_probs_path}: {len(class_names)} class names but pred_probs has K={k} columns"
+        )
+
+    if _suffix(labels_path) == ".npy":
+        raw = read_npy(labels_path, "labels")
+        if raw.ndim == 2 and raw.shape[1] == 1:
+            raw = raw[:, 0]
+    elif _suffix(labels_path) in TABLE_SUFFIXES:
+        df = read_table(labels_path, "labels")
+        col = _label_column(df, label_column, labels_path)
+        raw = df[col].to_numpy()
+        if df[col].isna().any():
+            row = int(np.argmax(df[col].isna().to_numpy()))
+            raise InputError(f"{labels_path}: missing label at row {row}")
+        idc = id_column or ("id" if "id" in df.columns else None)
+        if idc is not None and idc in df.columns:
+            ids = df[idc].to_numpy()
+    else:
+        raise InputError(f"{labels_path}: unsupported labels format (use .npy, .csv, .tsv or .parquet)")
+    if raw.ndim != 1:
+        raise InputError(f"{labels_path}: labels must be 1-D, got shape {raw.shape}")
+    if len(raw) == 0:
+        raise InputError(f"{labels_path}: labels are empty (0 rows)")
+    raw, class_names = _labels_from_values(np.asarray(raw) if raw.dtype.kind in "OUS" else raw, class_names, labels_path)
+    if len(raw) != n:
+        raise InputError(
+            f"{labels_path}: {len(raw)} labels but {pred_probs_path} has {n} rows (N must match)"
+        )
+    try:
+        labels = check_labels(raw, n_classes=k)
+    except InputError as exc:
+        raise InputError(f"{labels_path}: {exc}") from None
+
+    if from_logits:
+        p = _softmax(p)
+    p = _check_values(p, pred_probs_path, from_logits)
+    counts = np.bincount(labels, minlength=k)
+    absent = np.flatnonzero(counts == 0)
+    if len(absent):
+        shown = [class_names[i] for i in absent[:20]] if class_names else absent[:20].tolist()
+        warnings.warn(f"{len(absent)} class(es) have no examples in {labels_path}: {shown}", LabelauditWarning, stacklevel=2)
+    return Dataset(labels, p, class_names, files, ids)
+
+
+def _labels_are_strings(labels_path: str, label_column: str | None) -> bool:
+    if _suffix(labels_path) not in TABLE_SUFFIXES:
+        return False
+    df = read_table(labels_path, "labels")
+    col = _label_column(df, label_column, labels_path)
+    return df[col].dtype.kind in "OUS" or str(df[col].dtype).startswith(("string", "str"))
+
+
+def _check_values(p: np.ndarray, path: str, from_logits: bool) -> np.ndarray:
+    """Reject NaN/inf, out-of-range values and rows that do not sum to 1; repair small drift by
+    clipping into [0, 1] (a copy, with a warning). Returns pred_probs, repaired or untouched."""
+    from labelaudit.core import scan_pred_probs
+
+    stats = scan_pred_probs(p)
+    if stats.first_nonfinite_row >= 0:
+        r = stats.first_nonfinite_row
+        raise InputError(f"{path}: pred_probs must be finite; row {r} contains NaN or inf: {_row_repr(p[r])}")
+    hint = "" if from_logits else "; if these are logits or unnormalised scores, pass --from-logits"
+    if stats.vmin < -DRIFT_TOL or stats.vmax > 1 + DRIFT_TOL:
+        bad = stats.vmin if stats.vmin < -DRIFT_TOL else stats.vmax
+        row = _first_row(p, lambda b: ((b < -DRIFT_TOL) | (b > 1 + DRIFT_TOL)).any(axis=1))
+        raise InputError(f"{path}: pred_probs must be in [0, 1]; row {row} has {bad!r}{hint}")
+    if stats.row_sum_min < 1 - DRIFT_TOL or stats.row_sum_max > 1 + DRIFT_TOL:
+        row = _first_row(p, lambda b: np.abs(b.sum(axis=1, dtype=np.float64) - 1) > DRIFT_TOL)
+        total = float(np.asarray(p[row], dtype=np.float64).sum())
+        raise InputError(f"{path}: each pred_probs row must sum to 1 (±{DRIFT_TOL:g}); row {row} sums to {total!r}{hint}")
+    drift = max(abs(stats.row_sum_min - 1), abs(stats.row_sum_max - 1))
+    if drift > ROW_SUM_WARN:
+        warnings.warn(f"{path}: row sums drift from 1 by up to {drift:.2g}; accepted as is", LabelauditWarning, stacklevel=3)
+    if stats.vmin < 0 or stats.vmax > 1:
+        warnings.warn(
+            f"{path}: values outside [0, 1] by up to {max(-stats.vmin, stats.vmax - 1):.2g} were clipped into [0, 1]",
+            LabelauditWarning,
+            stacklevel=3,
+        )
+        p = np.clip(p, 0, 1)
+    return p
+
+
+def _row_repr(row: np.ndarray) -> str:
+    vals = np.asarray(row).tolist()
+    return str(vals[:8])[:-1] + (", ...]" if len(vals) > 8 else "]")
+
+
+def _first_row(p: np.ndarray, bad_rows) -> int:
+    step = max(1, (1 << 21) // p.shape[1])
+    for s in range(0, len(p), step):
+        hit = bad_rows(p[s : s + step])
+        if hit.any():
+            return s + int(np.argmax(hit))
+    return -1
+
+
+def read_issue_set(path: str, n: int) -> np.ndarray:
+    """A flagged set from .npy (bool mask of length N or int indices) or a table with an `index` column."""
+    if _suffix(path) == ".npy":
+        a = np.asarray(read_npy(path, "issues"))
+    elif _suffix(path) in TABLE_SUFFIXES:
+        df = read_table(path, "issues")
+        if "index" not in df.columns:
+            raise InputError(f"{path}: an issues table needs an 'index' column")
+        a = df["index"].to_numpy()
+    else:
+        raise InputError(f"{path}: unsupported issues format (use .npy, .csv or .parquet)")
+    if a.dtype == bool and a.shape != (n,):
+        raise InputError(f"{path}: an issue mask must have length N={n}, got {a.shape}")
+    return a

@@ -1,0 +1,103 @@
+"""Atomic writers: every output goes to a temporary file in the target folder, then is renamed, so an
+interrupted or failed run never leaves a partial file behind."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from labelaudit.errors import InputError
+
+ROW_FORMATS = (".csv", ".tsv", ".parquet", ".json", ".jsonl")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """Yield a temporary path beside `path`; on success rename it over `path`, on any error remove it."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"{path}: output folder {str(folder)!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def check_output_path(path: str, allowed: tuple[str, ...]) -> None:
+    """Fail before any work when the output suffix or folder is wrong."""
+    if path == "-":
+        return
+    suffix = Path(path).suffix.lower()
+    if suffix not in allowed:
+        raise InputError(f"{path}: unsupported output format {suffix or '(none)'!r}; use one of {', '.join(allowed)}")
+    folder = Path(path).parent
+    if str(folder) and not folder.is_dir():
+        raise InputError(f"{path}: output folder {str(folder)!r} does not exist")
+
+
+def write_npy(path: str, array: np.ndarray) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array, allow_pickle=False)
+
+
+def _frame(columns: dict):
+    import pandas as pd
+
+    return pd.DataFrame(columns)
+
+
+def write_rows(path: str, columns: dict, fmt: str | None = None) -> None:
+    """Write per-example rows (a dict of equal-length columns) as csv/tsv/parquet/json/jsonl, or to
+    stdout when path is '-' (csv, or JSON lines when fmt == 'json')."""
+    if path == "-":
+        df = _frame(columns)
+        if fmt == "json":
+            df.to_json(sys.stdout, orient="records", lines=True)
+        else:
+            df.to_csv(sys.stdout, index=False)
+        sys.stdout.flush()
+        return
+    suffix = Path(path).suffix.lower()
+    df = _frame(columns)
+    with atomic_path(path) as tmp:
+        if suffix == ".csv":
+            df.to_csv(tmp, index=False)
+        elif suffix == ".tsv":
+            df.to_csv(tmp, index=False, sep="\t")
+        elif suffix == ".parquet":
+            df.to_parquet(tmp, index=False)
+        elif suffix == ".json":
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(df.to_dict(orient="records"), f, default=_json_default)
+                f.write("\n")
+        elif suffix == ".jsonl":
+            df.to_json(tmp, orient="records", lines=True)
+        else:
+            raise InputError(f"{path}: unsupported output format {suffix!r}")
+
+
+def write_json(path: str, document: dict) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        json.dump(document, f, default=_json_default, indent=1)
+        f.write("\n")
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
