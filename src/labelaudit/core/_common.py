@@ -132,5 +132,10 @@ def check_labels(labels: object, *, n_classes: int) -> np.ndarray:
 
 
 def class_counts(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """n_k for k in 0..K-1 as int64 (0 for an absent class)."""
-    return np.bincount(labels, minlength=n_classes).astype(np.int64)
+    """n_k for k in 0..K-1 as int64 (0 for an absent class).
+
+    Counted in slices: np.bincount copies a memory-mapped input whole before counting."""
+    counts = np.zeros(n_classes, dtype=np.int64)
+    for sl in row_slices(len(labels), 1 << 20):
+        counts += np.bincount(labels[sl], minlength=n_classes)
+    return counts

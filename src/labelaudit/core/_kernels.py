@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labelaudit.core._common import BIG, EPS, T_MIN, batch_rows, row_slices
+from labelaudit.core._common import BIG, EPS, T_MIN, batch_rows, class_counts, row_slices
 
 
 @dataclass(frozen=True)
@@ -30,14 +30,25 @@ class ClassGroups:
 
 
 def group_by_class(labels: np.ndarray, n_classes: int) -> ClassGroups:
-    # A stable sort of small unsigned keys is a radix sort in numpy: O(N), and index order within a class.
-    key = labels.astype(np.uint16) if n_classes <= 1 << 16 else labels
-    order = np.argsort(key, kind="stable")
-    if len(labels) < 1 << 31:
-        order = order.astype(np.int32)
-    counts = np.bincount(labels, minlength=n_classes)
+    """A stable counting sort of the example indices by label, done slice by slice so that no
+    N-sized int64 temporary is needed (int32 indices when N < 2**31)."""
+    n = len(labels)
+    counts = class_counts(labels, n_classes)
     starts = np.zeros(n_classes + 1, dtype=np.int64)
     np.cumsum(counts, out=starts[1:])
+    order = np.empty(n, dtype=np.int32 if n < 1 << 31 else np.int64)
+    filled = starts[:-1].copy()
+    for sl in row_slices(n, 1 << 20):
+        yb = labels[sl]
+        # A stable sort of small unsigned keys is a radix sort in numpy: O(slice), index order kept.
+        key = yb.astype(np.uint16) if n_classes <= 1 << 16 else yb
+        local = np.argsort(key, kind="stable")
+        c = np.bincount(yb, minlength=n_classes)
+        local_starts = np.cumsum(c) - c
+        sorted_keys = yb[local]
+        dest = np.arange(len(local)) - local_starts[sorted_keys] + filled[sorted_keys]
+        order[dest] = local + sl.start
+        filled += c
     return ClassGroups(order, starts)
 
 
@@ -168,6 +179,24 @@ def select_largest(values: np.ndarray, m: int) -> np.ndarray:
     need = m - int(np.count_nonzero(sel))
     sel[np.flatnonzero(values == cut)[:need]] = True
     return sel
+
+
+def largest_per_row(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """(R, n) bool: in each row r, the counts[r] largest entries (1 <= counts[r] < n); at a tie straddling
+    the cut-off the lower column indices win. Vectorised over rows: one partition for the top
+    max(counts) of every row, a sort of only that tail, then a comparison with each row's cut value."""
+    r, n = values.shape
+    top = int(counts.max())
+    tail = np.sort(np.partition(values, n - top, axis=1)[:, n - top :], axis=1)
+    cut = tail[np.arange(r), top - counts][:, None]
+    chosen = values > cut
+    short = counts - np.count_nonzero(chosen, axis=1)
+    at_cut = values == cut
+    whole = np.count_nonzero(at_cut, axis=1) <= short
+    chosen[whole] |= at_cut[whole]
+    for i in np.flatnonzero(~whole):  # a tie group straddles the cut: its lowest columns go first
+        chosen[i, np.flatnonzero(at_cut[i])[: short[i]]] = True
+    return chosen
 
 
 def stable_order(values: np.ndarray) -> np.ndarray:

@@ -194,6 +194,7 @@ def load_dataset(
 ) -> Dataset:
     """Read and validate labels and pred_probs; every rule broken is an InputError naming the file."""
     from labelaudit.core import check_labels
+    from labelaudit.core._common import class_counts
 
     class_names = read_class_names(class_names_path) if class_names_path else None
     files = [InputFile("labels", labels_path), InputFile("pred_probs", pred_probs_path)]
@@ -264,7 +265,7 @@ def load_dataset(
     if from_logits:
         p = _softmax(p)
     p = _check_values(p, pred_probs_path, from_logits)
-    counts = np.bincount(labels, minlength=k)
+    counts = class_counts(labels, k)
     absent = np.flatnonzero(counts == 0)
     if len(absent):
         shown = [class_names[i] for i in absent[:20]] if class_names else absent[:20].tolist()

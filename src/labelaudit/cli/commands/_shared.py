@@ -36,6 +36,14 @@ def int_list(text: str | None, k: int, option: str) -> list[int] | None:
     return values
 
 
+def stdout_listing(output: str | None, fmt) -> bool:
+    """Print the listing on stdout unless it went to stdout already (-o -) or to a file with no
+    explicit --format (then a one-line summary goes to stderr instead)."""
+    if output == "-":
+        return False
+    return output is None or fmt is not None
+
+
 def emit(ds, cols: dict, fmt: str, total: int, doc: dict | None, title: str, top: int | None) -> None:
     """Print the listing (table / csv / json) on stdout."""
     named = render.named_columns(cols, ds.class_names, ds.ids)

@@ -8,8 +8,8 @@ import typer
 
 from labelaudit.cli import options as o
 from labelaudit.cli import render
-from labelaudit.cli.app import GateFailed, app, command
-from labelaudit.cli.commands._shared import FIND_OUTPUTS, emit, int_list, load, write_listing
+from labelaudit.cli.app import GateFailed, app, command, err
+from labelaudit.cli.commands._shared import FIND_OUTPUTS, emit, int_list, load, stdout_listing, write_listing
 
 DETECT = "Detection"
 GATES = "Gates (exit 1 when one fails)"
@@ -87,7 +87,7 @@ def find_issues(
         else:
             npy = listed.astype(np.int64)
         write_listing(output, ds, cols, npy, fmt_name)
-    if output != "-":
+    if stdout_listing(output, fmt):
         doc = None
         if fmt_name == "json":
             doc = render.report(
@@ -95,6 +95,8 @@ def find_issues(
                 issues=render.records(render.named_columns(cols, ds.class_names, ds.ids)),
             )
         emit(ds, cols, fmt_name, n_issues, doc, f"{n_issues} label issues in {ds.n} examples ({rate:.2%})", top)
+    elif output != "-" and not quiet:
+        err(f"{n_issues} label issues in {ds.n} examples ({rate:.2%}); wrote {output}")
     failed = [g for g in gates if not g["passed"]]
     if failed:
         g = failed[0]

@@ -8,8 +8,8 @@ import typer
 
 from labelaudit.cli import options as o
 from labelaudit.cli import render
-from labelaudit.cli.app import app, command
-from labelaudit.cli.commands._shared import FIND_OUTPUTS, emit, load, write_listing
+from labelaudit.cli.app import app, command, err
+from labelaudit.cli.commands._shared import FIND_OUTPUTS, emit, load, stdout_listing, write_listing
 
 
 @app.command("rank")
@@ -77,7 +77,7 @@ def rank(
             issue_mask[given] = True
             all_cols["is_label_issue"] = issue_mask
             write_listing(output, ds, all_cols, scores, fmt_name)
-    if output != "-":
+    if stdout_listing(output, fmt):
         doc = None
         if fmt_name == "json":
             extra = {} if scores is None else {"scores": scores.tolist()}
@@ -87,3 +87,5 @@ def rank(
             )
         title = f"{len(ranked)} flagged examples ordered by {method.value}"
         emit(ds, cols, fmt_name, len(ranked), doc, title, top)
+    elif output != "-" and not quiet:
+        err(f"scored {ds.n} examples ({len(ranked)} flagged); wrote {output}")
