@@ -22,6 +22,9 @@ FUNCS = {
     "get_label_quality_scores",
     "find_label_issues",
     "order_label_issues",
+    "rank_classes_by_label_quality",
+    "find_overlapping_classes",
+    "overall_label_health_score",
 }
 CASES = entries(FUNCS)
 
@@ -36,6 +39,11 @@ def call(name: str, e: dict):
         mask[expected(name)[mask_key]] = True
         return func(mask, labels, p, **kw)
     return func(labels, p, **kw)
+
+
+def as_table(result: dict) -> np.ndarray:
+    """Our dict-of-columns table as the reference's float64 2-D array (same column order)."""
+    return np.column_stack([np.asarray(v, dtype=np.float64) for v in result.values()])
 
 
 def check(actual, want: np.ndarray, kind: str, float32: bool, method: str | None = None) -> None:
@@ -57,6 +65,8 @@ def test_matches_reference(case):
     kind = e["output"]
     if kind == "tuple_item":
         result, kind = result[e["item"]], e["item_output"]
+    if kind == "table":
+        result = as_table(result)
     float32 = inputs(name)[1].dtype == np.float32
     check(result, want, kind, float32, e["kwargs"].get("method") or e["kwargs"].get("return_indices_ranked_by"))
     if kind != "mask_indices" and e["output"] in ("scores",) and not float32:

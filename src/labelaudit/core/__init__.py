@@ -15,6 +15,13 @@ from labelaudit.core.count import (
     get_confident_thresholds,
     num_label_issues,
 )
+from labelaudit.core.dataset import (
+    class_table,
+    find_overlapping_classes,
+    overall_label_health_score,
+    pair_table,
+    rank_classes_by_label_quality,
+)
 from labelaudit.core.filter import FILTERS, find_label_issues, issue_rows, prune_counts
 from labelaudit.core.rank import (
     SCORE_METHODS,
@@ -32,6 +39,11 @@ __all__ = [
     "ProbStats",
     "calibrate_confident_joint",
     "check_inputs",
+    "class_table",
+    "find_overlapping_classes",
+    "overall_label_health_score",
+    "pair_table",
+    "rank_classes_by_label_quality",
     "check_labels",
     "compute_confident_joint",
     "estimate_joint",

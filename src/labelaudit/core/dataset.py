@@ -1,0 +1,112 @@
+"""Dataset-level summaries: per-class label quality, overlapping class pairs, the overall health score.
+
+Tables are returned as dicts of equal-length numpy columns (no pandas in core), already sorted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labelaudit.core._common import check_inputs
+from labelaudit.core.count import Context, estimate_joint
+
+EPS_DS = 1e-6  # lower clip of denominators in the dataset tables
+
+CLASS_COLUMNS = (
+    "class_index",
+    "label_issues",
+    "inverse_label_issues",
+    "label_noise",
+    "inverse_label_noise",
+    "label_quality_score",
+)
+PAIR_COLUMNS = ("class_a", "class_b", "n_overlapping", "joint_probability")
+
+
+def _joint_and_count(labels, pred_probs, joint, num_examples, confident_joint, batch_size):
+    if joint is None:
+        if confident_joint is not None and labels is None:
+            joint = estimate_joint(None, None, confident_joint=confident_joint)
+        else:
+            joint = estimate_joint(labels, pred_probs, confident_joint=confident_joint, batch_size=batch_size)
+    joint = np.asarray(joint, dtype=np.float64)
+    if num_examples is None:
+        if labels is not None:
+            num_examples = len(labels)
+        elif confident_joint is not None:
+            num_examples = int(np.asarray(confident_joint).sum())
+        else:
+            raise ValueError("num_examples is needed when only a joint is given")
+    return joint, int(num_examples)
+
+
+def class_table(joint: np.ndarray, num_examples: int) -> dict[str, np.ndarray]:
+    """Per-class label issues and noise from a (K, K) joint (rows = given label), sorted by label quality
+    score ascending, ties by class index."""
+    diag = np.diagonal(joint)
+    given = joint.sum(axis=1)
+    true = joint.sum(axis=0)
+    noise = (given - diag) / np.maximum(given, EPS_DS)
+    table = {
+        "class_index": np.arange(len(joint)),
+        "label_issues": np.rint((given - diag) * num_examples).astype(np.int64),
+        "inverse_label_issues": np.rint((true - diag) * num_examples).astype(np.int64),
+        "label_noise": noise,
+        "inverse_label_noise": (true - diag) / np.maximum(true, EPS_DS),
+        "label_quality_score": 1 - noise,
+    }
+    order = np.argsort(table["label_quality_score"], kind="stable")
+    return {k: v[order] for k, v in table.items()}
+
+
+def pair_table(joint: np.ndarray, num_examples: int, *, asymmetric: bool = False) -> dict[str, np.ndarray]:
+    """Class pairs by joint probability of confusion, largest first, ties in row-major pair order.
+
+    Symmetric: pairs a < b with J[a, b] + J[b, a]. Asymmetric: every a != b with J[a, b]."""
+    k = len(joint)
+    a, b = np.nonzero(~np.eye(k, dtype=bool)) if asymmetric else np.triu_indices(k, 1)
+    value = joint[a, b] if asymmetric else joint[a, b] + joint[b, a]
+    # Descending with ties in enumeration order: a stable sort of the negated values.
+    order = np.argsort(-value, kind="stable")
+    return {
+        "class_a": a[order].astype(np.int64),
+        "class_b": b[order].astype(np.int64),
+        "n_overlapping": np.rint(value[order] * num_examples).astype(np.int64),
+        "joint_probability": value[order],
+    }
+
+
+def rank_classes_by_label_quality(
+    labels=None, pred_probs=None, *, num_examples=None, joint=None, confident_joint=None, batch_size=None
+) -> dict[str, np.ndarray]:
+    """Per-class table (columns CLASS_COLUMNS), most problematic class first."""
+    j, nx = _joint_and_count(labels, pred_probs, joint, num_examples, confident_joint, batch_size)
+    return class_table(j, nx)
+
+
+def find_overlapping_classes(
+    labels=None,
+    pred_probs=None,
+    *,
+    asymmetric: bool = False,
+    num_examples=None,
+    joint=None,
+    confident_joint=None,
+    batch_size=None,
+) -> dict[str, np.ndarray]:
+    """Class pairs the labels confuse most (columns PAIR_COLUMNS), largest joint probability first."""
+    j, nx = _joint_and_count(labels, pred_probs, joint, num_examples, confident_joint, batch_size)
+    return pair_table(j, nx, asymmetric=asymmetric)
+
+
+def overall_label_health_score(
+    labels=None, pred_probs=None, *, num_examples=None, joint=None, confident_joint=None, batch_size=None
+) -> float:
+    """1 - (off_diagonal number of label issues) / N with labels and pred_probs; trace of the joint
+    otherwise."""
+    if labels is not None and pred_probs is not None:
+        y, p = check_inputs(labels, pred_probs, batch_size=batch_size)
+        nx = len(y) if num_examples is None else int(num_examples)
+        return 1.0 - Context(y, p, batch_size).num_issues("off_diagonal") / nx
+    j, _ = _joint_and_count(labels, pred_probs, joint, num_examples, confident_joint, batch_size)
+    return float(np.trace(j))
