@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,7 @@ GEN_SETS = ("gen_k5", "gen_absent", "gen_singleton", "gen_k2", "gen_f32", "gen_k
 ALL_SETS = REAL_SETS + GEN_SETS
 
 
-@lru_cache(maxsize=None)
+@cache
 def inputs(name: str) -> tuple[np.ndarray, np.ndarray]:
     d = GOLDEN / "inputs" / name
     return np.load(d / "labels.npy"), np.load(d / "pred_probs.npy")
@@ -25,12 +25,12 @@ def memmapped(name: str) -> tuple[np.ndarray, np.ndarray]:
     return np.load(d / "labels.npy", mmap_mode="r"), np.load(d / "pred_probs.npy", mmap_mode="r")
 
 
-@lru_cache(maxsize=None)
+@cache
 def manifest(name: str) -> list[dict]:
     return json.loads((GOLDEN / "expected" / f"{name}.json").read_text())
 
 
-@lru_cache(maxsize=None)
+@cache
 def expected(name: str) -> dict[str, np.ndarray]:
     with np.load(GOLDEN / "expected" / f"{name}.npz") as z:
         return {k: z[k] for k in z.files}
