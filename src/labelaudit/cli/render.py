@@ -106,3 +106,103 @@ def print_table(title: str, cols: dict, total: int, caption: str | None = None,
     console.print(table)
     if n_rows < total:
         console.print(f"... {total - n_rows} more (use --top N, --format csv or -o FILE to see all)", style="dim")
+
+
+def class_label(class_names: list[str] | None, k: int) -> str:
+    return class_names[k] if class_names else str(k)
+
+
+def print_class_table(classes: dict, class_names: list[str] | None, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, header_style="bold")
+    heads = ["class", "examples", "label issues", "inverse issues", "label noise", "inverse noise", "quality"]
+    for h in heads:
+        table.add_column(h, justify="left" if h == "class" else "right")
+    for i in range(len(classes["class_index"])):
+        q = float(classes["label_quality_score"][i])
+        style = "red" if q < 0.8 else "yellow" if q < 0.95 else ""
+        table.add_row(
+            class_label(class_names, int(classes["class_index"][i])),
+            str(classes["n_examples"][i]),
+            str(classes["label_issues"][i]),
+            str(classes["inverse_label_issues"][i]),
+            f"{classes['label_noise'][i]:.4f}",
+            f"{classes['inverse_label_noise'][i]:.4f}",
+            f"[{style}]{q:.4f}[/{style}]" if style else f"{q:.4f}",
+        )
+    Console().print(table)
+
+
+HEATMAP_MAX_K = 20  # larger matrices are summarised by their largest off-diagonal cells
+HEATMAP_TOP_CELLS = 15
+
+
+def print_heatmap(matrix, class_names: list[str] | None, title: str) -> None:
+    """A Rich heatmap of a (K, K) probability matrix with rows = given label, columns = true label;
+    for K > HEATMAP_MAX_K, a list of its largest off-diagonal cells instead."""
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    k = len(matrix)
+    console = Console()
+    if k > HEATMAP_MAX_K:
+        off = np.array(matrix, dtype=np.float64)
+        np.fill_diagonal(off, -np.inf)
+        flat = np.argsort(-off, axis=None, kind="stable")[:HEATMAP_TOP_CELLS]
+        table = Table(title=f"{title}: largest off-diagonal cells (K={k})", header_style="bold")
+        for h in ("given", "true", "probability"):
+            table.add_column(h, justify="right" if h == "probability" else "left")
+        for cell in flat:
+            a, b = divmod(int(cell), k)
+            table.add_row(class_label(class_names, a), class_label(class_names, b), f"{matrix[a][b]:.4f}")
+        console.print(table)
+        return
+    table = Table(title=f"{title}, in percent", header_style="bold", caption="rows: given label, columns: true label",
+                  padding=(0, 0), collapse_padding=True)
+    table.add_column("given\\true", no_wrap=True)
+    for b in range(k):
+        table.add_column(" " + class_label(class_names, b)[:5], justify="right", no_wrap=True)
+    for a in range(k):
+        cells = []
+        for b in range(k):
+            v = float(matrix[a][b])
+            shade = int(round(min(1.0, v) * 4))
+            color = ["grey50", "cyan", "green", "yellow", "red"][shade] if a != b else "bold white"
+            cells.append(f"[{color}] {100 * v:.1f}[/{color}]" if v > 0 else "[grey30]·[/grey30]")
+        table.add_row(class_label(class_names, a)[:10], *cells)
+    console.print(table)
+
+
+def print_pairs(pairs: dict, class_names: list[str] | None, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, header_style="bold")
+    for h in ("class a", "class b", "overlapping examples", "joint probability"):
+        table.add_column(h, justify="left" if h.startswith("class") else "right")
+    for i in range(len(pairs["class_a"])):
+        table.add_row(
+            class_label(class_names, int(pairs["class_a"][i])),
+            class_label(class_names, int(pairs["class_b"][i])),
+            str(pairs["n_overlapping"][i]),
+            f"{pairs['joint_probability'][i]:.6f}",
+        )
+    Console().print(table)
+
+
+def named_classes(table: dict, class_names: list[str] | None, index_keys=("class_index",)) -> dict:
+    """Add a name column beside each class-index column when class names are known."""
+    if class_names is None:
+        return dict(table)
+    import numpy as np
+
+    names = np.asarray(class_names, dtype=object)
+    out = {}
+    for key, col in table.items():
+        out[key] = col
+        if key in index_keys:
+            out[key.replace("class_index", "class_name").replace("class_", "name_")] = names[col]
+    return out

@@ -16,6 +16,7 @@ from labelaudit.core.count import (
     num_label_issues,
 )
 from labelaudit.core.dataset import (
+    HealthReport,
     class_table,
     find_overlapping_classes,
     overall_label_health_score,
@@ -36,6 +37,7 @@ __all__ = [
     "FILTERS",
     "SCORE_METHODS",
     "Context",
+    "HealthReport",
     "ProbStats",
     "calibrate_confident_joint",
     "check_inputs",

@@ -110,3 +110,32 @@ def overall_label_health_score(
         return 1.0 - Context(y, p, batch_size).num_issues("off_diagonal") / nx
     j, _ = _joint_and_count(labels, pred_probs, joint, num_examples, confident_joint, batch_size)
     return float(np.trace(j))
+
+
+class HealthReport:
+    """Everything `labelaudit health` reports, from one confident joint (thresholds and one row pass).
+
+    Attributes: health_score (float), classes (dict of columns, CLASS_COLUMNS plus n_examples),
+    confident_joint (K, K) int64 calibrated, joint (K, K), noise_matrix P(given | true) (K, K),
+    inverse_noise_matrix P(true | given) (K, K), prior P(true) (K,), num_issues (off_diagonal count).
+    """
+
+    def __init__(self, ctx: Context, num_examples: int | None = None):
+        from labelaudit.core.count import estimate_latent
+
+        nx = ctx.n if num_examples is None else int(num_examples)
+        self.num_examples = nx
+        self.num_issues = ctx.num_issues("off_diagonal")
+        self.health_score = 1.0 - self.num_issues / nx
+        self.confident_joint = ctx.confident_joint
+        self.joint = estimate_joint(ctx.labels, None, confident_joint=self.confident_joint)
+        self.prior, self.noise_matrix, self.inverse_noise_matrix = estimate_latent(
+            self.confident_joint, ctx.labels, converge_latent_estimates=True
+        )
+        table = class_table(self.joint, nx)
+        self.classes = {"class_index": table.pop("class_index")}
+        self.classes["n_examples"] = ctx.counts[self.classes["class_index"]]
+        self.classes.update(table)
+
+    def pairs(self, asymmetric: bool = False) -> dict[str, np.ndarray]:
+        return pair_table(self.joint, self.num_examples, asymmetric=asymmetric)

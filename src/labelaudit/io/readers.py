@@ -85,13 +85,15 @@ def read_npy(path: str, role: str) -> np.ndarray:
     return arr
 
 
-_TABLE_CACHE: dict[str, object] = {}
+_TABLE_CACHE: dict[tuple, object] = {}
 
 
 def read_table(path: str, role: str, columns: list[str] | None = None):
-    """A pandas DataFrame from .csv/.tsv/.parquet (read once per path per process)."""
+    """A pandas DataFrame from .csv/.tsv/.parquet (read once per path and file version)."""
     _check_exists(path, role)
-    key = os.path.abspath(path)
+    st = os.stat(path)
+    # Keyed by version too: a table rewritten between two loads in one process is read again.
+    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
     if key in _TABLE_CACHE:
         return _TABLE_CACHE[key]
     import pandas as pd
@@ -164,7 +166,7 @@ def _labels_from_values(values: np.ndarray, class_names: list[str] | None, path:
         if (codes < 0).any():
             row = int(np.argmax(codes < 0))
             raise InputError(
-                f"{path}: label {strings[row]!r} at row {row} is not a known class name "
+                f"{path}: label {str(strings[row])!r} at row {row} is not a known class name "
                 f"({int((codes < 0).sum())} such rows); classes are {class_names[:20]}"
             )
         return codes, class_names
@@ -193,6 +195,30 @@ def load_dataset(
     from_logits: bool = False,
 ) -> Dataset:
     """Read and validate labels and pred_probs; every rule broken is an InputError naming the file."""
+    try:
+        return _load_dataset(
+            labels_path,
+            pred_probs_path,
+            label_column=label_column,
+            prob_columns=prob_columns,
+            class_names_path=class_names_path,
+            id_column=id_column,
+            from_logits=from_logits,
+        )
+    finally:
+        _TABLE_CACHE.clear()  # the cache only spares a second read of one table within one load
+
+
+def _load_dataset(
+    labels_path: str,
+    pred_probs_path: str,
+    *,
+    label_column: str | None = None,
+    prob_columns: str | None = None,
+    class_names_path: str | None = None,
+    id_column: str | None = None,
+    from_logits: bool = False,
+) -> Dataset:
     from labelaudit.core import check_labels
     from labelaudit.core._common import class_counts
 
@@ -292,8 +318,9 @@ def _check_values(p: np.ndarray, path: str, from_logits: bool) -> np.ndarray:
         raise InputError(f"{path}: pred_probs must be finite; row {r} contains NaN or inf: {_row_repr(p[r])}")
     hint = "" if from_logits else "; if these are logits or unnormalised scores, pass --from-logits"
     if stats.vmin < -DRIFT_TOL or stats.vmax > 1 + DRIFT_TOL:
-        bad = stats.vmin if stats.vmin < -DRIFT_TOL else stats.vmax
         row = _first_row(p, lambda b: ((b < -DRIFT_TOL) | (b > 1 + DRIFT_TOL)).any(axis=1))
+        values = np.asarray(p[row], dtype=np.float64)
+        bad = float(values[np.argmax((values < -DRIFT_TOL) | (values > 1 + DRIFT_TOL))])  # from that row
         raise InputError(f"{path}: pred_probs must be in [0, 1]; row {row} has {bad!r}{hint}")
     if stats.row_sum_min < 1 - DRIFT_TOL or stats.row_sum_max > 1 + DRIFT_TOL:
         row = _first_row(p, lambda b: np.abs(b.sum(axis=1, dtype=np.float64) - 1) > DRIFT_TOL)
@@ -331,7 +358,10 @@ def read_issue_set(path: str, n: int) -> np.ndarray:
     if _suffix(path) == ".npy":
         a = np.asarray(read_npy(path, "issues"))
     elif _suffix(path) in TABLE_SUFFIXES:
-        df = read_table(path, "issues")
+        try:
+            df = read_table(path, "issues")
+        finally:
+            _TABLE_CACHE.clear()
         if "index" not in df.columns:
             raise InputError(f"{path}: an issues table needs an 'index' column")
         a = df["index"].to_numpy()
