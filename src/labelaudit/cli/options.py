@@ -12,6 +12,8 @@ class OutputFormat(str, Enum):
     table = "table"
     json = "json"
     csv = "csv"
+    junit = "junit"
+    github = "github"
 
 
 class FilterBy(str, Enum):
@@ -80,7 +82,8 @@ Format = Annotated[
     OutputFormat | None,
     typer.Option(
         "--format", "-f",
-        help="stdout format: table (default on a terminal), csv (default otherwise) or json (one report document).",
+        help="stdout format: table (default on a terminal), csv (default otherwise), json (one report document), "
+        "junit (JUnit XML for CI) or github (workflow annotations).",
         rich_help_panel=OUTPUT,
     ),
 ]
@@ -93,4 +96,11 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No warnings or progr
 BatchSize = Annotated[
     int | None,
     typer.Option(min=1, help="Rows per batch when reading pred_probs (never changes results).", rich_help_panel="Performance"),
+]
+Baseline = Annotated[
+    str | None,
+    typer.Option(
+        help="An earlier --format json report: show new, fixed and persisting issues; gates count only new ones.",
+        rich_help_panel="Gates (exit 1 when one fails)",
+    ),
 ]

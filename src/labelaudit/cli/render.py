@@ -92,6 +92,7 @@ def print_table(title: str, cols: dict, total: int, caption: str | None = None,
     shown = {k: v[:limit] if limit is not None else v for k, v in cols.items()}
     has_names = "given_name" in shown
     columns = ["#", "index"] + (["id"] if "id" in shown else []) + ["given", "predicted", "label quality"]
+    columns += ["status"] if "status" in shown else []
     for name in columns:
         table.add_column(name, justify="right" if name in ("#", "index", "label quality") else "left")
     n_rows = len(shown["index"])
@@ -102,6 +103,8 @@ def print_table(title: str, cols: dict, total: int, caption: str | None = None,
         if "id" in shown:
             row.append(str(shown["id"][i]))
         row += [str(given), f"[red]{pred}[/red]" if pred != given else str(pred), f"{shown['label_quality'][i]:.4g}"]
+        if "status" in shown:
+            row.append("[bold]new[/bold]" if shown["status"][i] == "new" else "persisting")
         table.add_row(*row)
     console.print(table)
     if n_rows < total:
@@ -206,3 +209,55 @@ def named_classes(table: dict, class_names: list[str] | None, index_keys=("class
         if key in index_keys:
             out[key.replace("class_index", "class_name").replace("class_", "name_")] = names[col]
     return out
+
+
+def _issue_text(row: dict) -> str:
+    given = row.get("given_name", row["given_label"])
+    pred = row.get("predicted_name", row["predicted_label"])
+    ident = f"index {row['index']}" + (f" (id {row['id']})" if "id" in row else "")
+    return f"{ident}: given {given}, predicted {pred}, label quality {row['label_quality']:.4g}"
+
+
+def print_junit(command: str, gates: list[dict], rows: list[dict], summary: str) -> None:
+    """JUnit XML on stdout: a suite of gates (one test case each, or one passing summary case) and a
+    suite of flagged examples (one failing test case each)."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("testsuites", name=f"labelaudit {command}")
+    gate_suite = ET.SubElement(root, "testsuite", name=f"labelaudit {command} gates")
+    cases = gates or [{"gate": "summary", "passed": True}]
+    for g in cases:
+        case = ET.SubElement(gate_suite, "testcase", classname=f"labelaudit.{command}", name=g["gate"])
+        if not g["passed"]:
+            f = ET.SubElement(case, "failure", message=f"{g['gate']}: {g['value']:.6g} vs limit {g['limit']:.6g}")
+            f.text = summary
+        else:
+            ET.SubElement(case, "system-out").text = summary
+    gate_suite.set("tests", str(len(cases)))
+    gate_suite.set("failures", str(sum(not g["passed"] for g in cases)))
+    issue_suite = ET.SubElement(root, "testsuite", name=f"labelaudit {command} label issues")
+    for row in rows:
+        case = ET.SubElement(issue_suite, "testcase", classname="labelaudit.label_issue", name=f"example {row['index']}")
+        status = f" [{row['status']}]" if "status" in row else ""
+        ET.SubElement(case, "failure", message=_issue_text(row) + status, type="label_issue")
+    issue_suite.set("tests", str(len(rows)))
+    issue_suite.set("failures", str(len(rows)))
+    ET.indent(root)
+    sys.stdout.write('<?xml version="1.0" encoding="utf-8"?>\n')
+    sys.stdout.write(ET.tostring(root, encoding="unicode") + "\n")
+
+
+def _gh_escape(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def print_github(gates: list[dict], rows: list[dict], file: str, summary: str) -> None:
+    """GitHub Actions workflow commands: a warning per flagged example, an error per failed gate."""
+    for row in rows:
+        status = f" [{row['status']}]" if "status" in row else ""
+        sys.stdout.write(f"::warning file={file},title=label issue::{_gh_escape(_issue_text(row) + status)}\n")
+    for g in gates:
+        if not g["passed"]:
+            msg = f"{g['gate']}: {g['value']:.6g} exceeds the limit {g['limit']:.6g}. {summary}"
+            sys.stdout.write(f"::error title=labelaudit gate failed::{_gh_escape(msg)}\n")
+    sys.stdout.write(f"::notice title=labelaudit::{_gh_escape(summary)}\n")

@@ -65,7 +65,7 @@ def write_rows(path: str, columns: dict, fmt: str | None = None) -> None:
     if path == "-":
         df = _frame(columns)
         if fmt == "json":
-            df.to_json(sys.stdout, orient="records", lines=True)
+            _json_lines(sys.stdout, df)
         else:
             df.to_csv(sys.stdout, index=False)
         sys.stdout.flush()
@@ -84,9 +84,16 @@ def write_rows(path: str, columns: dict, fmt: str | None = None) -> None:
                 json.dump(df.to_dict(orient="records"), f, default=_json_default)
                 f.write("\n")
         elif suffix == ".jsonl":
-            df.to_json(tmp, orient="records", lines=True)
+            with open(tmp, "w", encoding="utf-8") as f:
+                _json_lines(f, df)
         else:
             raise InputError(f"{path}: unsupported output format {suffix!r}")
+
+
+def _json_lines(f, df) -> None:
+    # json writes floats in their shortest exact form; pandas' to_json keeps only 10 digits.
+    for record in df.to_dict(orient="records"):
+        f.write(json.dumps(record, default=_json_default) + "\n")
 
 
 def write_json(path: str, document: dict) -> None:
@@ -101,3 +108,19 @@ def _json_default(obj):
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def read_report(path: str) -> dict:
+    """An earlier `--format json` report, checked to be one."""
+    from labelaudit.io.readers import _check_exists
+
+    _check_exists(path, "baseline")
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: baseline is not a readable JSON report: {exc}") from None
+    missing = [k for k in ("command", "params", "n_classes", "issues", "n_issues") if not isinstance(doc, dict) or k not in doc]
+    if missing:
+        raise InputError(f"{path}: baseline is not a labelaudit --format json report (missing {', '.join(missing)})")
+    return doc

@@ -62,3 +62,62 @@ def write_listing(output: str, ds, cols: dict, npy, fmt: str) -> None:
         write_npy(output, npy)
     else:
         write_rows(output, render.named_columns(cols, ds.class_names, ds.ids), fmt)
+
+
+# Parameters that decide which examples are flagged: a baseline must agree on all of them.
+SET_PARAMS = ("filter_by", "frac_noise", "num_to_remove_per_class", "min_examples_per_class")
+
+
+def apply_baseline(path: str, command: str, ds, params: dict, cols: dict, id_column: str | None):
+    """Compare the current issue rows with a baseline report; adds a `status` column (new/persisting)
+    to `cols` and returns (diff, summary dict). Bad or incompatible baselines are InputErrors."""
+    import numpy as np
+
+    from labelaudit.core.baseline import compare_with_baseline
+    from labelaudit.io import read_report
+
+    doc = read_report(path)
+    if doc["command"] != command:
+        raise InputError(f"{path}: baseline comes from '{doc['command']}', not '{command}'")
+    if doc["n_classes"] != ds.k or (doc.get("class_names") and ds.class_names and doc["class_names"] != ds.class_names):
+        raise InputError(
+            f"{path}: baseline has different classes (K={doc['n_classes']}, names {doc.get('class_names')}) "
+            f"than the input (K={ds.k}, names {ds.class_names})"
+        )
+    for key in SET_PARAMS:
+        if key in params and doc["params"].get(key) != params[key]:
+            raise InputError(
+                f"{path}: baseline was made with {key}={doc['params'].get(key)!r}, this run uses {params[key]!r}"
+            )
+    if len(doc["issues"]) != doc["n_issues"]:
+        raise InputError(
+            f"{path}: baseline lists {len(doc['issues'])} of its {doc['n_issues']} issues (made with --top?); "
+            "make the baseline without --top"
+        )
+    use_ids = ds.ids is not None and all("id" in r for r in doc["issues"])
+    if id_column and not use_ids:
+        raise InputError(f"{path}: --id-column {id_column!r} given but the baseline's issues carry no 'id'")
+    key_name = "id" if use_ids else "index"
+    current = ds.ids[cols["index"]] if use_ids else cols["index"]
+    diff = compare_with_baseline(current, [r[key_name] for r in doc["issues"]])
+    cols["status"] = np.where(diff.is_new, "new", "persisting")
+    summary = {
+        "path": path,
+        "matched_by": key_name,
+        "n_new": diff.n_new,
+        "n_persisting": diff.n_persisting,
+        "n_fixed": len(diff.fixed),
+        "fixed": diff.fixed.tolist(),
+    }
+    return diff, summary
+
+
+def emit_ci(fmt: str, command: str, gates: list, rows: list, labels_path: str, summary: str) -> bool:
+    """junit / github formats; returns False when fmt is not one of them."""
+    if fmt == "junit":
+        render.print_junit(command, gates, rows, summary)
+    elif fmt == "github":
+        render.print_github(gates, rows, labels_path, summary)
+    else:
+        return False
+    return True

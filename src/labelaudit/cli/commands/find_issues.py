@@ -9,7 +9,16 @@ import typer
 from labelaudit.cli import options as o
 from labelaudit.cli import render
 from labelaudit.cli.app import GateFailed, app, command, err
-from labelaudit.cli.commands._shared import FIND_OUTPUTS, emit, int_list, load, stdout_listing, write_listing
+from labelaudit.cli.commands._shared import (
+    FIND_OUTPUTS,
+    apply_baseline,
+    emit,
+    emit_ci,
+    int_list,
+    load,
+    stdout_listing,
+    write_listing,
+)
 
 DETECT = "Detection"
 GATES = "Gates (exit 1 when one fails)"
@@ -28,6 +37,7 @@ def find_issues(
     min_examples_per_class: Annotated[int, typer.Option(min=0, help="Leave at least this many examples in each class.", rich_help_panel=DETECT)] = 1,
     max_issues: Annotated[int | None, typer.Option(min=0, help="Fail when more than N issues are found.", rich_help_panel=GATES)] = None,
     max_issue_rate: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Fail when the issue rate exceeds FRACTION.", rich_help_panel=GATES)] = None,
+    baseline: o.Baseline = None,
     output: o.Output = None,
     mask: Annotated[bool, typer.Option("--mask", help="A .npy output holds a bool mask of length N instead of ranked indices.", rich_help_panel=o.OUTPUT)] = False,
     fmt: o.Format = None,
@@ -74,11 +84,24 @@ def find_issues(
     cols["is_label_issue"] = np.ones(len(listed), dtype=bool)
     n_issues = len(ranked)
     rate = n_issues / ds.n
+    summary = f"{n_issues} label issues in {ds.n} examples ({rate:.2%})"
+    counted, base = n_issues, None
+    if baseline is not None:
+        if top is not None:
+            cols = example_rows(ctx, ranked, method=rank_by.value, adjust_pred_probs=adjust_pred_probs)
+            cols["is_label_issue"] = np.ones(n_issues, dtype=bool)
+        diff, base = apply_baseline(baseline, "find-issues", ds, params, cols, id_column)
+        counted = diff.n_new
+        summary += f"; versus baseline: {diff.n_new} new, {len(diff.fixed)} fixed, {diff.n_persisting} persisting"
+        if top is not None:
+            cols = {k: v[:top] for k, v in cols.items()}
     gates = []
+    what = "new issues" if baseline is not None else "issues"
     if max_issues is not None:
-        gates.append({"gate": "max_issues", "limit": max_issues, "value": n_issues, "passed": n_issues <= max_issues})
+        gates.append({"gate": "max_issues", "what": what, "limit": max_issues, "value": counted, "passed": counted <= max_issues})
     if max_issue_rate is not None:
-        gates.append({"gate": "max_issue_rate", "limit": max_issue_rate, "value": rate, "passed": rate <= max_issue_rate})
+        r = counted / ds.n
+        gates.append({"gate": "max_issue_rate", "what": f"rate of {what}", "limit": max_issue_rate, "value": r, "passed": r <= max_issue_rate})
 
     if output:
         if mask:
@@ -88,16 +111,22 @@ def find_issues(
             npy = listed.astype(np.int64)
         write_listing(output, ds, cols, npy, fmt_name)
     if stdout_listing(output, fmt):
-        doc = None
-        if fmt_name == "json":
-            doc = render.report(
-                "find-issues", params, ds, n_issues=n_issues, issue_rate=rate, gates=gates,
-                issues=render.records(render.named_columns(cols, ds.class_names, ds.ids)),
-            )
-        emit(ds, cols, fmt_name, n_issues, doc, f"{n_issues} label issues in {ds.n} examples ({rate:.2%})", top)
+        rows = render.records(render.named_columns(cols, ds.class_names, ds.ids))
+        # Against a baseline, CI annotations carry only the new issues: persisting ones were accepted.
+        ci_rows = [r for r in rows if r.get("status", "new") == "new"]
+        if not emit_ci(fmt_name, "find-issues", gates, ci_rows, labels, summary):
+            doc = None
+            if fmt_name == "json":
+                extra = {"baseline": base} if base is not None else {}
+                doc = render.report(
+                    "find-issues", params, ds, n_issues=n_issues, issue_rate=rate, gates=gates, issues=rows, **extra
+                )
+            emit(ds, cols, fmt_name, n_issues, doc, summary, top)
     elif output != "-" and not quiet:
-        err(f"{n_issues} label issues in {ds.n} examples ({rate:.2%}); wrote {output}")
+        err(f"{summary}; wrote {output}")
+    if base is not None and not quiet and fmt_name == "csv":
+        err(summary)
     failed = [g for g in gates if not g["passed"]]
     if failed:
         g = failed[0]
-        raise GateFailed(f"{g['gate']}: {g['value']:.6g} exceeds the limit {g['limit']:.6g}")
+        raise GateFailed(f"{g['gate']}: {g['value']:.6g} {g['what']} exceeds the limit {g['limit']:.6g}")

@@ -9,7 +9,7 @@ import typer
 from labelaudit.cli import options as o
 from labelaudit.cli import render
 from labelaudit.cli.app import GateFailed, app, command, err
-from labelaudit.cli.commands._shared import load, stdout_listing
+from labelaudit.cli.commands._shared import emit_ci, load, stdout_listing
 from labelaudit.errors import InputError
 
 HEALTH_OUTPUTS = (".json", ".csv", ".tsv", ".parquet", ".jsonl")
@@ -76,7 +76,9 @@ def health(
         scores = scores_for_rows(ctx, None, "self_confidence")
         write_health_plot(plot, rep.noise_matrix, scores, ds.class_names)
     if stdout_listing(output, fmt):
-        if fmt_name == "json":
+        if emit_ci(fmt_name, "health", gates, [], labels, f"label health score {rep.health_score:.4f} ({rep.num_issues} issues in {ds.n} examples)"):
+            pass
+        elif fmt_name == "json":
             render.print_json(doc)
         elif fmt_name == "csv":
             render.print_csv(classes)

@@ -9,7 +9,7 @@ import typer
 from labelaudit.cli import options as o
 from labelaudit.cli import render
 from labelaudit.cli.app import GateFailed, app, command, err
-from labelaudit.cli.commands._shared import load, stdout_listing
+from labelaudit.cli.commands._shared import emit_ci, load, stdout_listing
 
 OVERLAP_OUTPUTS = (".json", ".csv", ".tsv", ".parquet", ".jsonl")
 
@@ -62,7 +62,9 @@ def overlap(
         else:
             write_rows(output, named, fmt_name)
     if stdout_listing(output, fmt):
-        if fmt_name == "json":
+        if emit_ci(fmt_name, "overlap", gates, [], labels, f"largest joint probability {largest:.6f}"):
+            pass
+        elif fmt_name == "json":
             render.print_json(doc)
         elif fmt_name == "csv":
             render.print_csv(named)
