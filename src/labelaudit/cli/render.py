@@ -261,3 +261,18 @@ def print_github(gates: list[dict], rows: list[dict], file: str, summary: str) -
             msg = f"{g['gate']}: {g['value']:.6g} exceeds the limit {g['limit']:.6g}. {summary}"
             sys.stdout.write(f"::error title=labelaudit gate failed::{_gh_escape(msg)}\n")
     sys.stdout.write(f"::notice title=labelaudit::{_gh_escape(summary)}\n")
+
+
+def print_findings(findings, verdict: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    marks = {"ok": "[green]ok[/green]", "warning": "[yellow]warn[/yellow]", "error": "[bold red]FIX[/bold red]"}
+    table = Table(title="labelaudit doctor", header_style="bold", show_lines=False)
+    for h in ("", "check", "finding", "what to do"):
+        table.add_column(h)
+    for f in findings:
+        table.add_row(marks[f.severity], f.check, f.message, f.fix)
+    console = Console()
+    console.print(table)
+    console.print(f"Verdict: {verdict}", style="bold red" if "fix" in verdict else "bold green")

@@ -61,6 +61,20 @@ class Dataset:
         return int(self.pred_probs.shape[1])
 
 
+@dataclass
+class RawInputs:
+    """What the files hold, before any rule is applied: labels as read (string labels mapped to codes)."""
+
+    labels: np.ndarray
+    pred_probs: np.ndarray
+    class_names: list[str] | None
+    files: list[InputFile]
+    ids: np.ndarray | None
+    labels_path: str
+    pred_probs_path: str
+    class_names_path: str | None
+
+
 def _suffix(path: str) -> str:
     return Path(path).suffix.lower()
 
@@ -196,20 +210,20 @@ def load_dataset(
 ) -> Dataset:
     """Read and validate labels and pred_probs; every rule broken is an InputError naming the file."""
     try:
-        return _load_dataset(
+        raw = read_inputs(
             labels_path,
             pred_probs_path,
             label_column=label_column,
             prob_columns=prob_columns,
             class_names_path=class_names_path,
             id_column=id_column,
-            from_logits=from_logits,
         )
+        return validate_inputs(raw, from_logits=from_logits)
     finally:
         _TABLE_CACHE.clear()  # the cache only spares a second read of one table within one load
 
 
-def _load_dataset(
+def read_inputs(
     labels_path: str,
     pred_probs_path: str,
     *,
@@ -217,11 +231,8 @@ def _load_dataset(
     prob_columns: str | None = None,
     class_names_path: str | None = None,
     id_column: str | None = None,
-    from_logits: bool = False,
-) -> Dataset:
-    from labelaudit.core import check_labels
-    from labelaudit.core._common import class_counts
-
+) -> RawInputs:
+    """Read labels and pred_probs without judging their values (doctor inspects what this returns)."""
     class_names = read_class_names(class_names_path) if class_names_path else None
     files = [InputFile("labels", labels_path), InputFile("pred_probs", pred_probs_path)]
     ids = None
@@ -244,20 +255,6 @@ def _load_dataset(
     else:
         raise InputError(f"{pred_probs_path}: unsupported pred_probs format (use .npy, .csv, .tsv or .parquet)")
 
-    if p.ndim != 2:
-        raise InputError(f"{pred_probs_path}: pred_probs must be 2-D (N, K), got shape {p.shape}")
-    if not np.issubdtype(p.dtype, np.floating):
-        raise InputError(f"{pred_probs_path}: pred_probs must be floating point, got dtype {p.dtype}")
-    if p.shape[0] == 0:
-        raise InputError(f"{pred_probs_path}: pred_probs is empty (0 rows)")
-    if p.shape[1] < 2:
-        raise InputError(f"{pred_probs_path}: pred_probs must have at least 2 classes (columns), got K={p.shape[1]}")
-    n, k = p.shape
-    if class_names is not None and len(class_names) != k:
-        raise InputError(
-            f"{class_names_path or pred_probs_path}: {len(class_names)} class names but pred_probs has K={k} columns"
-        )
-
     if _suffix(labels_path) == ".npy":
         raw = read_npy(labels_path, "labels")
         if raw.ndim == 2 and raw.shape[1] == 1:
@@ -274,11 +271,37 @@ def _load_dataset(
             ids = df[idc].to_numpy()
     else:
         raise InputError(f"{labels_path}: unsupported labels format (use .npy, .csv, .tsv or .parquet)")
+    if raw.dtype.kind in "OUS":
+        raw, class_names = _labels_from_values(raw, class_names, labels_path)
+    return RawInputs(raw, p, class_names, files, ids, labels_path, pred_probs_path, class_names_path)
+
+
+def validate_inputs(raw_inputs: RawInputs, *, from_logits: bool = False) -> Dataset:
+    """Apply every input rule to what read_inputs returned; repair small drift with a warning."""
+    from labelaudit.core import check_labels
+    from labelaudit.core._common import class_counts
+
+    raw, p, class_names = raw_inputs.labels, raw_inputs.pred_probs, raw_inputs.class_names
+    labels_path, pred_probs_path = raw_inputs.labels_path, raw_inputs.pred_probs_path
+    class_names_path = raw_inputs.class_names_path
+    if p.ndim != 2:
+        raise InputError(f"{pred_probs_path}: pred_probs must be 2-D (N, K), got shape {p.shape}")
+    if not np.issubdtype(p.dtype, np.floating):
+        raise InputError(f"{pred_probs_path}: pred_probs must be floating point, got dtype {p.dtype}")
+    if p.shape[0] == 0:
+        raise InputError(f"{pred_probs_path}: pred_probs is empty (0 rows)")
+    if p.shape[1] < 2:
+        raise InputError(f"{pred_probs_path}: pred_probs must have at least 2 classes (columns), got K={p.shape[1]}")
+    n, k = p.shape
+    if class_names is not None and len(class_names) != k:
+        raise InputError(
+            f"{class_names_path or pred_probs_path}: {len(class_names)} class names but pred_probs has K={k} columns"
+        )
+
     if raw.ndim != 1:
         raise InputError(f"{labels_path}: labels must be 1-D, got shape {raw.shape}")
     if len(raw) == 0:
         raise InputError(f"{labels_path}: labels are empty (0 rows)")
-    raw, class_names = _labels_from_values(np.asarray(raw) if raw.dtype.kind in "OUS" else raw, class_names, labels_path)
     if len(raw) != n:
         raise InputError(
             f"{labels_path}: {len(raw)} labels but {pred_probs_path} has {n} rows (N must match)"
@@ -296,7 +319,9 @@ def _load_dataset(
     if len(absent):
         shown = [class_names[i] for i in absent[:20]] if class_names else absent[:20].tolist()
         warnings.warn(f"{len(absent)} class(es) have no examples in {labels_path}: {shown}", LabelauditWarning, stacklevel=2)
-    return Dataset(labels, p, class_names, files, ids)
+    return Dataset(labels, p, class_names, raw_inputs.files, raw_inputs.ids)
+
+
 
 
 def _labels_are_strings(labels_path: str, label_column: str | None) -> bool:
