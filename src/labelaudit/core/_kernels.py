@@ -102,11 +102,17 @@ def confident_rows(
     for sl in row_slices(n, batch_rows(k, batch_size)):
         block = pred_probs[sl]
         yb = labels[sl]
-        above = block >= level
-        n_above = np.count_nonzero(above, axis=1)
-        # One confident class: that class. Several: the argmax of the whole row, confident or not.
-        guess = np.where(n_above == 1, above.argmax(axis=1), block.argmax(axis=1))
-        counted = n_above > 0
+        # With the row's argmax above its own threshold the guess is that argmax, whether it is the only
+        # confident class or the argmax of several. Only the other rows need the full comparison.
+        guess = block.argmax(axis=1)
+        counted = block[np.arange(len(block)), guess] >= level[guess]
+        rest = np.flatnonzero(~counted)
+        if len(rest):
+            above = block[rest] >= level
+            n_above = np.count_nonzero(above, axis=1)
+            single = n_above == 1
+            guess[rest[single]] = above[single].argmax(axis=1)
+            counted[rest] = n_above > 0
         off[sl] = counted & (guess != yb)
         codes = yb[counted] * k + guess[counted]
         pending.append(codes)

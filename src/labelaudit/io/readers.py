@@ -271,7 +271,7 @@ def read_inputs(
             ids = df[idc].to_numpy()
     else:
         raise InputError(f"{labels_path}: unsupported labels format (use .npy, .csv, .tsv or .parquet)")
-    if raw.dtype.kind in "OUS":
+    if raw.dtype.kind in "OUS" and len(raw):  # no names to derive from 0 labels: reported as empty later
         raw, class_names = _labels_from_values(raw, class_names, labels_path)
     return RawInputs(raw, p, class_names, files, ids, labels_path, pred_probs_path, class_names_path)
 

@@ -1,0 +1,82 @@
+"""Shared fixtures: the two hand-checkable running examples of the spec (§0.2), sample-data paths and
+a CliRunner whose stdout and stderr are captured separately."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TESTS = Path(__file__).parent
+ROOT = TESTS.parent
+GOLDEN_INPUTS = TESTS / "golden" / "inputs"
+SAMPLE = ROOT / "sample_data"
+
+# tests/ on sys.path so that tests in sub-folders can import golden_data.
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+# Example A (spec §0.2): N = 12, K = 3, n = [4, 6, 2].
+EXAMPLE_A_LABELS = [0, 0, 1, 0, 1, 1, 1, 1, 2, 1, 2, 0]
+EXAMPLE_A_PROBS = [
+    [0.45, 0.55, 0.00],
+    [0.35, 0.05, 0.60],
+    [0.40, 0.25, 0.35],
+    [0.30, 0.35, 0.35],
+    [0.35, 0.50, 0.15],
+    [0.20, 0.45, 0.35],
+    [0.20, 0.70, 0.10],
+    [0.05, 0.70, 0.25],
+    [0.15, 0.00, 0.85],
+    [0.10, 0.50, 0.40],
+    [0.10, 0.15, 0.75],
+    [0.25, 0.25, 0.50],
+]
+
+# Example B (spec §0.2): N = 10, K = 3.
+EXAMPLE_B_LABELS = [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]
+EXAMPLE_B_PROBS = [
+    [0.90, 0.05, 0.05],
+    [0.70, 0.20, 0.10],
+    [0.20, 0.75, 0.05],
+    [0.40, 0.35, 0.25],
+    [0.10, 0.85, 0.05],
+    [0.15, 0.60, 0.25],
+    [0.05, 0.15, 0.80],
+    [0.10, 0.10, 0.80],
+    [0.05, 0.05, 0.90],
+    [0.60, 0.10, 0.30],
+]
+
+
+@pytest.fixture
+def example_a() -> tuple[np.ndarray, np.ndarray]:
+    return np.array(EXAMPLE_A_LABELS, dtype=np.int64), np.array(EXAMPLE_A_PROBS, dtype=np.float64)
+
+
+@pytest.fixture
+def example_b() -> tuple[np.ndarray, np.ndarray]:
+    return np.array(EXAMPLE_B_LABELS, dtype=np.int64), np.array(EXAMPLE_B_PROBS, dtype=np.float64)
+
+
+@pytest.fixture
+def runner():
+    """typer's CliRunner always keeps stderr apart from stdout (result.stdout / result.stderr)."""
+    from typer.testing import CliRunner
+
+    # A wide, colourless terminal: Rich must not wrap or colour the messages the tests look for.
+    return CliRunner(env={"COLUMNS": "200", "TERMINAL_WIDTH": "200", "NO_COLOR": "1", "FORCE_COLOR": None})
+
+
+@pytest.fixture
+def save_npy(tmp_path):
+    """save_npy(name, array) -> str path of a .npy file in tmp_path."""
+
+    def save(name: str, array) -> str:
+        path = tmp_path / name
+        np.save(path, np.asarray(array), allow_pickle=False)
+        return str(path)
+
+    return save
