@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 
 from labelaudit.core import _kernels as kn
-from labelaudit.core._common import batch_rows, check_inputs, row_slices
+from labelaudit.core import _noise_rate
+from labelaudit.core._common import check_inputs
 from labelaudit.core.count import Context, round_rows
 from labelaudit.core.rank import check_method, order_rows, scores_for_rows
 from labelaudit.errors import InputError, LabelauditWarning
@@ -107,47 +108,8 @@ def _prune_by_class(ctx: Context, prune: np.ndarray, m_min: int) -> np.ndarray:
     return mask
 
 
-def _margins(p: np.ndarray, members: np.ndarray, k: int, targets: np.ndarray, batch_size) -> np.ndarray:
-    """(len(targets), n_k) margins P[i, j] - P[i, k] in the input dtype, one contiguous row per target
-    class j, gathered in row slices so that no (n_k, K) block is held at once."""
-    out = np.empty((len(targets), len(members)), dtype=p.dtype)
-    few = (len(targets) + 1) * 4 < p.shape[1]  # gather only the needed columns when few are needed
-    cols = np.concatenate(([k], targets))
-    for sl in row_slices(len(members), batch_rows(p.shape[1], batch_size)):
-        rows = members[sl]
-        if few:
-            block = p[np.ix_(rows, cols)]
-            out[:, sl] = (block[:, 1:] - block[:, :1]).T
-        else:
-            block = p[rows]
-            out[:, sl] = (block[:, targets] - block[:, k : k + 1]).T
-    return out
-
-
 def _prune_by_noise_rate(ctx: Context, prune: np.ndarray, m_min: int) -> np.ndarray:
-    mask = np.zeros(ctx.n, dtype=bool)
-    groups, p = ctx.groups, ctx.pred_probs
-    for k in _prunable(ctx, m_min):
-        n_k = int(groups.counts[k])
-        col = prune[:, k].copy()
-        col[k] = 0
-        targets = np.flatnonzero(col > 0)
-        if len(targets) == 0:
-            continue
-        members = groups.members(k)
-        need = col[targets]
-        if np.any(need >= n_k):
-            mask[members] = True
-            continue
-        margins = _margins(p, members, k, targets, ctx.batch_size)
-        if margins.size <= 1 << 22:
-            chosen = kn.largest_per_row(margins, need).any(axis=0)
-        else:  # one target class at a time keeps the selection's temporaries to one row
-            chosen = np.zeros(n_k, dtype=bool)
-            for r in range(len(targets)):
-                chosen |= kn.select_largest(margins[r], int(need[r]))
-        mask[members[chosen]] = True
-    return mask
+    return _noise_rate.select(ctx, prune, _prunable(ctx, m_min))
 
 
 def find_label_issues(

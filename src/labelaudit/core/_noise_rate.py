@@ -1,0 +1,158 @@
+"""prune_by_noise_rate selection: for every class k and target class j, flag the need[j, k] examples
+labelled k with the largest margin P[i, j] - P[i, k] (ties: lower index first).
+
+Two exact routes, chosen by shape:
+* per class (few target classes per class, typical at large K): gather the class's rows (only the
+  needed columns) and select with one partition per class;
+* by candidates (many target classes per class, typical at small K and large N): a strided subsample
+  gives, for every cell, a value that at least need[j, k] margins reach with high probability; one
+  sequential pass keeps only margins at or above it; the selection then runs on those candidates. A
+  cell whose candidates are fewer than need[j, k] (the bound was too high) is redone by the per-class
+  route, so the result never depends on the sample.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labelaudit.core import _kernels as kn
+from labelaudit.core._common import batch_rows, row_slices
+
+DIRECT_ELEMENTS = 1 << 23  # below this many pred_probs elements the per-class route is always taken
+SAMPLE_ELEMENTS = 1 << 23  # upper size of the subsample used for the bounds, in pred_probs elements
+SLACK = 1.25  # expected candidates per cell = SLACK * need + a few
+
+
+def margins(p: np.ndarray, members: np.ndarray, k: int, targets: np.ndarray, batch_size) -> np.ndarray:
+    """(len(targets), n_k) margins P[i, j] - P[i, k] in the input dtype, one contiguous row per target
+    class j, gathered in row slices so that no (n_k, K) block is held at once."""
+    out = np.empty((len(targets), len(members)), dtype=p.dtype)
+    few = (len(targets) + 1) * 4 < p.shape[1]  # gather only the needed columns when few are needed
+    cols = np.concatenate(([k], targets))
+    for sl in row_slices(len(members), batch_rows(p.shape[1], batch_size)):
+        rows = members[sl]
+        if few:
+            block = p[np.ix_(rows, cols)]
+            np.subtract(block[:, 1:].T, block[:, 0], out=out[:, sl])
+        else:
+            bt = p[rows].T
+            np.subtract(bt[targets], bt[k], out=out[:, sl])
+    return out
+
+
+def _select_class(p, members, k, targets, need, batch_size) -> np.ndarray:
+    """Members of class k chosen for any of `targets` (need[r] examples for targets[r])."""
+    m = margins(p, members, k, targets, batch_size)
+    if m.size <= 1 << 22:
+        chosen = kn.largest_per_row(m, need).any(axis=0)
+    else:  # one target at a time keeps the selection's temporaries to one row
+        chosen = np.zeros(len(members), dtype=bool)
+        for r in range(len(targets)):
+            chosen |= kn.select_largest(m[r], int(need[r]))
+    return members[chosen]
+
+
+def select(ctx, need: np.ndarray, classes: list[int]) -> np.ndarray:
+    """Boolean mask (N,) of examples flagged by prune_by_noise_rate.
+
+    need: (K, K) int, need[j, k] = examples labelled k to flag as truly j (diagonal ignored);
+    classes: the classes that may be pruned."""
+    n, k_all = ctx.n, ctx.k
+    groups, p = ctx.groups, ctx.pred_probs
+    need = need.copy()
+    np.fill_diagonal(need, 0)
+    need[:, [c for c in range(k_all) if c not in set(classes)]] = 0
+    need = np.maximum(need, 0)
+    mask = np.zeros(n, dtype=bool)
+    counts = groups.counts
+    # A cell asking for every member of its class flags the whole class.
+    whole = np.flatnonzero((need >= counts[None, :]).any(axis=0) & (counts > 0))
+    for k in whole:
+        mask[groups.members(k)] = True
+        need[:, k] = 0
+    active = np.flatnonzero(need.any(axis=0))
+    if len(active) == 0:
+        return mask
+    targets_per_class = np.count_nonzero(need[:, active], axis=0).mean()
+    sparse = (targets_per_class + 1) * 4 < k_all
+    if sparse or n * k_all <= DIRECT_ELEMENTS:
+        for k in active:
+            targets = np.flatnonzero(need[:, k])
+            mask[_select_class(p, groups.members(k), k, targets, need[targets, k], ctx.batch_size)] = True
+        return mask
+    bounds = _bounds(ctx, need, active)
+    idx, code, val = _candidates(ctx, bounds)
+    failed = _select_candidates(idx, code, val, need, k_all, mask)
+    for k in np.unique(failed // k_all) if len(failed) else []:
+        targets = failed[failed // k_all == k] % k_all
+        mask[_select_class(p, groups.members(k), k, targets, need[targets, k], ctx.batch_size)] = True
+    return mask
+
+
+def _bounds(ctx, need: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """(K, K) array in the dtype of pred_probs: bounds[k, j] = a margin value that about SLACK * need[j, k]
+    members of class k reach (from a strided subsample); +inf where nothing is needed."""
+    n, k_all, p, y = ctx.n, ctx.k, ctx.pred_probs, ctx.labels
+    stride = max(4, -(-n * k_all // SAMPLE_ELEMENTS))
+    rows = np.arange(0, n, stride)
+    ys = y[rows]
+    d = np.empty((len(rows), k_all), dtype=p.dtype)
+    for sl in row_slices(len(rows), batch_rows(k_all, ctx.batch_size)):
+        block = p[rows[sl]]
+        np.subtract(block, block[np.arange(len(block)), ys[sl]][:, None], out=d[sl])
+    sub = kn.group_by_class(ys, k_all)
+    bounds = np.full((k_all, k_all), np.inf, dtype=p.dtype)
+    counts = ctx.groups.counts
+    for k in active:
+        targets = np.flatnonzero(need[:, k])
+        members = sub.members(k)
+        s_k = len(members)
+        want = np.ceil(need[targets, k] * (s_k / counts[k]) * SLACK).astype(np.int64) + 2
+        ok = want <= s_k
+        bounds[k, targets[~ok]] = -np.inf
+        if ok.any():
+            t_ok = targets[ok]
+            vals = np.ascontiguousarray(d[members][:, t_ok].T)  # (targets, s_k)
+            top = int(want[ok].max())
+            tail = np.sort(np.partition(vals, s_k - top, axis=1)[:, s_k - top :], axis=1)
+            bounds[k, t_ok] = tail[np.arange(len(t_ok)), top - want[ok]]
+    return bounds
+
+
+def _candidates(ctx, bounds: np.ndarray):
+    """One pass: every (example, target class) whose margin reaches its cell's bound, in index order."""
+    n, k_all, p, y = ctx.n, ctx.k, ctx.pred_probs, ctx.labels
+    parts_idx, parts_code, parts_val = [], [], []
+    for sl in row_slices(n, batch_rows(k_all, ctx.batch_size)):
+        block = p[sl]
+        yb = y[sl]
+        d = block - block[np.arange(len(block)), yb][:, None]
+        flat = np.flatnonzero(d >= bounds[yb])  # one flat index is cheaper than 2-D nonzero
+        r = flat // k_all
+        parts_idx.append(r + sl.start)
+        parts_code.append(yb[r] * k_all + (flat - r * k_all))
+        parts_val.append(d.ravel()[flat])
+    return np.concatenate(parts_idx), np.concatenate(parts_code), np.concatenate(parts_val)
+
+
+def _select_candidates(idx, code, val, need, k_all, mask) -> np.ndarray:
+    """Flag the need[j, k] largest candidates of each cell (code = k * K + j) into `mask`; return the
+    codes of cells with fewer candidates than needed (to be redone exactly)."""
+    key = code.astype(np.uint16) if k_all * k_all <= 1 << 16 else code
+    order = np.argsort(key, kind="stable")  # grouped by cell, index order kept within a cell
+    code_sorted = code[order]
+    starts = np.flatnonzero(np.diff(code_sorted, prepend=-1))
+    cells = code_sorted[starts]
+    ends = np.append(starts[1:], len(order))
+    wanted = need.T.ravel()  # wanted[k * K + j] = need[j, k]
+    needed_cells = np.flatnonzero(wanted)
+    failed = np.setdiff1d(needed_cells, cells)  # no candidate at all
+    short = []
+    for cell, s, e in zip(cells.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        c = int(wanted[cell])
+        if e - s < c:
+            short.append(cell)
+            continue
+        pos = order[s:e]
+        mask[idx[pos[kn.select_largest(val[pos], c)]]] = True
+    return np.concatenate([failed, np.asarray(short, dtype=failed.dtype)])

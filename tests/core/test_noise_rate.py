@@ -1,0 +1,46 @@
+"""The two exact routes of prune_by_noise_rate (per class, and by candidates from a sampled bound) give
+the same flagged set; the candidate route is forced here on small data, including bounds so tight that
+cells fall back to the per-class route."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from golden_data import ALL_SETS, inputs
+
+import labelaudit as la
+from labelaudit.core import _noise_rate
+
+
+@pytest.fixture(params=["sampled", "too_tight"])
+def candidate_route(request, monkeypatch):
+    monkeypatch.setattr(_noise_rate, "DIRECT_ELEMENTS", 0)
+    if request.param == "too_tight":
+        monkeypatch.setattr(_noise_rate, "SLACK", 0.05)  # bounds above the true cut: exercise the fallback
+    return request.param
+
+
+@pytest.mark.parametrize("name", ALL_SETS)
+@pytest.mark.parametrize("kwargs", [{}, {"frac_noise": 0.5}, {"min_examples_per_class": 5}])
+def test_candidate_route_equals_per_class_route(name, kwargs, candidate_route):
+    labels, p = inputs(name)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_noise_rate, "DIRECT_ELEMENTS", 1 << 40)
+        mp.setattr(_noise_rate, "SLACK", 1.25)
+        want = la.find_label_issues(labels, p, **kwargs)
+    got = la.find_label_issues(labels, p, **kwargs)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_candidate_route_with_ties_and_batches(candidate_route):
+    rng = np.random.default_rng(3)
+    n, k = 3000, 4
+    p = np.round(rng.dirichlet(np.ones(k) * 0.7, size=n), 1) + 1e-3  # many exact ties in margins
+    p /= p.sum(axis=1, keepdims=True)
+    labels = rng.integers(0, k, n)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_noise_rate, "DIRECT_ELEMENTS", 1 << 40)
+        want = la.find_label_issues(labels, p)
+    assert want.sum() > 50
+    for batch_size in (1, 7, 1000, n + 1):
+        np.testing.assert_array_equal(la.find_label_issues(labels, p, batch_size=batch_size), want)
