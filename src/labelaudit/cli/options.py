@@ -104,3 +104,8 @@ Baseline = Annotated[
         rich_help_panel="Gates (exit 1 when one fails)",
     ),
 ]
+NJobs = Annotated[
+    int,
+    typer.Option(min=-1, help="Worker threads for the passes over pred_probs (-1: one per core). Never changes results.",
+                 rich_help_panel="Performance"),
+]

@@ -5,7 +5,9 @@ Validation happens once at the public entry; private kernels trust their inputs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +39,35 @@ def row_slices(n: int, rows: int) -> Iterator[slice]:
         yield slice(start, min(n, start + rows))
 
 
+def resolve_n_jobs(n_jobs: int | None) -> int:
+    """Worker threads for batch passes (numpy releases the GIL in its loops). One by default: on
+    memory-bound passes a second thread only helps where memory bandwidth is to spare (measured: none on
+    the 2-core development VM, see BENCHMARKS.md); -1 means one per core."""
+    if n_jobs is None:
+        return 1
+    if n_jobs == -1:
+        return max(1, os.cpu_count() or 1)
+    if n_jobs < 1:
+        raise InputError(f"n_jobs must be >= 1, got {n_jobs}")
+    return int(n_jobs)
+
+
+def map_batches(func: Callable[[slice], object], n: int, rows: int, n_jobs: int = 1) -> Iterator:
+    """func(slice) for consecutive row slices of [0, n), results yielded in slice order.
+
+    With n_jobs > 1 a single thread pool serves the whole pass, a bounded window of slices at a time,
+    so results (and their merge order) are the same as with one worker."""
+    slices = list(row_slices(n, rows))
+    if n_jobs <= 1 or len(slices) < 2:
+        for sl in slices:
+            yield func(sl)
+        return
+    window = 4 * n_jobs
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        for start in range(0, len(slices), window):
+            yield from pool.map(func, slices[start : start + window])
+
+
 @dataclass(frozen=True)
 class ProbStats:
     """What one scan of pred_probs found: range, row-sum range and the first non-finite row (or -1)."""
@@ -48,22 +79,28 @@ class ProbStats:
     first_nonfinite_row: int
 
 
-def scan_pred_probs(pred_probs: np.ndarray, batch_size: int | None = None) -> ProbStats:
+def scan_pred_probs(pred_probs: np.ndarray, batch_size: int | None = None, n_jobs: int | None = 1) -> ProbStats:
     """One pass over pred_probs (N, K) in row batches: value range, row-sum range, first NaN/inf row."""
     n, k = pred_probs.shape
-    vmin, vmax, smin, smax = np.inf, -np.inf, np.inf, -np.inf
     # A BLAS matrix-vector product sums rows several times faster than sum(axis=1); its float32
     # accumulation is far inside the 1e-3 row-sum tolerance this scan serves.
     ones = np.ones(k, dtype=pred_probs.dtype if pred_probs.dtype.itemsize >= 4 else np.float32)
-    for sl in row_slices(n, batch_rows(k, batch_size)):
+
+    def part(sl: slice):
         block = pred_probs[sl]
         bmin, bmax = block.min(), block.max()
         if not (np.isfinite(bmin) and np.isfinite(bmax)):
             bad = ~np.isfinite(block).all(axis=1)
-            return ProbStats(vmin, vmax, smin, smax, sl.start + int(np.argmax(bad)))
+            return sl.start + int(np.argmax(bad)), 0.0, 0.0, 0.0, 0.0
         sums = block @ ones if block.dtype == ones.dtype else block.astype(ones.dtype) @ ones
-        vmin, vmax = min(vmin, float(bmin)), max(vmax, float(bmax))
-        smin, smax = min(smin, float(sums.min())), max(smax, float(sums.max()))
+        return -1, float(bmin), float(bmax), float(sums.min()), float(sums.max())
+
+    vmin, vmax, smin, smax = np.inf, -np.inf, np.inf, -np.inf
+    for bad_row, bmin, bmax, bsmin, bsmax in map_batches(part, n, batch_rows(k, batch_size), resolve_n_jobs(n_jobs)):
+        if bad_row >= 0:
+            return ProbStats(vmin, vmax, smin, smax, bad_row)
+        vmin, vmax = min(vmin, bmin), max(vmax, bmax)
+        smin, smax = min(smin, bsmin), max(smax, bsmax)
     return ProbStats(vmin, vmax, smin, smax, -1)
 
 
@@ -73,6 +110,7 @@ def check_inputs(
     *,
     check_values: bool = True,
     batch_size: int | None = None,
+    n_jobs: int | None = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate (labels, pred_probs) and return them as (intp labels (N,), float pred_probs (N, K)).
 
@@ -98,7 +136,7 @@ def check_inputs(
     if len(y) != n:
         raise InputError(f"labels and pred_probs must have the same length: {len(y)} labels, {n} rows")
     if check_values:
-        stats = scan_pred_probs(pred_probs, batch_size)
+        stats = scan_pred_probs(pred_probs, batch_size, n_jobs)
         if stats.first_nonfinite_row >= 0:
             r = stats.first_nonfinite_row
             raise InputError(f"pred_probs contains NaN or inf (first at row {r}: {pred_probs[r].tolist()})")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labelaudit.core._common import BIG, EPS, T_MIN, batch_rows, class_counts, row_slices
+from labelaudit.core._common import BIG, EPS, T_MIN, batch_rows, class_counts, map_batches, row_slices
 
 
 @dataclass(frozen=True)
@@ -52,30 +52,42 @@ def group_by_class(labels: np.ndarray, n_classes: int) -> ClassGroups:
     return ClassGroups(order, starts)
 
 
-def gather_self_confidence(labels: np.ndarray, pred_probs: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+def gather_self_confidence(
+    labels: np.ndarray, pred_probs: np.ndarray, batch_size: int | None = None, n_jobs: int = 1
+) -> np.ndarray:
     """P[i, y_i] for every i, dtype of pred_probs, read batch by batch."""
     n, k = pred_probs.shape
     out = np.empty(n, dtype=pred_probs.dtype)
-    rows = batch_rows(k, batch_size) * 4  # only one element per row is read: larger batches are fine
-    for sl in row_slices(n, rows):
+
+    def part(sl: slice) -> None:
         block = pred_probs[sl]
         out[sl] = block[np.arange(len(block)), labels[sl]]
+
+    # only one element per row is read: larger batches are fine
+    for _ in map_batches(part, n, batch_rows(k, batch_size) * 4, n_jobs):
+        pass
     return out
 
 
-def thresholds_from_groups(self_conf: np.ndarray, groups: ClassGroups, n_classes: int) -> np.ndarray:
+def class_thresholds(
+    self_conf: np.ndarray, labels: np.ndarray, counts: np.ndarray, groups: ClassGroups | None = None
+) -> np.ndarray:
     """Per-class mean self-confidence (clipped below at T_MIN; BIG for an absent class).
 
     The mean of class k is numpy's mean of the contiguous vector P[R_k, k] in index order, which fixes
     the pairwise-summation order (and so the last bit). Thresholds stay in the input dtype unless some
-    class is absent, in which case the integer BIG promotes the vector to float64.
+    class is absent, in which case the integer BIG promotes the vector to float64. For few classes a
+    boolean mask per class is cheaper than grouping all examples by class.
     """
-    counts = groups.counts
-    grouped = self_conf[groups.order]
-    means = [
-        grouped[groups.starts[k] : groups.starts[k + 1]].mean() if counts[k] > 0 else BIG
-        for k in range(n_classes)
-    ]
+    n_classes = len(counts)
+    if groups is None and n_classes > 32:
+        groups = group_by_class(labels, n_classes)
+    if groups is not None:
+        grouped = self_conf[groups.order]
+        parts = [grouped[groups.starts[k] : groups.starts[k + 1]] for k in range(n_classes)]
+    else:
+        parts = [self_conf[labels == k] if counts[k] > 0 else None for k in range(n_classes)]
+    means = [parts[k].mean() if counts[k] > 0 else BIG for k in range(n_classes)]
     t = np.array(means) if (counts == 0).any() else np.array(means, dtype=self_conf.dtype)
     return np.maximum(t, t.dtype.type(T_MIN))
 
@@ -89,17 +101,18 @@ class RowPass:
 
 
 def confident_rows(
-    labels: np.ndarray, pred_probs: np.ndarray, thresholds: np.ndarray, batch_size: int | None = None
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    thresholds: np.ndarray,
+    batch_size: int | None = None,
+    n_jobs: int = 1,
 ) -> RowPass:
     """Count every example confidently above some class threshold into (given, guessed-true) cells."""
     n, k = pred_probs.shape
     level = thresholds - EPS  # in the thresholds' dtype, as the comparison needs
-    cj = np.zeros(k * k, dtype=np.int64)
     off = np.empty(n, dtype=bool)
-    pending: list[np.ndarray] = []
-    pending_len = 0
-    flush_at = max(k * k, 1 << 20)
-    for sl in row_slices(n, batch_rows(k, batch_size)):
+
+    def part(sl: slice) -> np.ndarray:
         block = pred_probs[sl]
         yb = labels[sl]
         # With the row's argmax above its own threshold the guess is that argmax, whether it is the only
@@ -114,7 +127,13 @@ def confident_rows(
             guess[rest[single]] = above[single].argmax(axis=1)
             counted[rest] = n_above > 0
         off[sl] = counted & (guess != yb)
-        codes = yb[counted] * k + guess[counted]
+        return yb[counted] * k + guess[counted]
+
+    cj = np.zeros(k * k, dtype=np.int64)
+    pending: list[np.ndarray] = []
+    pending_len = 0
+    flush_at = max(k * k, 1 << 20)
+    for codes in map_batches(part, n, batch_rows(k, batch_size), n_jobs):
         pending.append(codes)
         pending_len += len(codes)
         if pending_len >= flush_at:
@@ -125,7 +144,9 @@ def confident_rows(
     return RowPass(cj.reshape(k, k), off)
 
 
-def matches_label(pred_probs: np.ndarray, labels: np.ndarray, rows: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+def matches_label(
+    pred_probs: np.ndarray, labels: np.ndarray, rows: np.ndarray, batch_size: int | None = None, n_jobs: int = 1
+) -> np.ndarray:
     """For each index in `rows`: does the given label win the argmax after adding EPS to it?
 
     The nudge is added in the dtype of pred_probs and argmax takes the first maximum, so a label that ties
@@ -133,25 +154,35 @@ def matches_label(pred_probs: np.ndarray, labels: np.ndarray, rows: np.ndarray, 
     """
     n, k = pred_probs.shape
     out = np.empty(len(rows), dtype=bool)
-    step = batch_rows(k, batch_size)
-    for sl in row_slices(len(rows), step):
+    nudge = pred_probs.dtype.type(EPS)
+
+    def part(sl: slice) -> None:
         idx = rows[sl]
-        block = np.array(pred_probs[idx])  # fancy indexing copies; np.array keeps it writable
+        block = pred_probs[idx]  # fancy indexing copies, so the nudge never touches the input
         yb = labels[idx]
         r = np.arange(len(idx))
-        block[r, yb] = block[r, yb] + pred_probs.dtype.type(EPS)
+        block[r, yb] = block[r, yb] + nudge
         out[sl] = block.argmax(axis=1) == yb
+
+    for _ in map_batches(part, len(rows), batch_rows(k, batch_size), n_jobs):
+        pass
     return out
 
 
-def predicted_labels(pred_probs: np.ndarray, rows: np.ndarray | None = None, batch_size: int | None = None) -> np.ndarray:
+def predicted_labels(
+    pred_probs: np.ndarray, rows: np.ndarray | None = None, batch_size: int | None = None, n_jobs: int = 1
+) -> np.ndarray:
     """First argmax of each row (of all rows, or of `rows`), int64."""
     n, k = pred_probs.shape
     m = n if rows is None else len(rows)
     out = np.empty(m, dtype=np.int64)
-    for sl in row_slices(m, batch_rows(k, batch_size)):
+
+    def part(sl: slice) -> None:
         block = pred_probs[sl] if rows is None else pred_probs[rows[sl]]
         out[sl] = block.argmax(axis=1)
+
+    for _ in map_batches(part, m, batch_rows(k, batch_size), n_jobs):
+        pass
     return out
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from labelaudit.core import _kernels as kn
-from labelaudit.core._common import batch_rows, row_slices
+from labelaudit.core._common import batch_rows, map_batches, row_slices
 
 DIRECT_ELEMENTS = 1 << 23  # below this many pred_probs elements the per-class route is always taken
 SAMPLE_ELEMENTS = 1 << 23  # upper size of the subsample used for the bounds, in pred_probs elements
@@ -58,17 +58,17 @@ def select(ctx, need: np.ndarray, classes: list[int]) -> np.ndarray:
     need: (K, K) int, need[j, k] = examples labelled k to flag as truly j (diagonal ignored);
     classes: the classes that may be pruned."""
     n, k_all = ctx.n, ctx.k
-    groups, p = ctx.groups, ctx.pred_probs
+    p = ctx.pred_probs
     need = need.copy()
     np.fill_diagonal(need, 0)
     need[:, [c for c in range(k_all) if c not in set(classes)]] = 0
     need = np.maximum(need, 0)
     mask = np.zeros(n, dtype=bool)
-    counts = groups.counts
+    counts = ctx.counts
     # A cell asking for every member of its class flags the whole class.
     whole = np.flatnonzero((need >= counts[None, :]).any(axis=0) & (counts > 0))
     for k in whole:
-        mask[groups.members(k)] = True
+        mask[ctx.groups.members(k)] = True
         need[:, k] = 0
     active = np.flatnonzero(need.any(axis=0))
     if len(active) == 0:
@@ -78,14 +78,14 @@ def select(ctx, need: np.ndarray, classes: list[int]) -> np.ndarray:
     if sparse or n * k_all <= DIRECT_ELEMENTS:
         for k in active:
             targets = np.flatnonzero(need[:, k])
-            mask[_select_class(p, groups.members(k), k, targets, need[targets, k], ctx.batch_size)] = True
+            mask[_select_class(p, ctx.groups.members(k), k, targets, need[targets, k], ctx.batch_size)] = True
         return mask
     bounds = _bounds(ctx, need, active)
     idx, code, val = _candidates(ctx, bounds)
     failed = _select_candidates(idx, code, val, need, k_all, mask)
     for k in np.unique(failed // k_all) if len(failed) else []:
         targets = failed[failed // k_all == k] % k_all
-        mask[_select_class(p, groups.members(k), k, targets, need[targets, k], ctx.batch_size)] = True
+        mask[_select_class(p, ctx.groups.members(k), k, targets, need[targets, k], ctx.batch_size)] = True
     return mask
 
 
@@ -102,7 +102,7 @@ def _bounds(ctx, need: np.ndarray, active: np.ndarray) -> np.ndarray:
         np.subtract(block, block[np.arange(len(block)), ys[sl]][:, None], out=d[sl])
     sub = kn.group_by_class(ys, k_all)
     bounds = np.full((k_all, k_all), np.inf, dtype=p.dtype)
-    counts = ctx.groups.counts
+    counts = ctx.counts
     for k in active:
         targets = np.flatnonzero(need[:, k])
         members = sub.members(k)
@@ -122,17 +122,17 @@ def _bounds(ctx, need: np.ndarray, active: np.ndarray) -> np.ndarray:
 def _candidates(ctx, bounds: np.ndarray):
     """One pass: every (example, target class) whose margin reaches its cell's bound, in index order."""
     n, k_all, p, y = ctx.n, ctx.k, ctx.pred_probs, ctx.labels
-    parts_idx, parts_code, parts_val = [], [], []
-    for sl in row_slices(n, batch_rows(k_all, ctx.batch_size)):
+
+    def part(sl: slice):
         block = p[sl]
         yb = y[sl]
         d = block - block[np.arange(len(block)), yb][:, None]
         flat = np.flatnonzero(d >= bounds[yb])  # one flat index is cheaper than 2-D nonzero
         r = flat // k_all
-        parts_idx.append(r + sl.start)
-        parts_code.append(yb[r] * k_all + (flat - r * k_all))
-        parts_val.append(d.ravel()[flat])
-    return np.concatenate(parts_idx), np.concatenate(parts_code), np.concatenate(parts_val)
+        return r + sl.start, yb[r] * k_all + (flat - r * k_all), d.ravel()[flat]
+
+    parts = list(map_batches(part, n, batch_rows(k_all, ctx.batch_size), ctx.n_jobs))
+    return tuple(np.concatenate([q[i] for q in parts]) for i in range(3))
 
 
 def _select_candidates(idx, code, val, need, k_all, mask) -> np.ndarray:

@@ -18,6 +18,7 @@ from labelaudit.core._common import (
     check_inputs,
     check_labels,
     class_counts,
+    resolve_n_jobs,
 )
 from labelaudit.errors import InputError
 
@@ -33,8 +34,7 @@ def get_confident_thresholds(labels, pred_probs, *, batch_size: int | None = Non
     """(K,) mean self-confidence per given class; T_MIN floor; 2 for a class absent from the labels."""
     y, p = check_inputs(labels, pred_probs, batch_size=batch_size)
     k = p.shape[1]
-    groups = kn.group_by_class(y, k)
-    return kn.thresholds_from_groups(kn.gather_self_confidence(y, p, batch_size), groups, k)
+    return kn.class_thresholds(kn.gather_self_confidence(y, p, batch_size), y, class_counts(y, k))
 
 
 def _floored(cj: np.ndarray) -> np.ndarray:
@@ -61,8 +61,7 @@ def compute_confident_joint(
     y, p = check_inputs(labels, pred_probs, batch_size=batch_size)
     k = p.shape[1]
     if thresholds is None:
-        groups = kn.group_by_class(y, k)
-        t = kn.thresholds_from_groups(kn.gather_self_confidence(y, p, batch_size), groups, k)
+        t = kn.class_thresholds(kn.gather_self_confidence(y, p, batch_size), y, class_counts(y, k))
     else:
         t = np.asarray(thresholds)
         if t.shape != (k,):
@@ -242,12 +241,16 @@ class Context:
     instead of re-reading pred_probs for each.
     """
 
-    def __init__(self, labels: np.ndarray, pred_probs: np.ndarray, batch_size: int | None = None):
+    def __init__(
+        self, labels: np.ndarray, pred_probs: np.ndarray, batch_size: int | None = None, n_jobs: int | None = 1
+    ):
         self.labels = labels
         self.pred_probs = pred_probs
         self.batch_size = batch_size
+        self.n_jobs = resolve_n_jobs(n_jobs)
         self.n, self.k = pred_probs.shape
         self._groups: kn.ClassGroups | None = None
+        self._counts: np.ndarray | None = None
         self._self_conf: np.ndarray | None = None
         self._thresholds: np.ndarray | None = None
         self._rows: kn.RowPass | None = None
@@ -261,24 +264,28 @@ class Context:
 
     @property
     def counts(self) -> np.ndarray:
-        return self.groups.counts
+        if self._counts is None:
+            self._counts = class_counts(self.labels, self.k)
+        return self._counts
 
     @property
     def self_confidence(self) -> np.ndarray:
         if self._self_conf is None:
-            self._self_conf = kn.gather_self_confidence(self.labels, self.pred_probs, self.batch_size)
+            self._self_conf = kn.gather_self_confidence(self.labels, self.pred_probs, self.batch_size, self.n_jobs)
         return self._self_conf
 
     @property
     def thresholds(self) -> np.ndarray:
         if self._thresholds is None:
-            self._thresholds = kn.thresholds_from_groups(self.self_confidence, self.groups, self.k)
+            self._thresholds = kn.class_thresholds(self.self_confidence, self.labels, self.counts, self._groups)
         return self._thresholds
 
     @property
     def rows(self) -> kn.RowPass:
         if self._rows is None:
-            self._rows = kn.confident_rows(self.labels, self.pred_probs, self.thresholds, self.batch_size)
+            self._rows = kn.confident_rows(
+                self.labels, self.pred_probs, self.thresholds, self.batch_size, self.n_jobs
+            )
         return self._rows
 
     @property
@@ -294,7 +301,7 @@ class Context:
         return self._cj_cal
 
     def matches(self, rows: np.ndarray) -> np.ndarray:
-        return kn.matches_label(self.pred_probs, self.labels, rows, self.batch_size)
+        return kn.matches_label(self.pred_probs, self.labels, rows, self.batch_size, self.n_jobs)
 
     def off_diagonal_issues(self) -> np.ndarray:
         """Increasing indices counted off the diagonal whose label does not win the nudged argmax."""

@@ -91,7 +91,7 @@ def _class_list(classes: list[int], limit: int = 20) -> str:
 
 def _prunable(ctx: Context, m_min: int) -> list[int]:
     """Classes the prune filters may flag in: more than m_min examples and more than one."""
-    counts = ctx.groups.counts
+    counts = ctx.counts
     _warn_few([k for k in range(ctx.k) if counts[k] <= m_min], m_min)
     return [k for k in range(ctx.k) if counts[k] > max(m_min, 1)]
 
@@ -141,8 +141,8 @@ def find_label_issues(
         raise InputError(f"rank_by_kwargs may only contain adjust_pred_probs; got {sorted(kwargs)}")
     if return_indices_ranked_by is not None:
         check_method(return_indices_ranked_by, adjust_pred_probs)
-    y, p = check_inputs(labels, pred_probs, batch_size=batch_size)
-    ctx = Context(y, p, batch_size)
+    y, p = check_inputs(labels, pred_probs, batch_size=batch_size, n_jobs=n_jobs)
+    ctx = Context(y, p, batch_size, n_jobs)
     rows = issue_rows(
         ctx,
         filter_by=filter_by,
@@ -200,7 +200,7 @@ def issue_rows(
     elif filter_by == "confident_learning":
         candidates = np.flatnonzero(ctx.rows.off_diagonal)
     elif filter_by == "predicted_neq_given":
-        candidates = np.flatnonzero(kn.predicted_labels(ctx.pred_probs, None, ctx.batch_size) != ctx.labels)
+        candidates = np.flatnonzero(kn.predicted_labels(ctx.pred_probs, None, ctx.batch_size, ctx.n_jobs) != ctx.labels)
     else:
         method = "normalized_margin" if filter_by == "low_normalized_margin" else "self_confidence"
         scores = scores_for_rows(ctx, None, method)

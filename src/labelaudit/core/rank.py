@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from labelaudit.core import _kernels as kn
-from labelaudit.core._common import C_MIN, batch_rows, check_inputs, row_slices
+from labelaudit.core._common import C_MIN, batch_rows, check_inputs, map_batches
 from labelaudit.core.count import Context
 from labelaudit.errors import InputError
 
@@ -57,13 +57,14 @@ def scores_for_rows(ctx: Context, rows: np.ndarray | None, method: str, adjust_p
     if method == "self_confidence" and t is None:
         return ctx.self_confidence if rows is None else ctx.self_confidence[rows]
     m = ctx.n if rows is None else len(rows)
-    parts = []
-    for sl in row_slices(m, batch_rows(ctx.k, ctx.batch_size)):
+
+    def part(sl: slice) -> np.ndarray:
         if rows is None:
-            parts.append(scores_of_block(p[sl], y[sl], method, t))
-        else:
-            idx = rows[sl]
-            parts.append(scores_of_block(p[idx], y[idx], method, t))
+            return scores_of_block(p[sl], y[sl], method, t)
+        idx = rows[sl]
+        return scores_of_block(p[idx], y[idx], method, t)
+
+    parts = list(map_batches(part, m, batch_rows(ctx.k, ctx.batch_size), ctx.n_jobs))
     if not parts:
         dtype = np.float64 if method == "confidence_weighted_entropy" else p.dtype
         return np.empty(0, dtype=dtype)

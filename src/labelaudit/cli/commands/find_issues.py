@@ -48,6 +48,7 @@ def find_issues(
     id_column: o.IdColumn = None,
     from_logits: o.FromLogits = False,
     batch_size: o.BatchSize = None,
+    n_jobs: o.NJobs = 1,
     quiet: o.Quiet = False,
 ) -> None:
     """Flag likely label errors (confident learning), ranked most severe first."""
@@ -61,7 +62,7 @@ def find_issues(
     if output:
         check_output_path(output, FIND_OUTPUTS)
     ds = load(labels, pred_probs, label_column, prob_columns, class_names, id_column, from_logits)
-    ctx = Context(ds.labels, ds.pred_probs, batch_size)
+    ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs)
     params = {
         "filter_by": filter_by.value,
         "rank_by": rank_by.value,

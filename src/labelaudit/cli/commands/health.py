@@ -31,6 +31,7 @@ def health(
     id_column: o.IdColumn = None,
     from_logits: o.FromLogits = False,
     batch_size: o.BatchSize = None,
+    n_jobs: o.NJobs = 1,
     quiet: o.Quiet = False,
 ) -> None:
     """Overall label health score, per-class label quality, and the joint and noise matrices.
@@ -47,7 +48,7 @@ def health(
     if plot:
         _check_plot(plot)
     ds = load(labels, pred_probs, label_column, prob_columns, class_names, id_column, from_logits)
-    ctx = Context(ds.labels, ds.pred_probs, batch_size)
+    ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs)
     rep = HealthReport(ctx, num_examples)
     classes = render.named_classes(rep.classes, ds.class_names)
     gates = []

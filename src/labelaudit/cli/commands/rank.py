@@ -29,6 +29,7 @@ def rank(
     id_column: o.IdColumn = None,
     from_logits: o.FromLogits = False,
     batch_size: o.BatchSize = None,
+    n_jobs: o.NJobs = 1,
     quiet: o.Quiet = False,
 ) -> None:
     """Score every example's label quality; list the flagged examples by that score.
@@ -49,7 +50,7 @@ def rank(
     if output:
         check_output_path(output, FIND_OUTPUTS)
     ds = load(labels, pred_probs, label_column, prob_columns, class_names, id_column, from_logits)
-    ctx = Context(ds.labels, ds.pred_probs, batch_size)
+    ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs)
     if order_issues is not None:
         try:
             given = flagged_rows(read_issue_set(order_issues, ds.n), ds.n)
