@@ -11,6 +11,22 @@ from labelaudit import __version__
 TERMINAL_ROWS = 25  # rows a terminal table shows when --top is not given
 
 
+def gate_numbers(value, limit) -> tuple[str, str]:
+    """A gate's value and limit as text: integers as integers, floats with 6 significant digits, or
+    more when 6 would print two different numbers alike (a score just below the limit)."""
+
+    def is_int(x) -> bool:
+        return isinstance(x, int) or (hasattr(x, "dtype") and x.dtype.kind in "iu")
+
+    if is_int(value) and is_int(limit):
+        return str(int(value)), str(int(limit))
+    for digits in range(6, 18):
+        a, b = f"{float(value):.{digits}g}", f"{float(limit):.{digits}g}"
+        if a != b or float(value) == float(limit):
+            return a, b
+    return repr(float(value)), repr(float(limit))
+
+
 def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
@@ -207,7 +223,8 @@ def named_classes(table: dict, class_names: list[str] | None, index_keys=("class
     for key, col in table.items():
         out[key] = col
         if key in index_keys:
-            out[key.replace("class_index", "class_name").replace("class_", "name_")] = names[col]
+            # class_index -> class_name; class_a -> name_a
+            out["class_name" if key == "class_index" else key.replace("class_", "name_")] = names[col]
     return out
 
 
@@ -229,7 +246,8 @@ def print_junit(command: str, gates: list[dict], rows: list[dict], summary: str)
     for g in cases:
         case = ET.SubElement(gate_suite, "testcase", classname=f"labelaudit.{command}", name=g["gate"])
         if not g["passed"]:
-            f = ET.SubElement(case, "failure", message=f"{g['gate']}: {g['value']:.6g} vs limit {g['limit']:.6g}")
+            value, limit = gate_numbers(g["value"], g["limit"])
+            f = ET.SubElement(case, "failure", message=f"{g['gate']}: {value} vs limit {limit}")
             f.text = summary
         else:
             ET.SubElement(case, "system-out").text = summary
@@ -258,7 +276,9 @@ def print_github(gates: list[dict], rows: list[dict], file: str, summary: str) -
         sys.stdout.write(f"::warning file={file},title=label issue::{_gh_escape(_issue_text(row) + status)}\n")
     for g in gates:
         if not g["passed"]:
-            msg = f"{g['gate']}: {g['value']:.6g} exceeds the limit {g['limit']:.6g}. {summary}"
+            value, limit = gate_numbers(g["value"], g["limit"])
+            verb = "is below" if g["gate"] == "fail_under" else "exceeds"
+            msg = f"{g['gate']}: {value} {verb} the limit {limit}. {summary}"
             sys.stdout.write(f"::error title=labelaudit gate failed::{_gh_escape(msg)}\n")
     sys.stdout.write(f"::notice title=labelaudit::{_gh_escape(summary)}\n")
 

@@ -100,6 +100,23 @@ class RowPass:
     off_diagonal: np.ndarray  # (N,) bool: counted and guess != given label
 
 
+def confident_block(block: np.ndarray, yb: np.ndarray, level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One block of rows: (codes y * K + guess of the counted rows, off-diagonal flags (B,) bool)."""
+    k = block.shape[1]
+    # With the row's argmax above its own threshold the guess is that argmax, whether it is the only
+    # confident class or the argmax of several. Only the other rows need the full comparison.
+    guess = block.argmax(axis=1)
+    counted = block[np.arange(len(block)), guess] >= level[guess]
+    rest = np.flatnonzero(~counted)
+    if len(rest):
+        above = block[rest] >= level
+        n_above = np.count_nonzero(above, axis=1)
+        single = n_above == 1
+        guess[rest[single]] = above[single].argmax(axis=1)
+        counted[rest] = n_above > 0
+    return yb[counted] * k + guess[counted], counted & (guess != yb)
+
+
 def confident_rows(
     labels: np.ndarray,
     pred_probs: np.ndarray,
@@ -113,21 +130,8 @@ def confident_rows(
     off = np.empty(n, dtype=bool)
 
     def part(sl: slice) -> np.ndarray:
-        block = pred_probs[sl]
-        yb = labels[sl]
-        # With the row's argmax above its own threshold the guess is that argmax, whether it is the only
-        # confident class or the argmax of several. Only the other rows need the full comparison.
-        guess = block.argmax(axis=1)
-        counted = block[np.arange(len(block)), guess] >= level[guess]
-        rest = np.flatnonzero(~counted)
-        if len(rest):
-            above = block[rest] >= level
-            n_above = np.count_nonzero(above, axis=1)
-            single = n_above == 1
-            guess[rest[single]] = above[single].argmax(axis=1)
-            counted[rest] = n_above > 0
-        off[sl] = counted & (guess != yb)
-        return yb[counted] * k + guess[counted]
+        codes, off[sl] = confident_block(pred_probs[sl], labels[sl], level)
+        return codes
 
     cj = np.zeros(k * k, dtype=np.int64)
     pending: list[np.ndarray] = []
@@ -144,6 +148,15 @@ def confident_rows(
     return RowPass(cj.reshape(k, k), off)
 
 
+def matches_block(block: np.ndarray, yb: np.ndarray) -> np.ndarray:
+    """(B,) bool: the label wins the first-argmax of its row after EPS (in the block's dtype) is added to
+    it. Works on a copy: the caller's block is untouched."""
+    block = np.array(block)
+    r = np.arange(len(block))
+    block[r, yb] = block[r, yb] + block.dtype.type(EPS)
+    return block.argmax(axis=1) == yb
+
+
 def matches_label(
     pred_probs: np.ndarray, labels: np.ndarray, rows: np.ndarray, batch_size: int | None = None, n_jobs: int = 1
 ) -> np.ndarray:
@@ -154,15 +167,10 @@ def matches_label(
     """
     n, k = pred_probs.shape
     out = np.empty(len(rows), dtype=bool)
-    nudge = pred_probs.dtype.type(EPS)
 
     def part(sl: slice) -> None:
         idx = rows[sl]
-        block = pred_probs[idx]  # fancy indexing copies, so the nudge never touches the input
-        yb = labels[idx]
-        r = np.arange(len(idx))
-        block[r, yb] = block[r, yb] + nudge
-        out[sl] = block.argmax(axis=1) == yb
+        out[sl] = matches_block(pred_probs[idx], labels[idx])
 
     for _ in map_batches(part, len(rows), batch_rows(k, batch_size), n_jobs):
         pass

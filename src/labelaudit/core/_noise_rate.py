@@ -40,15 +40,50 @@ def margins(p: np.ndarray, members: np.ndarray, k: int, targets: np.ndarray, bat
     return out
 
 
-def _select_class(p, members, k, targets, need, batch_size) -> np.ndarray:
-    """Members of class k chosen for any of `targets` (need[r] examples for targets[r])."""
-    m = margins(p, members, k, targets, batch_size)
+class InMemoryMargins:
+    """Margin access for an in-memory (or memory-mapped) pred_probs: random access to any row."""
+
+    random_access = True
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    def sample(self, stride: int) -> tuple[np.ndarray, np.ndarray]:
+        """Margins P[i, :] - P[i, y_i] (|S|, K) and labels of the rows i = 0, stride, 2 * stride, ..."""
+        ctx = self.ctx
+        p, y = ctx.pred_probs, ctx.labels
+        rows = np.arange(0, ctx.n, stride)
+        d = np.empty((len(rows), ctx.k), dtype=p.dtype)
+        for sl in row_slices(len(rows), batch_rows(ctx.k, ctx.batch_size)):
+            block = p[rows[sl]]
+            np.subtract(block, block[np.arange(len(block)), y[rows[sl]]][:, None], out=d[sl])
+        return d, y[rows]
+
+    def candidates(self, bounds: np.ndarray):
+        ctx = self.ctx
+        p, y = ctx.pred_probs, ctx.labels
+
+        def part(sl: slice):
+            return candidate_block(p[sl], y[sl], bounds, sl.start)
+
+        parts = list(map_batches(part, ctx.n, batch_rows(ctx.k, ctx.batch_size), ctx.n_jobs))
+        return tuple(np.concatenate([q[i] for q in parts]) for i in range(3))
+
+    def class_margins(self, cells: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        ctx = self.ctx
+        return {
+            k: margins(ctx.pred_probs, ctx.groups.members(k), k, targets, ctx.batch_size)
+            for k, targets in cells.items()
+        }
+
+
+def _select_from_margins(m: np.ndarray, members: np.ndarray, need: np.ndarray) -> np.ndarray:
+    """Members chosen for any target: need[r] largest of margins row r (ties: lower index first)."""
     if m.size <= 1 << 22:
-        chosen = kn.largest_per_row(m, need).any(axis=0)
-    else:  # one target at a time keeps the selection's temporaries to one row
-        chosen = np.zeros(len(members), dtype=bool)
-        for r in range(len(targets)):
-            chosen |= kn.select_largest(m[r], int(need[r]))
+        return members[kn.largest_per_row(m, need).any(axis=0)]
+    chosen = np.zeros(len(members), dtype=bool)  # one target at a time keeps temporaries to one row
+    for r in range(len(need)):
+        chosen |= kn.select_largest(m[r], int(need[r]))
     return members[chosen]
 
 
@@ -56,9 +91,10 @@ def select(ctx, need: np.ndarray, classes: list[int]) -> np.ndarray:
     """Boolean mask (N,) of examples flagged by prune_by_noise_rate.
 
     need: (K, K) int, need[j, k] = examples labelled k to flag as truly j (diagonal ignored);
-    classes: the classes that may be pruned."""
+    classes: the classes that may be pruned. ctx.margins gives access to margins (in memory or
+    streamed); only random access allows the per-class route."""
     n, k_all = ctx.n, ctx.k
-    p = ctx.pred_probs
+    source = ctx.margins
     need = need.copy()
     np.fill_diagonal(need, 0)
     need[:, [c for c in range(k_all) if c not in set(classes)]] = 0
@@ -75,34 +111,29 @@ def select(ctx, need: np.ndarray, classes: list[int]) -> np.ndarray:
         return mask
     targets_per_class = np.count_nonzero(need[:, active], axis=0).mean()
     sparse = (targets_per_class + 1) * 4 < k_all
-    if sparse or n * k_all <= DIRECT_ELEMENTS:
-        for k in active:
-            targets = np.flatnonzero(need[:, k])
-            mask[_select_class(p, ctx.groups.members(k), k, targets, need[targets, k], ctx.batch_size)] = True
-        return mask
-    bounds = _bounds(ctx, need, active)
-    idx, code, val = _candidates(ctx, bounds)
-    failed = _select_candidates(idx, code, val, need, k_all, mask)
-    for k in np.unique(failed // k_all) if len(failed) else []:
-        targets = failed[failed // k_all == k] % k_all
-        mask[_select_class(p, ctx.groups.members(k), k, targets, need[targets, k], ctx.batch_size)] = True
+    cells = {int(k): np.flatnonzero(need[:, k]) for k in active}
+    if source.random_access and (sparse or n * k_all <= DIRECT_ELEMENTS):
+        failed_cells = cells
+    else:
+        d, ys = source.sample(max(4, -(-n * k_all // SAMPLE_ELEMENTS)))
+        bounds = bounds_from_sample(d, ys, counts, need, active)
+        idx, code, val = source.candidates(bounds)
+        failed = _select_candidates(idx, code, val, need, k_all, mask)
+        failed_cells = {int(k): np.sort(failed[failed // k_all == k] % k_all) for k in np.unique(failed // k_all)}
+    if failed_cells:
+        for k, m in source.class_margins(failed_cells).items():
+            targets = failed_cells[k]
+            mask[_select_from_margins(m, ctx.groups.members(k), need[targets, k])] = True
     return mask
 
 
-def _bounds(ctx, need: np.ndarray, active: np.ndarray) -> np.ndarray:
-    """(K, K) array in the dtype of pred_probs: bounds[k, j] = a margin value that about SLACK * need[j, k]
-    members of class k reach (from a strided subsample); +inf where nothing is needed."""
-    n, k_all, p, y = ctx.n, ctx.k, ctx.pred_probs, ctx.labels
-    stride = max(4, -(-n * k_all // SAMPLE_ELEMENTS))
-    rows = np.arange(0, n, stride)
-    ys = y[rows]
-    d = np.empty((len(rows), k_all), dtype=p.dtype)
-    for sl in row_slices(len(rows), batch_rows(k_all, ctx.batch_size)):
-        block = p[rows[sl]]
-        np.subtract(block, block[np.arange(len(block)), ys[sl]][:, None], out=d[sl])
+def bounds_from_sample(d: np.ndarray, ys: np.ndarray, counts, need: np.ndarray, active) -> np.ndarray:
+    """(K, K) array in the dtype of the margins: bounds[k, j] = a margin value that about SLACK * need[j, k]
+    members of class k reach, judged from sampled margins d (|S|, K) with labels ys; +inf where nothing
+    is needed, -inf where the sample is too small to tell."""
+    k_all = d.shape[1]
     sub = kn.group_by_class(ys, k_all)
-    bounds = np.full((k_all, k_all), np.inf, dtype=p.dtype)
-    counts = ctx.counts
+    bounds = np.full((k_all, k_all), np.inf, dtype=d.dtype)
     for k in active:
         targets = np.flatnonzero(need[:, k])
         members = sub.members(k)
@@ -119,20 +150,14 @@ def _bounds(ctx, need: np.ndarray, active: np.ndarray) -> np.ndarray:
     return bounds
 
 
-def _candidates(ctx, bounds: np.ndarray):
-    """One pass: every (example, target class) whose margin reaches its cell's bound, in index order."""
-    n, k_all, p, y = ctx.n, ctx.k, ctx.pred_probs, ctx.labels
-
-    def part(sl: slice):
-        block = p[sl]
-        yb = y[sl]
-        d = block - block[np.arange(len(block)), yb][:, None]
-        flat = np.flatnonzero(d >= bounds[yb])  # one flat index is cheaper than 2-D nonzero
-        r = flat // k_all
-        return r + sl.start, yb[r] * k_all + (flat - r * k_all), d.ravel()[flat]
-
-    parts = list(map_batches(part, n, batch_rows(k_all, ctx.batch_size), ctx.n_jobs))
-    return tuple(np.concatenate([q[i] for q in parts]) for i in range(3))
+def candidate_block(block: np.ndarray, yb: np.ndarray, bounds: np.ndarray, start: int):
+    """(indices, cell codes y * K + j, margins) of the (row, target) pairs of one block whose margin
+    P[i, j] - P[i, y_i] reaches bounds[y_i, j]; rows are numbered from `start`, in index order."""
+    k_all = block.shape[1]
+    d = block - block[np.arange(len(block)), yb][:, None]
+    flat = np.flatnonzero(d >= bounds[yb])  # one flat index is cheaper than 2-D nonzero
+    r = flat // k_all
+    return r + start, yb[r] * k_all + (flat - r * k_all), d.ravel()[flat]
 
 
 def _select_candidates(idx, code, val, need, k_all, mask) -> np.ndarray:

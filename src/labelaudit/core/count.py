@@ -248,9 +248,11 @@ class Context:
         self.pred_probs = pred_probs
         self.batch_size = batch_size
         self.n_jobs = resolve_n_jobs(n_jobs)
-        self.n, self.k = pred_probs.shape
+        if pred_probs is not None:  # a streamed context (core.stream) sets n and k itself
+            self.n, self.k = pred_probs.shape
         self._groups: kn.ClassGroups | None = None
         self._counts: np.ndarray | None = None
+        self.stored_scores: dict[tuple[str, bool], np.ndarray] = {}
         self._self_conf: np.ndarray | None = None
         self._thresholds: np.ndarray | None = None
         self._rows: kn.RowPass | None = None
@@ -299,6 +301,16 @@ class Context:
                 self.confident_joint_uncalibrated, self.labels, _column_major=True
             )
         return self._cj_cal
+
+    @property
+    def margins(self):
+        from labelaudit.core._noise_rate import InMemoryMargins
+
+        return InMemoryMargins(self)
+
+    def predicted(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """First argmax of every row (or of `rows`), int64."""
+        return kn.predicted_labels(self.pred_probs, rows, self.batch_size, self.n_jobs)
 
     def matches(self, rows: np.ndarray) -> np.ndarray:
         return kn.matches_label(self.pred_probs, self.labels, rows, self.batch_size, self.n_jobs)

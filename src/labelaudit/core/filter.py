@@ -200,7 +200,7 @@ def issue_rows(
     elif filter_by == "confident_learning":
         candidates = np.flatnonzero(ctx.rows.off_diagonal)
     elif filter_by == "predicted_neq_given":
-        candidates = np.flatnonzero(kn.predicted_labels(ctx.pred_probs, None, ctx.batch_size, ctx.n_jobs) != ctx.labels)
+        candidates = np.flatnonzero(ctx.predicted() != ctx.labels)
     else:
         method = "normalized_margin" if filter_by == "low_normalized_margin" else "self_confidence"
         scores = scores_for_rows(ctx, None, method)

@@ -52,6 +52,9 @@ def scores_of_block(block: np.ndarray, labels: np.ndarray, method: str, threshol
 def scores_for_rows(ctx: Context, rows: np.ndarray | None, method: str, adjust_pred_probs: bool = False):
     """Scores of the examples `rows` (all when None). Each score depends on its own row only (and, when
     adjusting, on thresholds from all examples), so a subset never needs the rest of pred_probs."""
+    stored = ctx.stored_scores.get((method, adjust_pred_probs))
+    if stored is not None:  # a streamed context keeps the scores it computed while passing over the data
+        return stored if rows is None else stored[rows]
     p, y = ctx.pred_probs, ctx.labels
     t = ctx.thresholds if adjust_pred_probs else None
     if method == "self_confidence" and t is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelaudit.core import _kernels as kn
 from labelaudit.core.count import Context
 from labelaudit.core.rank import scores_for_rows
 
@@ -18,6 +17,6 @@ def example_rows(
     return {
         "index": rows,
         "given_label": ctx.labels[rows].astype(np.int64),
-        "predicted_label": kn.predicted_labels(ctx.pred_probs, rows, ctx.batch_size),
+        "predicted_label": ctx.predicted(rows),
         "label_quality": np.asarray(scores_for_rows(ctx, rows, method, adjust_pred_probs), dtype=np.float64),
     }

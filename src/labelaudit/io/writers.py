@@ -110,8 +110,8 @@ def _json_default(obj):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def read_report(path: str) -> dict:
-    """An earlier `--format json` report, checked to be one."""
+def read_report(path: str, command: str | None = None) -> dict:
+    """An earlier `--format json` report, checked to be one (of `command`, when given)."""
     from labelaudit.io.readers import _check_exists
 
     _check_exists(path, "baseline")
@@ -120,6 +120,8 @@ def read_report(path: str) -> dict:
             doc = json.load(f)
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: baseline is not a readable JSON report: {exc}") from None
+    if command is not None and isinstance(doc, dict) and isinstance(doc.get("command"), str) and doc["command"] != command:
+        raise InputError(f"{path}: baseline comes from '{doc['command']}', not '{command}'")
     missing = [k for k in ("command", "params", "n_classes", "issues", "n_issues") if not isinstance(doc, dict) or k not in doc]
     if missing:
         raise InputError(f"{path}: baseline is not a labelaudit --format json report (missing {', '.join(missing)})")

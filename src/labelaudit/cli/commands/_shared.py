@@ -76,7 +76,7 @@ def apply_baseline(path: str, command: str, ds, params: dict, cols: dict, id_col
     from labelaudit.core.baseline import compare_with_baseline
     from labelaudit.io import read_report
 
-    doc = read_report(path)
+    doc = read_report(path, command)
     if doc["command"] != command:
         raise InputError(f"{path}: baseline comes from '{doc['command']}', not '{command}'")
     if doc["n_classes"] != ds.k or (doc.get("class_names") and ds.class_names and doc["class_names"] != ds.class_names):

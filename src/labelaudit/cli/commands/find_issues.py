@@ -130,4 +130,5 @@ def find_issues(
     failed = [g for g in gates if not g["passed"]]
     if failed:
         g = failed[0]
-        raise GateFailed(f"{g['gate']}: {g['value']:.6g} {g['what']} exceeds the limit {g['limit']:.6g}")
+        value, limit = render.gate_numbers(g["value"], g["limit"])
+        raise GateFailed(f"{g['gate']}: {value} {g['what']} exceeds the limit {limit}")

@@ -97,7 +97,8 @@ def health(
         err(f"label health score {rep.health_score:.4f}; wrote {output}")
     failed = [g for g in gates if not g["passed"]]
     if failed:
-        raise GateFailed(f"health score {rep.health_score:.4f} is below {fail_under:g}")
+        score, limit = render.gate_numbers(rep.health_score, fail_under)
+        raise GateFailed(f"fail_under: health score {score} is below {limit}")
 
 
 def _check_plot(path: str) -> None:

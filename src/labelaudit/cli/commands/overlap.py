@@ -76,7 +76,8 @@ def overlap(
     elif output != "-" and not quiet:
         err(f"largest joint probability {largest:.6f}; wrote {output}")
     if gates and not gates[0]["passed"]:
-        raise GateFailed(f"largest joint probability {largest:.6g} exceeds {fail_over:g}")
+        value, limit = render.gate_numbers(largest, fail_over)
+        raise GateFailed(f"fail_over: largest joint probability {value} exceeds {limit}")
 
 
 def _named_pairs(pairs: dict, class_names: list[str] | None) -> dict:

@@ -1,0 +1,347 @@
+"""Streaming engine: the same kernels as the in-memory path, driven over row blocks that io reads.
+
+A *pass* is one call of `blocks()`, which yields (start, labels_b, pred_probs_b) for consecutive blocks
+in row order. The engine keeps O(K^2) counts, a few per-example scalars (labels, self-confidence,
+flags, the ranking score) and the candidates of the selection, never an (N, K) array. Per-block results
+merge by position or by integer sums, so any block size and any number of workers give the same answer.
+
+Two modes:
+* `exact_issue_rows`: the identical flagged set as in-memory `find_label_issues` (any filter, any
+  option) in at most four passes: (A) self-confidences, labels and a strided subsample; (B) the
+  confident joint, off-diagonal and "label wins" flags, predictions and scores; (C) only for the
+  noise-rate filters, the margins at or above a sampled bound; (D) only if a bound was too high, the
+  margins of those classes.
+* `batched_issue_rows`: the reference library's `find_label_issues_batched` semantics in two passes
+  (running-mean thresholds over fixed chunks, low-score selection of an estimated number of issues,
+  then the "label wins" rule), returned most severe first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from labelaudit.core import _kernels as kn
+from labelaudit.core._common import C_MIN, EPS, T_MIN, class_counts, resolve_n_jobs
+from labelaudit.core._noise_rate import SAMPLE_ELEMENTS, candidate_block
+from labelaudit.core.count import Context
+from labelaudit.core.filter import PRUNE_FILTERS, issue_rows
+from labelaudit.core.rank import check_method, scores_of_block
+
+Block = tuple[int, np.ndarray, np.ndarray]
+Passes = Callable[[], Iterable[Block]]
+Progress = Callable[[str, int], None]  # (pass name, rows done in this call)
+
+ESTIMATION_METHODS = ("off_diagonal", "off_diagonal_calibrated")
+
+
+def map_blocks(func: Callable[[Block], object], blocks: Iterable[Block], n_jobs: int) -> Iterator:
+    """func over blocks as they are read, results in block order; a bounded window with n_jobs > 1."""
+    if n_jobs <= 1:
+        for b in blocks:
+            yield func(b)
+        return
+    window = 2 * n_jobs
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        pending = []
+        for b in blocks:
+            pending.append(pool.submit(func, b))
+            if len(pending) >= window:
+                yield pending.pop(0).result()
+        for f in pending:
+            yield f.result()
+
+
+class _StreamMargins:
+    """Margin access for the noise-rate selection when pred_probs can only be streamed."""
+
+    random_access = False
+
+    def __init__(self, ctx: StreamContext):
+        self.ctx = ctx
+
+    def sample(self, stride: int):
+        ctx = self.ctx
+        if stride != ctx.sample_stride:
+            raise AssertionError("the subsample of pass A uses a different stride")
+        rows, block = ctx.sample_rows, ctx.sample_block
+        d = block - block[np.arange(len(block)), ctx.labels[rows]][:, None]
+        return d, ctx.labels[rows]
+
+    def candidates(self, bounds: np.ndarray):
+        ctx = self.ctx
+        parts = list(
+            ctx.run_pass("C: candidates", lambda b: candidate_block(b[2], b[1], bounds, b[0]))
+        )
+        return tuple(np.concatenate([q[i] for q in parts]) for i in range(3))
+
+    def class_margins(self, cells: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        ctx = self.ctx
+        out = {k: np.empty((len(t), int(ctx.counts[k])), dtype=ctx.dtype) for k, t in cells.items()}
+        filled = dict.fromkeys(cells, 0)
+
+        def part(b: Block):
+            _, yb, pb = b
+            got = {}
+            for k, targets in cells.items():
+                rows = np.flatnonzero(yb == k)
+                if len(rows):
+                    got[k] = (pb[rows][:, targets] - pb[rows, k][:, None]).T
+            return got
+
+        for got in ctx.run_pass("D: margins of short cells", part):
+            for k, m in got.items():
+                out[k][:, filled[k] : filled[k] + m.shape[1]] = m
+                filled[k] += m.shape[1]
+        return out
+
+
+class StreamContext(Context):
+    """A Context whose per-example results were computed while streaming; pred_probs is never held."""
+
+    def __init__(self, passes: Passes, n: int, k: int, dtype, *, n_jobs: int | None = 1,
+                 progress: Progress | None = None):
+        super().__init__(np.empty(0, dtype=np.intp), None, None, n_jobs)
+        self.passes, self.n, self.k, self.dtype = passes, n, k, np.dtype(dtype)
+        self.progress = progress
+        self.sample_stride = max(4, -(-n * k // SAMPLE_ELEMENTS))
+        self._predicted: np.ndarray | None = None
+        self._match: np.ndarray | None = None
+
+    # -- plumbing
+    def run_pass(self, name: str, func: Callable[[Block], object]) -> Iterator:
+        def counted(b: Block):
+            out = func(b)
+            if self.progress is not None:
+                self.progress(name, len(b[1]))
+            return out
+
+        yield from map_blocks(counted, self.passes(), self.n_jobs)
+
+    @property
+    def margins(self):
+        return _StreamMargins(self)
+
+    # -- pass A: labels, self-confidence, the subsample for noise-rate bounds
+    def pass_a(self) -> None:
+        n, k = self.n, self.k
+        labels = np.empty(n, dtype=np.intp)
+        sc = np.empty(n, dtype=self.dtype)
+        stride = self.sample_stride
+        sample_rows = np.arange(0, n, stride)
+        sample = np.empty((len(sample_rows), k), dtype=self.dtype)
+
+        def part(b: Block) -> None:
+            start, yb, pb = b
+            end = start + len(yb)
+            labels[start:end] = yb
+            sc[start:end] = pb[np.arange(len(yb)), yb]
+            first = -(-start // stride)
+            local = np.arange(first * stride, end, stride) - start
+            sample[first : first + len(local)] = pb[local]
+
+        for _ in self.run_pass("A: thresholds", part):
+            pass
+        self.labels, self._self_conf = labels, sc
+        self.sample_rows, self.sample_block = sample_rows, sample
+        self._counts = class_counts(labels, k)
+
+    # -- pass B: confident joint, flags, predictions and the scores some filters and rankings need
+    def pass_b(self, score_keys: Iterable[tuple[str, bool]]) -> None:
+        n, k = self.n, self.k
+        level = self.thresholds - EPS
+        keys = [key for key in dict.fromkeys(score_keys) if key != ("self_confidence", False)]
+        off = np.empty(n, dtype=bool)
+        match = np.empty(n, dtype=bool)
+        pred = np.empty(n, dtype=np.int32 if k < 1 << 31 else np.int64)
+        scores = {key: np.empty(n, dtype=np.float64) for key in keys}
+
+        def part(b: Block) -> np.ndarray:
+            start, yb, pb = b
+            sl = slice(start, start + len(yb))
+            codes, off[sl] = kn.confident_block(pb, yb, level)
+            am = pb.argmax(axis=1)
+            pred[sl] = am
+            wins = am == yb  # the first argmax already is the label: the nudge cannot change that
+            rest = np.flatnonzero(~wins)
+            wins[rest] = kn.matches_block(pb[rest], yb[rest])
+            match[sl] = wins
+            for method, adjust in keys:
+                scores[(method, adjust)][sl] = scores_of_block(pb, yb, method, self.thresholds if adjust else None)
+            return codes
+
+        cj = np.zeros(k * k, dtype=np.int64)
+        for codes in self.run_pass("B: confident joint", part):
+            cj += np.bincount(codes, minlength=k * k)
+        self._rows = kn.RowPass(cj.reshape(k, k), off)
+        self._match, self._predicted = match, pred
+        self.stored_scores.update(scores)
+        self.stored_scores[("self_confidence", False)] = self._self_conf
+
+    # -- Context hooks that would otherwise read pred_probs
+    def matches(self, rows: np.ndarray) -> np.ndarray:
+        return self._match[rows]
+
+    def predicted(self, rows: np.ndarray | None = None) -> np.ndarray:
+        pred = self._predicted.astype(np.int64, copy=False)
+        return pred if rows is None else pred[rows]
+
+
+def exact_issue_rows(
+    passes: Passes,
+    n: int,
+    k: int,
+    dtype,
+    *,
+    filter_by: str = "prune_by_noise_rate",
+    rank_by: str = "self_confidence",
+    adjust_pred_probs: bool = False,
+    frac_noise: float = 1.0,
+    num_to_remove_per_class=None,
+    min_examples_per_class: int = 1,
+    n_jobs: int | None = 1,
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, StreamContext]:
+    """Indices flagged exactly as in-memory find_label_issues, ranked by `rank_by` (most severe first),
+    and the context (for scores, predictions and counts of the report)."""
+    check_method(rank_by, adjust_pred_probs)
+    ctx = StreamContext(passes, n, k, dtype, n_jobs=resolve_n_jobs(n_jobs), progress=progress)
+    ctx.pass_a()
+    keys = [(rank_by, adjust_pred_probs)]
+    if filter_by == "low_normalized_margin":
+        keys.append(("normalized_margin", False))
+    ctx.pass_b(keys)
+    flagged = issue_rows(
+        ctx,
+        filter_by=filter_by,
+        frac_noise=frac_noise,
+        num_to_remove_per_class=num_to_remove_per_class,
+        min_examples_per_class=min_examples_per_class,
+    )
+    ranked = flagged[kn.stable_order(ctx.stored_scores[(rank_by, adjust_pred_probs)][flagged])]
+    return ranked.astype(np.int64), ctx
+
+
+def uses_candidates(filter_by: str) -> bool:
+    return filter_by in PRUNE_FILTERS and filter_by != "prune_by_class"
+
+
+class BatchedResult:
+    """Outcome of the reference-semantics batched detection."""
+
+    def __init__(self, ranked, scores, predicted, thresholds, num_issues, labels):
+        self.ranked = ranked  # int64 flagged indices, lowest score first
+        self.scores = scores  # (N,) scores of every example
+        self.predicted = predicted  # (N,) first argmax
+        self.thresholds = thresholds  # (K,) float64 running-mean thresholds
+        self.num_issues = num_issues  # the estimated number before the "label wins" rule
+        self.labels = labels
+
+
+def batched_issue_rows(
+    passes: Passes,
+    n: int,
+    k: int,
+    *,
+    method: str = "self_confidence",
+    adjust_pred_probs: bool = False,
+    estimation_method: str = "off_diagonal",
+    chunk: int = 10000,
+    n_jobs: int | None = 1,
+    progress: Progress | None = None,
+) -> BatchedResult:
+    """The reference library's find_label_issues_batched: thresholds as a running mean over consecutive
+    `chunk`-row batches (a class never seen ends at T_MIN), scores by `method`, the number of issues from
+    argmax-above-threshold counts (or their calibrated form), the lowest-scoring that many examples, minus
+    those whose label wins the nudged argmax. Blocks may be any size: chunks are cut at multiples of
+    `chunk` rows whatever the block boundaries, so the result depends on `chunk` only."""
+    check_method(method, adjust_pred_probs)
+    if estimation_method not in ESTIMATION_METHODS:
+        raise ValueError(f"estimation_method must be one of {', '.join(ESTIMATION_METHODS)}")
+    n_jobs = resolve_n_jobs(n_jobs)
+
+    def run(name, func):
+        def counted(b):
+            out = func(b)
+            if progress is not None:
+                progress(name, len(b[1]))
+            return out
+
+        return map_blocks(counted, passes(), n_jobs)
+
+    # Pass 1: per-chunk class means and counts (chunk partials are independent; the running mean is
+    # then folded in chunk order, exactly as the reference updates it batch by batch).
+    labels = np.empty(n, dtype=np.intp)
+    pending: dict[int, list] = {}  # chunk number -> [(start, sc, y) pieces] until the chunk is complete
+
+    def part1(b: Block):
+        start, yb, pb = b
+        labels[start : start + len(yb)] = yb
+        return start, pb[np.arange(len(yb)), yb], yb
+
+    t = np.zeros(k, dtype=np.float64)
+    seen = np.zeros(k, dtype=np.int64)
+
+    def fold(sc_c: np.ndarray, y_c: np.ndarray) -> None:
+        nonlocal t, seen
+        c_b = class_counts(y_c, k)
+        t_b = kn.class_thresholds(sc_c, y_c, c_b)
+        t = (seen * t + c_b * t_b) / np.maximum(seen + c_b, 1)
+        t = np.maximum(t, T_MIN)
+        seen = seen + c_b
+
+    next_chunk = 0
+    for start, sc_b, y_b in run("1: thresholds", part1):
+        end = start + len(y_b)
+        for c in range(start // chunk, -(-end // chunk)):
+            lo, hi = max(start, c * chunk), min(end, (c + 1) * chunk)
+            pending.setdefault(c, []).append((lo, sc_b[lo - start : hi - start], y_b[lo - start : hi - start]))
+        while next_chunk in pending:
+            pieces = sorted(pending[next_chunk], key=lambda x: x[0])
+            size = sum(len(p[2]) for p in pieces)
+            if size < min(chunk, n - next_chunk * chunk):
+                break
+            del pending[next_chunk]
+            fold(np.concatenate([p[1] for p in pieces]), np.concatenate([p[2] for p in pieces]))
+            next_chunk += 1
+
+    # Pass 2: scores, counts and the "label wins" flags.
+    level = t - EPS
+    scores = np.empty(n, dtype=np.float64)
+    predicted = np.empty(n, dtype=np.int64)
+    match = np.empty(n, dtype=bool)
+    adjust_t = t if adjust_pred_probs else None
+
+    def part2(b: Block):
+        start, yb, pb = b
+        sl = slice(start, start + len(yb))
+        scores[sl] = scores_of_block(pb, yb, method, adjust_t)
+        g = pb.argmax(axis=1)
+        predicted[sl] = g
+        ok = pb[np.arange(len(yb)), g] >= level[g]
+        wins = g == yb
+        rest = np.flatnonzero(~wins)
+        wins[rest] = kn.matches_block(pb[rest], yb[rest])
+        match[sl] = wins
+        return (
+            class_counts(yb, k),
+            class_counts(yb[ok], k),
+            class_counts(yb[ok & (g != yb)], k),
+        )
+
+    cls = np.zeros(k, dtype=np.int64)
+    norm = np.zeros(k, dtype=np.int64)
+    prune = np.zeros(k, dtype=np.int64)
+    for c_cls, c_norm, c_prune in run("2: scores", part2):
+        cls += c_cls
+        norm += c_norm
+        prune += c_prune
+    if estimation_method == "off_diagonal":
+        num = int(prune.sum())
+    else:
+        num = int(round(float(np.sum(prune * cls / np.maximum(norm, C_MIN)))))
+    lowest = kn.smallest_in_order(scores, num)
+    ranked = lowest[~match[lowest]].astype(np.int64)
+    return BatchedResult(ranked, scores, predicted, t, num, labels)
