@@ -26,6 +26,11 @@ class FilterBy(str, Enum):
     low_self_confidence = "low_self_confidence"
 
 
+class EstimationMethod(str, Enum):
+    off_diagonal = "off_diagonal"
+    off_diagonal_calibrated = "off_diagonal_calibrated"
+
+
 class ScoreMethod(str, Enum):
     self_confidence = "self_confidence"
     normalized_margin = "normalized_margin"

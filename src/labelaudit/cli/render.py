@@ -296,3 +296,52 @@ def print_findings(findings, verdict: str) -> None:
     console = Console()
     console.print(table)
     console.print(f"Verdict: {verdict}", style="bold red" if "fix" in verdict else "bold green")
+
+
+class PassProgress:
+    """A Rich progress bar per pass on stderr (rows/s, ETA); a no-op when disabled."""
+
+    def __init__(self, total_rows: int, enabled: bool):
+        self.total = total_rows
+        self.enabled = enabled
+        self._bar = None
+        self._tasks: dict[str, int] = {}
+
+    def __enter__(self) -> PassProgress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+            from rich.text import Text
+
+            class RowsPerSecond(ProgressColumn):
+                def render(self, task) -> Text:
+                    return Text(f"{task.speed:,.0f} rows/s" if task.speed else "", style="progress.data.speed")
+
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed:,}/{task.total:,} rows"),
+                RowsPerSecond(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            self._bar.__enter__()
+        return self
+
+    def __call__(self, name: str, rows: int) -> None:
+        if self._bar is None:
+            return
+        if name not in self._tasks:
+            self._tasks[name] = self._bar.add_task(name, total=self.total)
+        self._bar.advance(self._tasks[name], rows)
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+
+def progress_enabled(quiet: bool) -> bool:
+    import os
+
+    return not quiet and sys.stderr.isatty() and "NO_COLOR" not in os.environ

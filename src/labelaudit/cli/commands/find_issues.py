@@ -19,6 +19,7 @@ from labelaudit.cli.commands._shared import (
     stdout_listing,
     write_listing,
 )
+from labelaudit.errors import InputError
 
 DETECT = "Detection"
 GATES = "Gates (exit 1 when one fails)"
@@ -47,6 +48,7 @@ def find_issues(
     class_names: o.ClassNames = None,
     id_column: o.IdColumn = None,
     from_logits: o.FromLogits = False,
+    low_memory: Annotated[bool, typer.Option("--low-memory", help="Stream pred_probs in bounded memory (same result; see `batched --exact`).", rich_help_panel="Performance")] = False,
     batch_size: o.BatchSize = None,
     n_jobs: o.NJobs = 1,
     quiet: o.Quiet = False,
@@ -61,6 +63,25 @@ def find_issues(
     fmt_name = render.resolve_format(fmt)
     if output:
         check_output_path(output, FIND_OUTPUTS)
+    if low_memory:
+        if baseline is not None:
+            raise InputError("--baseline is not available with --low-memory yet")
+        from labelaudit.cli.commands.batched import finish, stream_issues
+        from labelaudit.io.stream import BlockSource
+
+        src = BlockSource(labels, pred_probs, label_column=label_column, prob_columns=prob_columns,
+                          class_names_path=class_names, id_column=id_column, from_logits=from_logits, rows=batch_size)
+        params = {
+            "mode": "exact", "filter_by": filter_by.value, "rank_by": rank_by.value,
+            "adjust_pred_probs": adjust_pred_probs, "frac_noise": frac_noise,
+            "num_to_remove_per_class": int_list(num_to_remove_per_class, src.k, "--num-to-remove-per-class"),
+            "min_examples_per_class": min_examples_per_class, "top": top,
+        }
+        ranked, info = stream_issues(src, params, n_jobs, quiet)
+        finish("find-issues", src, params, ranked, info, output=output, scores_out=None, mask=mask, fmt=fmt,
+               fmt_name=fmt_name, top=top, max_issues=max_issues, max_issue_rate=max_issue_rate, quiet=quiet,
+               labels_path=labels)
+        return
     ds = load(labels, pred_probs, label_column, prob_columns, class_names, id_column, from_logits)
     ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs)
     params = {

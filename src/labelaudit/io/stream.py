@@ -1,0 +1,303 @@
+"""Streamed inputs for `labelaudit batched` and `find-issues --low-memory`.
+
+A BlockSource yields validated (start, labels_b, pred_probs_b) blocks in row order, once per pass.
+pred_probs in `.npy` are read with `os.pread` into fresh buffers (nothing stays mapped, so file pages do
+not pile up in the resident set); `.parquet` is read by record batches and `.csv`/`.tsv` by chunks.
+Labels (N integers) are held in memory. Every pass checks and repairs its blocks the same way; the first
+pass also reports the first bad row.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from labelaudit.errors import InputError, LabelauditWarning
+from labelaudit.io.readers import (
+    DRIFT_TOL,
+    ROW_SUM_WARN,
+    TABLE_SUFFIXES,
+    InputFile,
+    _check_exists,
+    _label_column,
+    _labels_from_values,
+    _resolve_columns,
+    _softmax,
+    read_class_names,
+    read_npy,
+)
+
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "M": 1 << 20, "MB": 1 << 20, "G": 1 << 30, "GB": 1 << 30}
+
+
+def parse_memory(text: str) -> int:
+    """'512MB', '2G', '1048576' -> bytes."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?B?)\s*", text.upper())
+    if not m:
+        raise InputError(f"--memory-limit must look like 512MB or 2GB, got {text!r}")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def block_rows(n_classes: int, itemsize: int, memory_limit: int | None, batch_size: int | None) -> int:
+    """Rows per block: --batch-size if given, else what fits the memory limit with room for the kernels'
+    temporaries (about eight copies of a block), capped where larger blocks stop paying off."""
+    if batch_size is not None:
+        return max(1, int(batch_size))
+    budget = memory_limit if memory_limit is not None else 512 << 20
+    return int(max(1, min(budget // (8 * n_classes * max(itemsize, 4)), (1 << 21) // n_classes)))
+
+
+class NpyRows:
+    """Row blocks of a 2-D C-order .npy file, read with os.pread: no mapping, no page pile-up."""
+
+    def __init__(self, path: str, role: str = "pred_probs"):
+        _check_exists(path, role)
+        self.path = path
+        try:
+            with open(path, "rb") as f:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+                else:
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+                self.offset = f.tell()
+        except (ValueError, OSError, EOFError) as exc:
+            raise InputError(f"{path}: unreadable .npy file: {exc}") from None
+        if len(shape) != 2:
+            raise InputError(f"{path}: {role} must be 2-D (N, K), got shape {shape}")
+        if fortran:
+            raise InputError(f"{path}: Fortran-ordered .npy cannot be streamed by rows; save it in C order")
+        self.n, self.k = int(shape[0]), int(shape[1])
+        self.dtype = np.dtype(dtype)
+        self.row_bytes = self.k * self.dtype.itemsize
+        available = (os.path.getsize(path) - self.offset) // max(1, self.row_bytes)
+        if available < self.n:
+            raise InputError(
+                f"{path}: truncated .npy file: the header promises {self.n} rows but data ends at row {available}"
+            )
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        nbytes = (stop - start) * self.row_bytes
+        with open(self.path, "rb", buffering=0) as f:
+            data = os.pread(f.fileno(), nbytes, self.offset + start * self.row_bytes)
+        if len(data) < nbytes:
+            got = start + len(data) // self.row_bytes
+            raise InputError(f"{self.path}: truncated while reading: data ends at row {got} of {self.n}")
+        return np.frombuffer(data, dtype=self.dtype).reshape(stop - start, self.k)
+
+
+class BlockSource:
+    """Validated row blocks of (labels, pred_probs), one iterator per pass."""
+
+    def __init__(
+        self,
+        labels_path: str,
+        pred_probs_path: str,
+        *,
+        label_column: str | None = None,
+        prob_columns: str | None = None,
+        class_names_path: str | None = None,
+        id_column: str | None = None,
+        from_logits: bool = False,
+        rows: int | None = None,
+        memory_limit: int | None = None,
+    ):
+        self.labels_path, self.pred_probs_path = labels_path, pred_probs_path
+        self.from_logits = from_logits
+        self.files = [InputFile("labels", labels_path), InputFile("pred_probs", pred_probs_path)]
+        self.class_names = read_class_names(class_names_path) if class_names_path else None
+        self.ids = None
+        self._warned: set[str] = set()
+        suffix = Path(pred_probs_path).suffix.lower()
+        if suffix == ".npy":
+            self._npy = NpyRows(pred_probs_path)
+            self.n, self.k, self.dtype = self._npy.n, self._npy.k, self._npy.dtype
+            self._table = None
+        elif suffix in TABLE_SUFFIXES:
+            self._npy = None
+            self._open_table(pred_probs_path, labels_path, label_column, prob_columns, id_column)
+        else:
+            raise InputError(f"{pred_probs_path}: unsupported pred_probs format (use .npy, .csv, .tsv or .parquet)")
+        if not np.issubdtype(self.dtype, np.floating):
+            raise InputError(f"{pred_probs_path}: pred_probs must be floating point, got dtype {self.dtype}")
+        if self.n == 0:
+            raise InputError(f"{pred_probs_path}: pred_probs is empty (0 rows)")
+        if self.k < 2:
+            raise InputError(f"{pred_probs_path}: pred_probs must have at least 2 classes (columns), got K={self.k}")
+        if self.class_names is not None and len(self.class_names) != self.k:
+            raise InputError(
+                f"{class_names_path or pred_probs_path}: {len(self.class_names)} class names but pred_probs has "
+                f"K={self.k} columns"
+            )
+        if from_logits:
+            self.dtype = np.dtype(np.float64)
+        self.labels = self._read_labels(labels_path, label_column)
+        self.rows = block_rows(self.k, self.dtype.itemsize, memory_limit, rows)
+        absent = np.flatnonzero(np.bincount(self.labels, minlength=self.k) == 0)
+        if len(absent):
+            shown = [self.class_names[i] for i in absent[:20]] if self.class_names else absent[:20].tolist()
+            warnings.warn(f"{len(absent)} class(es) have no examples in {labels_path}: {shown}", LabelauditWarning,
+                          stacklevel=2)
+
+    # ------------------------------------------------------------------ inputs
+    def _open_table(self, path, labels_path, label_column, prob_columns, id_column) -> None:
+        import pandas as pd
+
+        same = os.path.abspath(labels_path) == os.path.abspath(path)
+        head = self._table_head(path)
+        exclude = {id_column or "id", "index"}
+        if same:
+            exclude.add(_label_column(head, label_column, path))
+        self._cols = _resolve_columns(head, prob_columns, exclude, path)
+        if self.class_names is None and same:
+            col = _label_column(head, label_column, path)
+            if not pd.api.types.is_numeric_dtype(head[col]):
+                self.class_names = list(self._cols)
+        self._table = path
+        self.k = len(self._cols)
+        self.dtype = np.dtype(np.float64)
+        self.n = self._count_rows(path)
+
+    @staticmethod
+    def _table_head(path: str):
+        import pandas as pd
+
+        _check_exists(path, "pred_probs")
+        try:
+            if Path(path).suffix.lower() in (".parquet", ".pq"):
+                import pyarrow.parquet as pq
+
+                pf = pq.ParquetFile(path)
+                return next(pf.iter_batches(batch_size=1000)).to_pandas()
+            return pd.read_csv(path, sep="\t" if path.lower().endswith(".tsv") else ",", nrows=1000)
+        except (OSError, ValueError, StopIteration) as exc:
+            raise InputError(f"{path}: unreadable table: {exc}") from None
+
+    @staticmethod
+    def _count_rows(path: str) -> int:
+        if Path(path).suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        with open(path, "rb") as f:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b""))
+            f.seek(-1, os.SEEK_END)
+            last_newline = f.read(1) == b"\n"
+        return lines - 1 + (0 if last_newline else 1)
+
+    def _read_labels(self, path: str, label_column: str | None) -> np.ndarray:
+        from labelaudit.core import check_labels
+
+        suffix = Path(path).suffix.lower()
+        if suffix == ".npy":
+            raw = np.array(read_npy(path, "labels"))  # N integers: small next to pred_probs
+            if raw.ndim == 2 and raw.shape[1] == 1:
+                raw = raw[:, 0]
+        elif suffix in TABLE_SUFFIXES:
+            import pandas as pd
+
+            _check_exists(path, "labels")
+            if suffix in (".parquet", ".pq"):
+                head = self._table_head(path)
+                col = _label_column(head, label_column, path)
+                df = pd.read_parquet(path, columns=[col])
+            else:
+                head = self._table_head(path)
+                col = _label_column(head, label_column, path)
+                df = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", usecols=[col])
+            if df[col].isna().any():
+                raise InputError(f"{path}: missing label at row {int(np.argmax(df[col].isna().to_numpy()))}")
+            raw = df[col].to_numpy()
+            if raw.dtype.kind in "OUS":
+                if self.class_names is None:
+                    raise InputError(
+                        f"{path}: string labels need --class-names (or probability columns named by class) "
+                        "when streaming"
+                    )
+                raw, _ = _labels_from_values(raw, self.class_names, path)
+        else:
+            raise InputError(f"{path}: unsupported labels format (use .npy, .csv, .tsv or .parquet)")
+        if raw.ndim != 1:
+            raise InputError(f"{path}: labels must be 1-D, got shape {raw.shape}")
+        if len(raw) != self.n:
+            raise InputError(f"{path}: {len(raw)} labels but {self.pred_probs_path} has {self.n} rows (N must match)")
+        try:
+            return check_labels(raw, n_classes=self.k)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
+
+    # ------------------------------------------------------------------ passes
+    def _raw_blocks(self) -> Iterator[tuple[int, np.ndarray]]:
+        if self._npy is not None:
+            for start in range(0, self.n, self.rows):
+                yield start, self._npy.read(start, min(self.n, start + self.rows))
+            return
+        start = 0
+        for chunk in self._table_chunks():
+            yield start, chunk
+            start += len(chunk)
+        if start != self.n:
+            raise InputError(f"{self._table}: table ended at row {start}, expected {self.n} rows")
+
+    def _table_chunks(self) -> Iterator[np.ndarray]:
+        path = self._table
+        try:
+            if Path(path).suffix.lower() in (".parquet", ".pq"):
+                import pyarrow.parquet as pq
+
+                for batch in pq.ParquetFile(path).iter_batches(batch_size=self.rows, columns=self._cols):
+                    yield np.column_stack([batch.column(c).to_numpy(zero_copy_only=False) for c in self._cols]).astype(
+                        np.float64, copy=False
+                    )
+            else:
+                import pandas as pd
+
+                sep = "\t" if path.lower().endswith(".tsv") else ","
+                for df in pd.read_csv(path, sep=sep, usecols=self._cols, chunksize=self.rows):
+                    yield df[self._cols].to_numpy(dtype=np.float64)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: unreadable table: {exc}") from None
+
+    def passes(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """One pass: validated (start, labels_b, pred_probs_b) blocks."""
+        for start, block in self._raw_blocks():
+            if self.from_logits:
+                block = _softmax(block)
+            yield start, self.labels[start : start + len(block)], self._check(block, start)
+
+    def _check(self, block: np.ndarray, start: int) -> np.ndarray:
+        path = self.pred_probs_path
+        lo, hi = block.min(), block.max()
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            row = start + int(np.argmax(~np.isfinite(block).all(axis=1)))
+            raise InputError(f"{path}: pred_probs must be finite; row {row} contains NaN or inf")
+        hint = "" if self.from_logits else "; if these are logits or unnormalised scores, pass --from-logits"
+        if lo < -DRIFT_TOL or hi > 1 + DRIFT_TOL:
+            bad = (block < -DRIFT_TOL) | (block > 1 + DRIFT_TOL)
+            r = int(np.argmax(bad.any(axis=1)))
+            value = block[r][bad[r]][0]
+            raise InputError(f"{path}: pred_probs must be in [0, 1]; row {start + r} has {float(value)!r}{hint}")
+        sums = block.sum(axis=1, dtype=np.float64)
+        drift = np.abs(sums - 1)
+        if drift.max() > DRIFT_TOL:
+            r = int(np.argmax(drift > DRIFT_TOL))
+            raise InputError(
+                f"{path}: each pred_probs row must sum to 1 (±{DRIFT_TOL:g}); row {start + r} sums to "
+                f"{float(sums[r])!r}{hint}"
+            )
+        if drift.max() > ROW_SUM_WARN:
+            self._warn_once("rowsum", f"{path}: row sums drift from 1 by up to about {drift.max():.2g}; accepted as is")
+        if lo < 0 or hi > 1:
+            self._warn_once("clip", f"{path}: values slightly outside [0, 1] were clipped into [0, 1]")
+            block = np.clip(block, 0, 1)
+        return block
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(message, LabelauditWarning, stacklevel=3)

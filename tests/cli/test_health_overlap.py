@@ -1,0 +1,392 @@
+"""`health` and `overlap` end to end: every number they print or write equals the library functions
+(themselves checked against cleanlab 2.9.0 in test_golden_parity), plus outputs, terminal rendering,
+the optional plot, and the two gates."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import labelaudit as la
+from labelaudit.cli import app
+
+TESTS = Path(__file__).resolve().parent.parent
+GOLDEN = TESTS / "golden" / "inputs"
+CIFAR = GOLDEN / "cifar10"
+L, P = str(CIFAR / "labels.npy"), str(CIFAR / "pred_probs.npy")
+NAMES_FILE = TESTS.parent / "sample_data" / "cifar10" / "class_names.txt"
+NAMES = NAMES_FILE.read_text().split()
+CLASS_COLUMNS = ["class_index", "n_examples", "label_issues", "inverse_label_issues", "label_noise",
+                 "inverse_label_noise", "label_quality_score"]  # fmt: skip
+PAIR_COLUMNS = ["class_a", "class_b", "n_overlapping", "joint_probability"]
+
+
+def run(runner, *args, code: int = 0):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == code, f"exit {result.exit_code}\nstdout: {result.stdout[:2000]}\nstderr: {result.stderr}"
+    return result
+
+
+def paths(name: str) -> tuple[str, str]:
+    return str(GOLDEN / name / "labels.npy"), str(GOLDEN / name / "pred_probs.npy")
+
+
+@pytest.fixture(scope="module")
+def cifar():
+    return np.load(L), np.load(P)
+
+
+@pytest.fixture(scope="module")
+def cifar_score(cifar):
+    return la.overall_label_health_score(*cifar)
+
+
+def check_classes(records: list[dict], y, p, *, names=None, num_examples=None) -> None:
+    """The class table of a report (list of row dicts, in order) against the library table."""
+    lib = la.rank_classes_by_label_quality(y, p, num_examples=num_examples)
+    want_keys = CLASS_COLUMNS[:1] + (["class_name"] if names is not None else []) + CLASS_COLUMNS[1:]
+    assert [list(r) for r in records] == [want_keys] * len(records)
+    df = pd.DataFrame(records)
+    for col in lib:
+        np.testing.assert_array_equal(df[col].to_numpy(), lib[col], err_msg=col)  # exact (floats too)
+    counts = np.bincount(y, minlength=p.shape[1])
+    np.testing.assert_array_equal(df["n_examples"].to_numpy(), counts[lib["class_index"]])
+    if names is not None:
+        assert df["class_name"].tolist() == [names[i] for i in lib["class_index"]]
+
+
+# ---------------------------------------------------------------------------- health --format json
+
+
+def test_health_json_equals_library(runner, cifar):
+    y, p = cifar
+    res = run(runner, "health", "-l", L, "-p", P, "--format", "json", "--class-names", NAMES_FILE)
+    assert res.stderr == ""
+    doc = json.loads(res.stdout)
+    for key in ("version", "command", "params", "inputs", "n_examples", "n_classes", "class_names", "health_score",
+                "classes", "confident_joint", "joint", "noise_matrix", "inverse_noise_matrix", "prior"):
+        assert key in doc, key
+    assert doc["command"] == "health" and doc["n_examples"] == 10000 and doc["n_classes"] == 10
+    assert doc["class_names"] == NAMES
+    assert doc["health_score"] == la.overall_label_health_score(y, p)
+    n_off = la.num_label_issues(y, p)
+    assert doc["n_issues"] == n_off and doc["health_score"] == 1 - n_off / 10000
+    check_classes(doc["classes"], y, p, names=NAMES)
+    py, nm, inv, cj = la.estimate_py_and_noise_matrices_from_probabilities(y, p, converge_latent_estimates=True)
+    np.testing.assert_array_equal(np.array(doc["confident_joint"]), cj)
+    np.testing.assert_array_equal(np.array(doc["confident_joint"]), la.compute_confident_joint(y, p))
+    assert np.array(doc["confident_joint"]).sum() == 10000  # calibrated: sums to N
+    np.testing.assert_array_equal(np.array(doc["joint"]), la.estimate_joint(y, p))
+    np.testing.assert_array_equal(np.array(doc["noise_matrix"]), nm)
+    np.testing.assert_array_equal(np.array(doc["inverse_noise_matrix"]), inv)
+    np.testing.assert_array_equal(np.array(doc["prior"]), py)
+    # P(given | true): columns sum to 1; rows of the confident joint sum to the class counts.
+    np.testing.assert_allclose(np.array(doc["noise_matrix"]).sum(axis=0), 1, rtol=1e-12)
+    np.testing.assert_array_equal(np.array(doc["confident_joint"]).sum(axis=1), np.bincount(y))
+
+
+def test_health_json_without_class_names_has_no_name_column(runner, cifar):
+    y, p = cifar
+    doc = json.loads(run(runner, "health", "-l", L, "-p", P, "--format", "json").stdout)
+    assert doc["class_names"] is None
+    check_classes(doc["classes"], y, p)
+
+
+def test_health_json_absent_classes(runner):
+    lp, pp = paths("gen_absent")
+    y, p = np.load(lp), np.load(pp)
+    absent = np.flatnonzero(np.bincount(y, minlength=p.shape[1]) == 0)
+    assert absent.tolist() == [2, 5]
+    res = run(runner, "health", "-l", lp, "-p", pp, "--format", "json")
+    assert "2 class(es) have no examples" in res.stderr and "[2, 5]" in res.stderr  # a warning, not an error
+    doc = json.loads(res.stdout)
+    check_classes(doc["classes"], y, p)
+    by_class = {r["class_index"]: r for r in doc["classes"]}
+    for k in absent:
+        assert by_class[k]["n_examples"] == 0 and by_class[k]["label_issues"] == 0
+    cj = np.array(doc["confident_joint"])
+    assert (cj[absent] == 0).all()  # calibration empties the rows of absent classes
+    py, nm, inv, _ = la.estimate_py_and_noise_matrices_from_probabilities(y, p)
+    np.testing.assert_array_equal(np.array(doc["noise_matrix"]), nm)
+    np.testing.assert_array_equal(np.array(doc["prior"]), py)
+    assert doc["health_score"] == la.overall_label_health_score(y, p)
+
+
+def test_health_num_examples(runner, cifar):
+    y, p = cifar
+    doc = json.loads(run(runner, "health", "-l", L, "-p", P, "--format", "json", "--num-examples", 25000).stdout)
+    assert doc["params"]["num_examples"] == 25000
+    assert doc["health_score"] == la.overall_label_health_score(y, p, num_examples=25000)
+    assert doc["health_score"] == pytest.approx(1 - la.num_label_issues(y, p) / 25000, abs=1e-15)
+    check_classes(doc["classes"], y, p, num_examples=25000)
+    # 2.5 times the examples: cat's 71 label issues (cifar10) become rint(0.0071 * 25000) = 178 (177.5, to even).
+    plain = json.loads(run(runner, "health", "-l", L, "-p", P, "--format", "json").stdout)
+    assert sum(r["label_issues"] for r in doc["classes"]) > 2 * sum(r["label_issues"] for r in plain["classes"])
+
+
+# ---------------------------------------------------------------------------- health -o
+
+
+def test_health_output_json_is_the_report(runner, cifar, tmp_path):
+    out = tmp_path / "report.json"
+    res = run(runner, "health", "-l", L, "-p", P, "-o", out, "--class-names", NAMES_FILE)
+    assert res.stdout == ""
+    assert res.stderr.strip() == f"label health score {la.overall_label_health_score(*cifar):.4f}; wrote {out}"
+    written = json.loads(out.read_text())
+    printed = json.loads(run(runner, "health", "-l", L, "-p", P, "--format", "json", "--class-names", NAMES_FILE).stdout)
+    assert written == printed
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_health_output_class_table(runner, cifar, tmp_path, suffix):
+    y, p = cifar
+    out = tmp_path / f"classes{suffix}"
+    run(runner, "health", "-l", L, "-p", P, "-o", out, "--class-names", NAMES_FILE)
+    df = pd.read_parquet(out) if suffix == ".parquet" else pd.read_csv(out)
+    assert len(df) == 10
+    check_classes(df.to_dict(orient="records"), y, p, names=NAMES)
+
+
+def test_health_output_refuses_npy(runner, tmp_path):
+    res = run(runner, "health", "-l", L, "-p", P, "-o", tmp_path / "h.npy", code=2)
+    assert "unsupported output format '.npy'" in res.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_health_format_csv_is_the_class_table(runner, cifar):
+    y, p = cifar
+    df = pd.read_csv(io.StringIO(run(runner, "health", "-l", L, "-p", P, "--format", "csv").stdout))
+    check_classes(df.to_dict(orient="records"), y, p)
+
+
+# ---------------------------------------------------------------------------- terminal rendering
+
+
+def test_health_table_k10_heatmap(runner, cifar, cifar_score):
+    y, p = cifar
+    out = run(runner, "health", "-l", L, "-p", P, "--format", "table", "--class-names", NAMES_FILE).stdout
+    n_off = la.num_label_issues(y, p)
+    assert f"Label health score: {cifar_score:.4f} ({n_off} estimated label issues in 10000 examples, K=10)" in out
+    assert "Classes, most problematic first" in out
+    assert "Noise matrix P(given | true), in percent" in out and "rows: given label, columns: true label" in out
+    lines = out.splitlines()
+    # The class table: most problematic class first, with its row of numbers.
+    lib = la.rank_classes_by_label_quality(y, p)
+    worst = int(lib["class_index"][0])
+    class_rows = [ln for ln in lines if ln.startswith("│ ")]
+    cells = [c.strip() for c in class_rows[0].strip("│").split("│")]
+    assert cells == [NAMES[worst], "1000", str(lib["label_issues"][0]), str(lib["inverse_label_issues"][0]),
+                     f"{lib['label_noise'][0]:.4f}", f"{lib['inverse_label_noise'][0]:.4f}",
+                     f"{lib['label_quality_score'][0]:.4f}"]  # fmt: skip
+    # The heatmap row of that class (rows: given label): diagonal and off-diagonal cells in percent.
+    nm = la.estimate_py_and_noise_matrices_from_probabilities(y, p)[1]
+    heat = [ln for ln in lines if ln.startswith("│" + NAMES[worst])]
+    assert len(heat) == 1
+    cells = [c.strip() for c in heat[0].strip("│").split("│")][1:]
+    assert cells == [f"{100 * v:.1f}" if v > 0 else "·" for v in nm[worst]]
+
+
+def test_health_table_k50_summary(runner):
+    lp, pp = paths("gen_k50")
+    y, p = np.load(lp), np.load(pp)
+    out = run(runner, "health", "-l", lp, "-p", pp, "--format", "table").stdout
+    # (Rich wraps a title to the table's width.)
+    assert "Noise matrix P(given | true): largest off-diagonal cells (K=50)" in " ".join(out.split())
+    assert "in percent" not in out  # no 50 x 50 heatmap
+    nm = la.estimate_py_and_noise_matrices_from_probabilities(y, p)[1]
+    off = nm.copy()
+    np.fill_diagonal(off, -np.inf)
+    order = np.argsort(-off, axis=None, kind="stable")[:15]
+    summary = out[out.index("(K=50)") :]
+    got = [[c.strip() for c in ln.strip("│").split("│")] for ln in summary.splitlines() if ln.startswith("│")]
+    want = [[str(a), str(b), f"{nm[a, b]:.4f}"] for a, b in (divmod(int(c), 50) for c in order)]
+    assert got == want
+
+
+def test_overlap_table(runner, cifar):
+    y, p = cifar
+    out = run(runner, "overlap", "-l", L, "-p", P, "--format", "table", "--class-names", NAMES_FILE, "--top", 3).stdout
+    assert "Most confused unordered class pairs" in out
+    lib = la.find_overlapping_classes(y, p)
+    got = [[c.strip() for c in ln.strip("│").split("│")] for ln in out.splitlines() if ln.startswith("│")]
+    want = [[NAMES[a], NAMES[b], str(n), f"{j:.6f}"] for a, b, n, j in
+            zip(lib["class_a"][:3], lib["class_b"][:3], lib["n_overlapping"][:3], lib["joint_probability"][:3], strict=True)]  # fmt: skip
+    assert got == want
+
+
+# ---------------------------------------------------------------------------- --plot
+
+
+def _has_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(_has_matplotlib(), reason="matplotlib is installed: the missing-extra message cannot show")
+def test_plot_without_matplotlib(runner, tmp_path):
+    res = run(runner, "health", "-l", L, "-p", P, "--plot", tmp_path / "x.png", "-o", tmp_path / "r.json", code=2)
+    assert "pip install 'labelaudit[plot]'" in res.stderr
+    assert res.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["x.txt", "x.pdf", "x"])
+def test_plot_needs_png_or_svg(runner, tmp_path, name):
+    res = run(runner, "health", "-l", L, "-p", P, "--plot", tmp_path / name, "-o", tmp_path / "r.json", code=2)
+    assert ".png or .svg" in res.stderr and name in res.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not _has_matplotlib(), reason="needs matplotlib (labelaudit[plot])")
+def test_plot_with_matplotlib(runner, tmp_path):
+    run(runner, "health", "-l", L, "-p", P, "--plot", tmp_path / "x.png", "-o", tmp_path / "r.json")
+    assert (tmp_path / "x.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------------------- health --fail-under
+
+
+def test_fail_under_passes_at_exactly_the_score(runner, cifar_score):
+    res = run(runner, "health", "-l", L, "-p", P, "--fail-under", repr(cifar_score), "--format", "json")
+    doc = json.loads(res.stdout)
+    assert doc["gates"] == [{"gate": "fail_under", "limit": cifar_score, "value": cifar_score, "passed": True}]
+    assert "Gate failed" not in res.stderr
+
+
+def test_fail_under_fails_just_above_the_score(runner, cifar_score):
+    above = float(np.nextafter(cifar_score, 1.0))
+    res = run(runner, "health", "-l", L, "-p", P, "--fail-under", repr(above), "--format", "csv", code=1)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Gate failed: fail_under")
+    # The two numbers are printed so that they differ (a plain 4-digit rounding would show them equal).
+    assert repr(above) in lines[0]
+    assert len(pd.read_csv(io.StringIO(res.stdout))) == 10  # the listing is still printed
+    res = run(runner, "health", "-l", L, "-p", P, "--fail-under", "0.99", "--format", "json", code=1)
+    assert json.loads(res.stdout)["gates"][0]["passed"] is False
+    assert res.stderr.strip() == f"Gate failed: fail_under: health score {cifar_score:.6g} is below 0.99"
+
+
+def test_fail_under_failing_still_writes_the_report(runner, tmp_path):
+    out = tmp_path / "report.json"
+    run(runner, "health", "-l", L, "-p", P, "--fail-under", "1", "-o", out, code=1)
+    assert json.loads(out.read_text())["gates"][0]["passed"] is False
+
+
+# ---------------------------------------------------------------------------- overlap
+
+
+def check_pairs(records: list[dict], lib: dict, names=None) -> None:
+    keys = PAIR_COLUMNS[:2] + (["name_a", "name_b"] if names is not None else []) + PAIR_COLUMNS[2:]
+    assert [list(r) for r in records] == [keys] * len(records)
+    df = pd.DataFrame(records, columns=keys)
+    for col in PAIR_COLUMNS:
+        np.testing.assert_array_equal(df[col].to_numpy(), lib[col][: len(df)], err_msg=col)
+    if names is not None:
+        assert df["name_a"].tolist() == [names[i] for i in df["class_a"]]
+        assert df["name_b"].tolist() == [names[i] for i in df["class_b"]]
+
+
+def test_overlap_json_equals_library(runner, cifar):
+    y, p = cifar
+    res = run(runner, "overlap", "-l", L, "-p", P, "--format", "json", "--class-names", NAMES_FILE)
+    doc = json.loads(res.stdout)
+    assert doc["command"] == "overlap" and doc["class_names"] == NAMES
+    lib = la.find_overlapping_classes(y, p)
+    assert len(doc["pairs"]) == 45
+    check_pairs(doc["pairs"], lib, NAMES)
+    assert doc["largest_joint_probability"] == lib["joint_probability"][0]
+    # Hand check of the first pair on this set: cat/dog, the classic CIFAR-10 confusion.
+    assert (doc["pairs"][0]["name_a"], doc["pairs"][0]["name_b"]) == ("cat", "dog")
+    j = la.estimate_joint(y, p)
+    assert doc["pairs"][0]["joint_probability"] == j[3, 5] + j[5, 3]
+
+
+def test_overlap_asymmetric(runner, cifar):
+    y, p = cifar
+    doc = json.loads(run(runner, "overlap", "-l", L, "-p", P, "--format", "json", "--asymmetric").stdout)
+    lib = la.find_overlapping_classes(y, p, asymmetric=True)
+    assert len(doc["pairs"]) == 90 and doc["params"]["asymmetric"] is True
+    check_pairs(doc["pairs"], lib)
+    j = la.estimate_joint(y, p)
+    first = doc["pairs"][0]
+    assert first["joint_probability"] == j[first["class_a"], first["class_b"]]
+
+
+def test_overlap_top_and_num_examples(runner, cifar):
+    y, p = cifar
+    doc = json.loads(run(runner, "overlap", "-l", L, "-p", P, "--format", "json", "--top", 4,
+                         "--num-examples", 1000).stdout)  # fmt: skip
+    lib = la.find_overlapping_classes(y, p, num_examples=1000)
+    assert len(doc["pairs"]) == 4
+    check_pairs(doc["pairs"], lib)
+    assert doc["largest_joint_probability"] == lib["joint_probability"][0]
+
+
+def test_overlap_top_keeps_gate_on_the_largest(runner, cifar):
+    # --top 0 lists nothing, but the gate still sees the largest joint probability.
+    largest = la.find_overlapping_classes(*cifar)["joint_probability"][0]
+    res = run(runner, "overlap", "-l", L, "-p", P, "--format", "json", "--top", 0, "--fail-over", 0.001, code=1)
+    doc = json.loads(res.stdout)
+    assert doc["pairs"] == [] and doc["gates"][0]["value"] == largest
+
+
+def test_overlap_example_a_by_hand(runner, example_a, save_npy):
+    y, p = example_a
+    lp, pp = save_npy("y.npy", y), save_npy("p.npy", p)
+    doc = json.loads(run(runner, "overlap", "-l", lp, "-p", pp, "--format", "json").stdout)
+    got = [(r["class_a"], r["class_b"], r["n_overlapping"]) for r in doc["pairs"]]
+    assert got == [(0, 1, 5), (0, 2, 0), (1, 2, 0)]
+    assert doc["pairs"][0]["joint_probability"] == pytest.approx(5 / 12, abs=1e-15)
+    doc = json.loads(run(runner, "overlap", "-l", lp, "-p", pp, "--format", "json", "--asymmetric").stdout)
+    assert [(r["class_a"], r["class_b"], r["n_overlapping"]) for r in doc["pairs"][:2]] == [(1, 0, 3), (0, 1, 2)]
+    doc = json.loads(run(runner, "health", "-l", lp, "-p", pp, "--format", "json").stdout)
+    assert doc["health_score"] == pytest.approx(1 - 2 / 12, abs=1e-15)
+    assert [(r["class_index"], r["n_examples"], r["label_issues"], r["inverse_label_issues"]) for r in doc["classes"]] == [
+        (0, 4, 2, 3), (1, 6, 3, 2), (2, 2, 0, 0)
+    ]  # fmt: skip
+
+
+def test_overlap_fail_over(runner, cifar):
+    largest = float(la.find_overlapping_classes(*cifar)["joint_probability"][0])
+    res = run(runner, "overlap", "-l", L, "-p", P, "--format", "csv", "--fail-over", repr(largest))
+    assert "Gate failed" not in res.stderr
+    below = float(np.nextafter(largest, 0.0))
+    res = run(runner, "overlap", "-l", L, "-p", P, "--format", "csv", "--fail-over", repr(below), code=1)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Gate failed: fail_over")
+    assert repr(below) in lines[0]
+
+
+def test_overlap_csv_parses_back(runner, cifar):
+    y, p = cifar
+    text = run(runner, "overlap", "-l", L, "-p", P, "--format", "csv", "--class-names", NAMES_FILE).stdout
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == ["class_a", "class_b", "name_a", "name_b", "n_overlapping", "joint_probability"]
+    lib = la.find_overlapping_classes(y, p)
+    assert [int(r["class_a"]) for r in rows] == lib["class_a"].tolist()
+    assert [int(r["class_b"]) for r in rows] == lib["class_b"].tolist()
+    assert [int(r["n_overlapping"]) for r in rows] == lib["n_overlapping"].tolist()
+    assert [float(r["joint_probability"]) for r in rows] == lib["joint_probability"].tolist()  # exact round trip
+    assert [r["name_a"] for r in rows] == [NAMES[a] for a in lib["class_a"]]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".json"])
+def test_overlap_outputs(runner, cifar, tmp_path, suffix):
+    y, p = cifar
+    out = tmp_path / f"pairs{suffix}"
+    res = run(runner, "overlap", "-l", L, "-p", P, "-o", out, "--asymmetric")
+    assert res.stdout == "" and "wrote" in res.stderr
+    lib = la.find_overlapping_classes(y, p, asymmetric=True)
+    if suffix == ".json":
+        check_pairs(json.loads(out.read_text())["pairs"], lib)
+    else:
+        df = pd.read_parquet(out) if suffix == ".parquet" else pd.read_csv(out)
+        check_pairs(df.to_dict(orient="records"), lib)
