@@ -25,14 +25,23 @@ FUNCS = {
     "rank_classes_by_label_quality",
     "find_overlapping_classes",
     "overall_label_health_score",
+    "get_label_quality_ensemble_scores",
 }
 CASES = entries(FUNCS)
+
+
+def second_model(p: np.ndarray) -> np.ndarray:
+    """The fixtures' second ensemble member (see tests/golden/README.md), rebuilt with the same ops."""
+    a, b = p.dtype.type(0.7), p.dtype.type(0.3)
+    return np.clip(a * p + b * np.roll(p, 1, axis=1), p.dtype.type(0.0), p.dtype.type(1.0))
 
 
 def call(name: str, e: dict):
     labels, p = inputs(name)
     kw = {k: v for k, v in e["kwargs"].items() if k not in ("n_jobs", "verbose")}
     func = getattr(la, e["func"])
+    if e["func"] == "get_label_quality_ensemble_scores":
+        return func(labels, [p, second_model(p)], **kw)
     if e["func"] == "order_label_issues":
         mask_key = e["args"][0].split(":")[1]
         mask = np.zeros(len(labels), dtype=bool)

@@ -21,6 +21,7 @@ _CORE = (
     "rank_classes_by_label_quality",
     "find_top_issues",
     "get_confident_thresholds",
+    "get_label_quality_ensemble_scores",
     "get_label_quality_scores",
     "num_label_issues",
     "order_label_issues",

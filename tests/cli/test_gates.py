@@ -357,6 +357,12 @@ def test_bad_baseline_id_column_without_ids(runner, tmp_path, k5_baseline):
     expect_bad_baseline(runner, tmp_path, args, str(path), "--id-column 'id'", "no 'id'")
 
 
+def test_bad_baseline_id_column_but_input_has_no_ids(runner, tmp_path, k5_baseline):
+    path = k5_baseline / "plain.json"
+    args = find_k5("--baseline", path, "--id-column", "id")  # .npy inputs carry no ids
+    expect_bad_baseline(runner, tmp_path, args, str(path), "--id-column 'id'", "input has no such id column")
+
+
 # ---------------------------------------------------------------------------- --format junit
 
 
@@ -469,3 +475,18 @@ def test_github_health_and_overlap(runner, command, gate, limit, code):
     assert not any(ln.startswith("::warning") for ln in lines)
     if code:
         assert "is below the limit 0.99" in lines[0]
+
+
+def test_github_file_property_is_escaped(runner, tmp_path, example_a):
+    # A ',' or ':' in the labels path would end the file= property; '%' would start an escape.
+    y, p = example_a
+    folder = tmp_path / "run 5%, v2:final"
+    folder.mkdir()
+    lp, pp = folder / "labels.npy", folder / "pred_probs.npy"
+    np.save(lp, y)
+    np.save(pp, p)
+    res = run(runner, "find-issues", "-l", lp, "-p", pp, "--format", "github")
+    warnings_ = [ln for ln in res.stdout.splitlines() if ln.startswith("::warning")]
+    assert len(warnings_) == len(ranked(y, p)) == 3  # Example A flags [0, 2, 3] (spec §12.9)
+    escaped = str(lp).replace("%", "%25").replace(":", "%3A").replace(",", "%2C")
+    assert all(ln.startswith(f"::warning file={escaped},title=label issue::index ") for ln in warnings_)

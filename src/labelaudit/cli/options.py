@@ -114,3 +114,30 @@ NJobs = Annotated[
     typer.Option(min=-1, help="Worker threads for the passes over pred_probs (-1: one per core). Never changes results.",
                  rich_help_panel="Performance"),
 ]
+PredProbsMany = Annotated[
+    list[str],
+    typer.Option(
+        "--pred-probs", "-p",
+        help="Out-of-sample predicted probabilities (N, K): .npy or a table. Repeat it (or give a glob) for an "
+        "ensemble of models.",
+        rich_help_panel=INPUTS,
+    ),
+]
+
+
+class WeightBy(str, Enum):
+    accuracy = "accuracy"
+    uniform = "uniform"
+    log_loss_search = "log_loss_search"
+    custom = "custom"
+
+
+WeightByOpt = Annotated[
+    WeightBy,
+    typer.Option(help="Ensembles: how member scores are weighted.", rich_help_panel="Ensembles"),
+]
+Weights = Annotated[
+    str | None,
+    typer.Option(help="Ensembles: a comma list of one weight per model (custom weighting, not normalised).",
+                 rich_help_panel="Ensembles"),
+]

@@ -269,11 +269,16 @@ def _gh_escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
+def _gh_property(text: str) -> str:
+    """A workflow-command property value (file=...): ':' and ',' would end it, so they are escaped too."""
+    return _gh_escape(text).replace(":", "%3A").replace(",", "%2C")
+
+
 def print_github(gates: list[dict], rows: list[dict], file: str, summary: str) -> None:
     """GitHub Actions workflow commands: a warning per flagged example, an error per failed gate."""
     for row in rows:
         status = f" [{row['status']}]" if "status" in row else ""
-        sys.stdout.write(f"::warning file={file},title=label issue::{_gh_escape(_issue_text(row) + status)}\n")
+        sys.stdout.write(f"::warning file={_gh_property(file)},title=label issue::{_gh_escape(_issue_text(row) + status)}\n")
     for g in gates:
         if not g["passed"]:
             value, limit = gate_numbers(g["value"], g["limit"])

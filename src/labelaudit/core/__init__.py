@@ -23,6 +23,7 @@ from labelaudit.core.dataset import (
     pair_table,
     rank_classes_by_label_quality,
 )
+from labelaudit.core.ensemble import EnsembleScores, average_pred_probs, get_label_quality_ensemble_scores
 from labelaudit.core.filter import FILTERS, find_label_issues, issue_rows, prune_counts
 from labelaudit.core.rank import (
     SCORE_METHODS,
@@ -37,6 +38,9 @@ __all__ = [
     "FILTERS",
     "SCORE_METHODS",
     "Context",
+    "EnsembleScores",
+    "average_pred_probs",
+    "get_label_quality_ensemble_scores",
     "HealthReport",
     "ProbStats",
     "calibrate_confident_joint",

@@ -96,6 +96,8 @@ def apply_baseline(path: str, command: str, ds, params: dict, cols: dict, id_col
         )
     use_ids = ds.ids is not None and all("id" in r for r in doc["issues"])
     if id_column and not use_ids:
+        if ds.ids is None:
+            raise InputError(f"{path}: --id-column {id_column!r} given but the input has no such id column to match by")
         raise InputError(f"{path}: --id-column {id_column!r} given but the baseline's issues carry no 'id'")
     key_name = "id" if use_ids else "index"
     current = ds.ids[cols["index"]] if use_ids else cols["index"]
@@ -121,3 +123,71 @@ def emit_ci(fmt: str, command: str, gates: list, rows: list, labels_path: str, s
     else:
         return False
     return True
+
+
+def expand_models(paths: list[str]) -> list[str]:
+    """--pred-probs values, with globs expanded (sorted); a glob that matches nothing is an error."""
+    import glob
+
+    out: list[str] = []
+    for p in paths:
+        if any(ch in p for ch in "*?["):
+            hits = sorted(glob.glob(p))
+            if not hits:
+                raise InputError(f"{p}: --pred-probs glob matches no file")
+            out.extend(hits)
+        else:
+            out.append(p)
+    return out
+
+
+def load_models(labels, pred_probs: list[str], label_column, prob_columns, class_names, id_column, from_logits,
+                batch_size, n_jobs, weight_by: str, weights: str | None):
+    """One model: (dataset, Context, None). Several: the dataset of the first (with every model's file
+    listed), a Context over the weighted average of the models, and the ensemble's member weights."""
+    from labelaudit.core import Context, average_pred_probs
+    from labelaudit.core.ensemble import log_loss_weights
+
+    paths = expand_models(pred_probs)
+    dsets = [load(labels, p, label_column, prob_columns, class_names, id_column, from_logits) for p in paths]
+    ds = dsets[0]
+    if len(dsets) == 1:
+        if weights is not None:
+            raise InputError("--weights needs several --pred-probs models")
+        return ds, Context(ds.labels, ds.pred_probs, batch_size, n_jobs), None
+    for path, other in zip(paths[1:], dsets[1:], strict=True):
+        if (other.n, other.k) != (ds.n, ds.k):
+            raise InputError(f"{path}: model has N={other.n}, K={other.k} but {paths[0]} has N={ds.n}, K={ds.k}")
+    ds.files = ds.files + [f for other in dsets[1:] for f in other.files if f.role == "pred_probs"]
+    members = [d.pred_probs for d in dsets]
+    if weights is not None:
+        w = [float(v) for v in weights.split(",")] if weights else []
+        if len(w) != len(members):
+            raise InputError(f"--weights needs one weight per model ({len(members)}), got {weights!r}")
+        weight_by, member_w = "custom", w
+    elif weight_by == "uniform":
+        member_w = [1.0] * len(members)
+    elif weight_by == "accuracy":
+        member_w = [float((Context(ds.labels, m).predicted() == ds.labels).mean()) for m in members]
+    elif weight_by == "log_loss_search":
+        member_w = log_loss_weights(ds.labels, members).tolist()
+    else:
+        raise InputError("--weight-by custom needs --weights")
+    ctx = Context(ds.labels, average_pred_probs(members, member_w), batch_size, n_jobs)
+    return ds, ctx, {"paths": paths, "members": members, "weight_by": weight_by, "weights": member_w}
+
+
+def ensemble_scores(ds, ens: dict, method: str, adjust: bool):
+    """EnsembleScores of the models in `ens` for a score method."""
+    from labelaudit.core import get_label_quality_ensemble_scores
+
+    return get_label_quality_ensemble_scores(
+        ds.labels, ens["members"], method=method, adjust_pred_probs=adjust,
+        weight_ensemble_members_by=ens["weight_by"],
+        custom_weights=ens["weights"] if ens["weight_by"] == "custom" else None, return_details=True,
+    )
+
+
+def add_member_columns(cols: dict, details, rows) -> None:
+    for i, s in enumerate(details.member_scores):
+        cols[f"score_model_{i}"] = s[rows].astype("float64")

@@ -11,11 +11,13 @@ from labelaudit.cli import render
 from labelaudit.cli.app import GateFailed, app, command, err
 from labelaudit.cli.commands._shared import (
     FIND_OUTPUTS,
+    add_member_columns,
     apply_baseline,
     emit,
     emit_ci,
+    ensemble_scores,
     int_list,
-    load,
+    load_models,
     stdout_listing,
     write_listing,
 )
@@ -29,7 +31,7 @@ GATES = "Gates (exit 1 when one fails)"
 @command
 def find_issues(
     labels: o.Labels,
-    pred_probs: o.PredProbs,
+    pred_probs: o.PredProbsMany,
     filter_by: Annotated[o.FilterBy, typer.Option(help="How to flag issues.", rich_help_panel=DETECT)] = o.FilterBy.prune_by_noise_rate,
     rank_by: Annotated[o.ScoreMethod, typer.Option(help="Score that orders issues (lowest = most severe).", rich_help_panel=DETECT)] = o.ScoreMethod.self_confidence,
     adjust_pred_probs: Annotated[bool, typer.Option(help="Subtract class thresholds before scoring for the ranking.", rich_help_panel=DETECT)] = False,
@@ -49,6 +51,8 @@ def find_issues(
     id_column: o.IdColumn = None,
     from_logits: o.FromLogits = False,
     low_memory: Annotated[bool, typer.Option("--low-memory", help="Stream pred_probs in bounded memory (same result; see `batched --exact`).", rich_help_panel="Performance")] = False,
+    weight_by: o.WeightByOpt = o.WeightBy.accuracy,
+    weights: o.Weights = None,
     batch_size: o.BatchSize = None,
     n_jobs: o.NJobs = 1,
     quiet: o.Quiet = False,
@@ -56,7 +60,7 @@ def find_issues(
     """Flag likely label errors (confident learning), ranked most severe first."""
     import numpy as np
 
-    from labelaudit.core import Context, issue_rows, order_rows
+    from labelaudit.core import issue_rows, order_rows
     from labelaudit.core.summary import example_rows
     from labelaudit.io import check_output_path
 
@@ -69,7 +73,9 @@ def find_issues(
         from labelaudit.cli.commands.batched import finish, stream_issues
         from labelaudit.io.stream import BlockSource
 
-        src = BlockSource(labels, pred_probs, label_column=label_column, prob_columns=prob_columns,
+        if len(pred_probs) > 1:
+            raise InputError("--low-memory takes one --pred-probs model")
+        src = BlockSource(labels, pred_probs[0], label_column=label_column, prob_columns=prob_columns,
                           class_names_path=class_names, id_column=id_column, from_logits=from_logits, rows=batch_size)
         params = {
             "mode": "exact", "filter_by": filter_by.value, "rank_by": rank_by.value,
@@ -82,8 +88,8 @@ def find_issues(
                fmt_name=fmt_name, top=top, max_issues=max_issues, max_issue_rate=max_issue_rate, quiet=quiet,
                labels_path=labels)
         return
-    ds = load(labels, pred_probs, label_column, prob_columns, class_names, id_column, from_logits)
-    ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs)
+    ds, ctx, ens = load_models(labels, pred_probs, label_column, prob_columns, class_names, id_column,
+                               from_logits, batch_size, n_jobs, weight_by.value, weights)
     params = {
         "filter_by": filter_by.value,
         "rank_by": rank_by.value,
@@ -100,10 +106,17 @@ def find_issues(
         num_to_remove_per_class=params["num_to_remove_per_class"],
         min_examples_per_class=min_examples_per_class,
     )
+    details = None
+    if ens is not None:  # rank by the ensemble's score; detection ran on the weighted average model
+        details = ensemble_scores(ds, ens, rank_by.value, adjust_pred_probs)
+        ctx.stored_scores[(rank_by.value, adjust_pred_probs)] = details.scores
+        params["models"] = {"paths": ens["paths"], "weight_by": ens["weight_by"], "weights": list(details.weights)}
     ranked = order_rows(ctx, flagged, rank_by.value, adjust_pred_probs)
     listed = ranked[:top] if top is not None else ranked
     cols = example_rows(ctx, listed, method=rank_by.value, adjust_pred_probs=adjust_pred_probs)
     cols["is_label_issue"] = np.ones(len(listed), dtype=bool)
+    if details is not None:
+        add_member_columns(cols, details, listed)
     n_issues = len(ranked)
     rate = n_issues / ds.n
     summary = f"{n_issues} label issues in {ds.n} examples ({rate:.2%})"

@@ -9,14 +9,22 @@ import typer
 from labelaudit.cli import options as o
 from labelaudit.cli import render
 from labelaudit.cli.app import app, command, err
-from labelaudit.cli.commands._shared import FIND_OUTPUTS, emit, load, stdout_listing, write_listing
+from labelaudit.cli.commands._shared import (
+    FIND_OUTPUTS,
+    add_member_columns,
+    emit,
+    ensemble_scores,
+    load_models,
+    stdout_listing,
+    write_listing,
+)
 
 
 @app.command("rank")
 @command
 def rank(
     labels: o.Labels,
-    pred_probs: o.PredProbs,
+    pred_probs: o.PredProbsMany,
     method: Annotated[o.ScoreMethod, typer.Option(help="Label quality score (lower = more likely mislabelled).")] = o.ScoreMethod.self_confidence,
     adjust_pred_probs: Annotated[bool, typer.Option(help="Subtract class thresholds before scoring.")] = False,
     order_issues: Annotated[str | None, typer.Option(help="Order this flagged set instead (.npy bool mask or int indices, or a table with an 'index' column).")] = None,
@@ -28,6 +36,8 @@ def rank(
     class_names: o.ClassNames = None,
     id_column: o.IdColumn = None,
     from_logits: o.FromLogits = False,
+    weight_by: o.WeightByOpt = o.WeightBy.accuracy,
+    weights: o.Weights = None,
     batch_size: o.BatchSize = None,
     n_jobs: o.NJobs = 1,
     quiet: o.Quiet = False,
@@ -40,7 +50,7 @@ def rank(
     """
     import numpy as np
 
-    from labelaudit.core import Context, issue_rows, order_rows, scores_for_rows
+    from labelaudit.core import issue_rows, order_rows, scores_for_rows
     from labelaudit.core.rank import check_method, flagged_rows
     from labelaudit.core.summary import example_rows
     from labelaudit.io import check_output_path, read_issue_set
@@ -49,8 +59,8 @@ def rank(
     fmt_name = render.resolve_format(fmt)
     if output:
         check_output_path(output, FIND_OUTPUTS)
-    ds = load(labels, pred_probs, label_column, prob_columns, class_names, id_column, from_logits)
-    ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs)
+    ds, ctx, ens = load_models(labels, pred_probs, label_column, prob_columns, class_names, id_column,
+                               from_logits, batch_size, n_jobs, weight_by.value, weights)
     if order_issues is not None:
         try:
             given = flagged_rows(read_issue_set(order_issues, ds.n), ds.n)
@@ -60,14 +70,21 @@ def rank(
             raise type(exc)(f"{order_issues}: {exc}") from None
     else:
         given = issue_rows(ctx)
+    params = {"method": method.value, "adjust_pred_probs": adjust_pred_probs, "order_issues": order_issues, "top": top}
+    details = None
+    if ens is not None:  # the ensemble's score replaces the single-model score everywhere below
+        details = ensemble_scores(ds, ens, method.value, adjust_pred_probs)
+        ctx.stored_scores[(method.value, adjust_pred_probs)] = details.scores
+        params["models"] = {"paths": ens["paths"], "weight_by": ens["weight_by"], "weights": list(details.weights)}
     ranked = order_rows(ctx, given, method.value, adjust_pred_probs)
     listed = ranked[:top] if top is not None else ranked
     cols = example_rows(ctx, listed, method=method.value, adjust_pred_probs=adjust_pred_probs)
     cols["is_label_issue"] = np.ones(len(listed), dtype=bool)
+    if details is not None:
+        add_member_columns(cols, details, listed)
     scores = None
     if order_issues is None and (fmt_name == "json" or output):
         scores = np.asarray(scores_for_rows(ctx, None, method.value, adjust_pred_probs), dtype=np.float64)
-    params = {"method": method.value, "adjust_pred_probs": adjust_pred_probs, "order_issues": order_issues, "top": top}
 
     if output:
         if order_issues is not None:
@@ -77,11 +94,15 @@ def rank(
             issue_mask = np.zeros(ds.n, dtype=bool)
             issue_mask[given] = True
             all_cols["is_label_issue"] = issue_mask
+            if details is not None:
+                add_member_columns(all_cols, details, np.arange(ds.n))
             write_listing(output, ds, all_cols, scores, fmt_name)
     if stdout_listing(output, fmt):
         doc = None
         if fmt_name == "json":
             extra = {} if scores is None else {"scores": scores.tolist()}
+            if details is not None and scores is not None:
+                extra["model_scores"] = [m.astype(float).tolist() for m in details.member_scores]
             doc = render.report(
                 "rank", params, ds, n_issues=len(ranked), issue_rate=len(ranked) / ds.n,
                 issues=render.records(render.named_columns(cols, ds.class_names, ds.ids)), **extra,
