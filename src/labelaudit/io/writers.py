@@ -126,3 +126,33 @@ def read_report(path: str, command: str | None = None) -> dict:
     if missing:
         raise InputError(f"{path}: baseline is not a labelaudit --format json report (missing {', '.join(missing)})")
     return doc
+
+
+class NpyStreamWriter:
+    """Write a 2-D .npy of known shape block by block with plain writes (no mapping, so written pages
+    never count toward the resident set); atomic: the file appears only when every row was written."""
+
+    def __init__(self, path: str, shape: tuple[int, int], dtype):
+        self.path, self.shape, self.dtype = path, shape, np.dtype(dtype)
+        self._ctx = atomic_path(path)
+        self._rows = 0
+
+    def __enter__(self) -> NpyStreamWriter:
+        self._tmp = self._ctx.__enter__()
+        self._f = open(self._tmp, "wb")
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": self.shape}
+        np.lib.format.write_array_header_2_0(self._f, header)
+        return self
+
+    def write(self, block: np.ndarray) -> None:
+        self._f.write(np.ascontiguousarray(block, dtype=self.dtype).tobytes())
+        self._rows += len(block)
+
+    def __exit__(self, exc_type, exc, tb):
+        self._f.close()
+        if exc_type is None and self._rows != self.shape[0]:
+            exc_type = exc = InputError(f"{self.path}: wrote {self._rows} of {self.shape[0]} rows")
+        result = self._ctx.__exit__(exc_type, exc, tb) if exc_type else self._ctx.__exit__(None, None, None)
+        if exc is not None and exc_type is InputError and self._rows != self.shape[0]:
+            raise exc
+        return result

@@ -191,3 +191,26 @@ def ensemble_scores(ds, ens: dict, method: str, adjust: bool):
 def add_member_columns(cols: dict, details, rows) -> None:
     for i, s in enumerate(details.member_scores):
         cols[f"score_model_{i}"] = s[rows].astype("float64")
+
+
+def issue_gates(counted: int, n: int, max_issues, max_issue_rate, what: str = "issues") -> list[dict]:
+    """The --max-issues / --max-issue-rate gates on `counted` issues out of n examples."""
+    gates = []
+    if max_issues is not None:
+        gates.append({"gate": "max_issues", "what": what, "limit": max_issues, "value": counted,
+                      "passed": counted <= max_issues})
+    if max_issue_rate is not None:
+        rate = counted / n
+        gates.append({"gate": "max_issue_rate", "what": f"rate of {what}", "limit": max_issue_rate, "value": rate,
+                      "passed": rate <= max_issue_rate})
+    return gates
+
+
+def raise_failed_gate(gates: list[dict]) -> None:
+    from labelaudit.cli.app import GateFailed
+
+    failed = [g for g in gates if not g["passed"]]
+    if failed:
+        g = failed[0]
+        value, limit = render.gate_numbers(g["value"], g["limit"])
+        raise GateFailed(f"{g['gate']}: {value} {g['what']} exceeds the limit {limit}")

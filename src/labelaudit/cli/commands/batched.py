@@ -8,12 +8,14 @@ import typer
 
 from labelaudit.cli import options as o
 from labelaudit.cli import render
-from labelaudit.cli.app import GateFailed, app, command, err
+from labelaudit.cli.app import app, command, err
 from labelaudit.cli.commands._shared import (
     FIND_OUTPUTS,
     emit,
     emit_ci,
     int_list,
+    issue_gates,
+    raise_failed_gate,
     stdout_listing,
     write_listing,
 )
@@ -130,13 +132,7 @@ def finish(command_name, src, params, ranked, info, *, output, scores_out, mask,
     n_issues, n = len(ranked), src.n
     rate = n_issues / n
     summary = f"{n_issues} label issues in {n} examples ({rate:.2%})"
-    gates = []
-    if max_issues is not None:
-        gates.append({"gate": "max_issues", "what": "issues", "limit": max_issues, "value": n_issues,
-                      "passed": n_issues <= max_issues})
-    if max_issue_rate is not None:
-        gates.append({"gate": "max_issue_rate", "what": "rate of issues", "limit": max_issue_rate, "value": rate,
-                      "passed": rate <= max_issue_rate})
+    gates = issue_gates(n_issues, n, max_issues, max_issue_rate)
     if scores_out:
         write_npy(scores_out, np.asarray(info["scores"], dtype=np.float64))
     if output:
@@ -157,7 +153,4 @@ def finish(command_name, src, params, ranked, info, *, output, scores_out, mask,
             emit(src, cols, fmt_name, n_issues, doc, summary, top)
     elif output != "-" and not quiet:
         err(f"{summary}; wrote {output}")
-    failed = [g for g in gates if not g["passed"]]
-    if failed:
-        g = failed[0]
-        raise GateFailed(f"{g['gate']}: {g['value']:.6g} {g['what']} exceeds the limit {g['limit']:.6g}")
+    raise_failed_gate(gates)

@@ -8,7 +8,7 @@ import typer
 
 from labelaudit.cli import options as o
 from labelaudit.cli import render
-from labelaudit.cli.app import GateFailed, app, command, err
+from labelaudit.cli.app import app, command, err
 from labelaudit.cli.commands._shared import (
     FIND_OUTPUTS,
     add_member_columns,
@@ -17,7 +17,9 @@ from labelaudit.cli.commands._shared import (
     emit_ci,
     ensemble_scores,
     int_list,
+    issue_gates,
     load_models,
+    raise_failed_gate,
     stdout_listing,
     write_listing,
 )
@@ -130,13 +132,8 @@ def find_issues(
         summary += f"; versus baseline: {diff.n_new} new, {len(diff.fixed)} fixed, {diff.n_persisting} persisting"
         if top is not None:
             cols = {k: v[:top] for k, v in cols.items()}
-    gates = []
     what = "new issues" if baseline is not None else "issues"
-    if max_issues is not None:
-        gates.append({"gate": "max_issues", "what": what, "limit": max_issues, "value": counted, "passed": counted <= max_issues})
-    if max_issue_rate is not None:
-        r = counted / ds.n
-        gates.append({"gate": "max_issue_rate", "what": f"rate of {what}", "limit": max_issue_rate, "value": r, "passed": r <= max_issue_rate})
+    gates = issue_gates(counted, ds.n, max_issues, max_issue_rate, what)
 
     if output:
         if mask:
@@ -161,8 +158,4 @@ def find_issues(
         err(f"{summary}; wrote {output}")
     if base is not None and not quiet and fmt_name == "csv":
         err(summary)
-    failed = [g for g in gates if not g["passed"]]
-    if failed:
-        g = failed[0]
-        value, limit = render.gate_numbers(g["value"], g["limit"])
-        raise GateFailed(f"{g['gate']}: {value} {g['what']} exceeds the limit {limit}")
+    raise_failed_gate(gates)

@@ -1,0 +1,45 @@
+"""How well flagged sets and scores find known label errors."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def set_metrics(flagged: np.ndarray, is_error: np.ndarray) -> dict[str, float]:
+    """Precision, recall and F1 of flagged example indices against a boolean truth (N,)."""
+    flagged = np.unique(np.asarray(flagged, dtype=np.int64))
+    n_errors = int(np.count_nonzero(is_error))
+    hits = int(np.count_nonzero(is_error[flagged]))
+    precision = hits / len(flagged) if len(flagged) else 0.0
+    recall = hits / n_errors if n_errors else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"n_flagged": len(flagged), "n_errors": n_errors, "true_positives": hits,
+            "precision": precision, "recall": recall, "f1": f1}
+
+
+def auroc(scores: np.ndarray, is_error: np.ndarray) -> float:
+    """Area under the ROC curve of `scores` as a detector of errors, lower score = more suspicious
+    (ties count one half, as the Mann-Whitney statistic). NaN when either group is empty."""
+    s = -np.asarray(scores, dtype=np.float64)
+    pos = np.asarray(is_error, dtype=bool)
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(s, kind="stable")
+    ranks = np.empty(len(s), dtype=np.float64)
+    sorted_s = s[order]
+    # average ranks over runs of equal values
+    starts = np.flatnonzero(np.diff(sorted_s, prepend=np.nan) != 0)
+    ends = np.append(starts[1:], len(s))
+    avg = (starts + ends + 1) / 2.0
+    ranks[order] = np.repeat(avg, ends - starts)
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def top_k_metrics(scores: np.ndarray, is_error: np.ndarray, k: int) -> dict[str, float]:
+    """Precision and recall of the k lowest scores (ties by index)."""
+    from labelaudit.core.rank import find_top_issues
+
+    top = find_top_issues(scores, top=k)
+    m = set_metrics(top, is_error)
+    return {"k": int(k), "precision_at_k": m["precision"], "recall_at_k": m["recall"]}
