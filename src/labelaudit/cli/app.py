@@ -94,7 +94,7 @@ def command(func: Callable) -> Callable:
 
 def main() -> None:
     """Console-script entry point."""
-    from labelaudit.cli.commands import batched, doctor, find_issues, health, overlap, rank  # noqa: F401  (registers the commands)
+    from labelaudit.cli.commands import batched, doctor, find_issues, health, overlap, rank, simulate  # noqa: F401  (registers the commands)
 
     try:
         app()

@@ -151,8 +151,7 @@ class NpyStreamWriter:
     def __exit__(self, exc_type, exc, tb):
         self._f.close()
         if exc_type is None and self._rows != self.shape[0]:
-            exc_type = exc = InputError(f"{self.path}: wrote {self._rows} of {self.shape[0]} rows")
-        result = self._ctx.__exit__(exc_type, exc, tb) if exc_type else self._ctx.__exit__(None, None, None)
-        if exc is not None and exc_type is InputError and self._rows != self.shape[0]:
-            raise exc
-        return result
+            short = InputError(f"{self.path}: wrote {self._rows} of {self.shape[0]} rows")
+            self._ctx.__exit__(InputError, short, None)  # removes the temporary file
+            raise short
+        return self._ctx.__exit__(exc_type, exc, tb)

@@ -149,7 +149,14 @@ def load_models(labels, pred_probs: list[str], label_column, prob_columns, class
     from labelaudit.core.ensemble import log_loss_weights
 
     paths = expand_models(pred_probs)
-    dsets = [load(labels, p, label_column, prob_columns, class_names, id_column, from_logits) for p in paths]
+    dsets = []
+    for i, path in enumerate(paths):
+        try:
+            dsets.append(load(labels, path, label_column, prob_columns, class_names, id_column, from_logits))
+        except InputError as exc:
+            if i == 0:
+                raise
+            raise InputError(f"{path} (model {i + 1} of {len(paths)}): {exc}") from None
     ds = dsets[0]
     if len(dsets) == 1:
         if weights is not None:
