@@ -1,0 +1,240 @@
+"""Multi-label data: each example may carry several classes. Every class is its own binary problem
+(labels Y[:, k], pred_probs [1 - P[:, k], P[:, k]]) run through the multi-class kernels, and per-class
+scores are aggregated per example.
+
+Shapes: Y (N, K) 0/1 integers; pred_probs (N, K) independent per-class probabilities.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labelaudit.core import _kernels as kn
+from labelaudit.core._common import EPS
+from labelaudit.core.count import Context
+from labelaudit.core.filter import FILTERS, issue_rows
+from labelaudit.core.rank import check_method, scores_of_block
+from labelaudit.errors import InputError
+
+AGGREGATORS = ("exponential_moving_average", "softmin", "mean", "min")
+DEFAULT_ALPHA = 0.8
+
+
+def check_multilabel(labels, pred_probs) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a (N, K) 0/1 indicator matrix and (N, K) per-class probabilities."""
+    y = np.asarray(labels)
+    p = np.asarray(pred_probs)
+    if p.ndim != 2 or p.shape[1] < 2:
+        raise InputError(f"multi-label pred_probs must be (N, K) with K >= 2, got shape {p.shape}")
+    if not np.issubdtype(p.dtype, np.floating):
+        raise InputError(f"pred_probs must be floating point, got dtype {p.dtype}")
+    if y.shape != p.shape:
+        raise InputError(f"multi-label labels must be an (N, K) 0/1 matrix matching pred_probs {p.shape}, got {y.shape}")
+    if y.size and not np.isin(y, (0, 1)).all():
+        raise InputError("multi-label labels must hold only 0 and 1")
+    if not np.isfinite(p).all():
+        raise InputError(f"pred_probs contains NaN or inf (first at row {int(np.argmax(~np.isfinite(p).all(axis=1)))})")
+    if p.min() < -EPS or p.max() > 1 + EPS:
+        raise InputError(f"pred_probs values must be in [0, 1]; found {p.min() if p.min() < -EPS else p.max()!r}")
+    if not y.any():
+        raise InputError("multi-label labels are empty: no example carries any class")
+    return y.astype(np.intp), p
+
+
+def binary_view(pred_probs: np.ndarray, k: int) -> np.ndarray:
+    """(N, 2) [P(class k absent), P(class k present)] in the dtype of pred_probs."""
+    col = pred_probs[:, k]
+    return np.column_stack([1 - col, col])
+
+
+def _binary_context(y: np.ndarray, p: np.ndarray, k: int) -> Context:
+    return Context(np.ascontiguousarray(y[:, k]), binary_view(p, k))
+
+
+def per_class_scores(labels, pred_probs, *, method: str = "self_confidence", adjust_pred_probs: bool = False,
+                     _checked: bool = False) -> np.ndarray:
+    """(N, K) float64: the score of each class's binary problem for each example (thresholds for the
+    adjustment from that class's binary problem)."""
+    check_method(method, adjust_pred_probs)
+    y, p = (labels, pred_probs) if _checked else check_multilabel(labels, pred_probs)
+    out = np.empty(p.shape, dtype=np.float64)
+    for k in range(p.shape[1]):
+        ctx = _binary_context(y, p, k)
+        t = ctx.thresholds if adjust_pred_probs else None
+        out[:, k] = scores_of_block(ctx.pred_probs, ctx.labels, method, t)
+    return out
+
+
+def aggregate(scores: np.ndarray, method: str = "exponential_moving_average", *, alpha: float | None = None,
+              temperature: float = 0.1) -> np.ndarray:
+    """(N,) one score per example from (N, K) per-class scores.
+
+    exponential_moving_average: sort each row descending, fold e = alpha * d_c + (1 - alpha) * e (the worst
+    class weighs alpha; alpha None -> 2 / (K + 1)); softmin: sum of scores weighted by softmax((1 - s) / T);
+    mean; min."""
+    s = np.asarray(scores, dtype=np.float64)
+    if method == "exponential_moving_average":
+        a = 2 / (s.shape[1] + 1) if alpha is None else float(alpha)
+        if not 0 <= a <= 1:
+            raise InputError(f"alpha must be in [0, 1], got {a}")
+        d = np.sort(s, axis=1)[:, ::-1]
+        e = d[:, 0].copy()
+        for c in range(1, d.shape[1]):
+            e = a * d[:, c] + (1 - a) * e
+        return e
+    if method == "softmin":
+        return _softmin_rows(s, temperature)
+    if method == "mean":
+        return s.mean(axis=1)
+    if method == "min":
+        return s.min(axis=1)
+    raise InputError(f"aggregator must be one of {', '.join(AGGREGATORS)}; got {method!r}")
+
+
+def _softmin_rows(s: np.ndarray, temperature: float) -> np.ndarray:
+    x = (1 - s) / max(temperature, 1e-6)
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    w = e / e.sum(axis=1, keepdims=True)
+    return np.sum(s * w, axis=1)
+
+
+def get_label_quality_scores(labels, pred_probs, *, method: str = "self_confidence",
+                             adjust_pred_probs: bool = False, aggregator: str = "exponential_moving_average",
+                             alpha: float | None = DEFAULT_ALPHA, temperature: float = 0.1) -> np.ndarray:
+    """(N,) float64 multi-label label quality: per-class scores aggregated per example."""
+    s = per_class_scores(labels, pred_probs, method=method, adjust_pred_probs=adjust_pred_probs)
+    return aggregate(s, aggregator, alpha=alpha, temperature=temperature)
+
+
+def find_issues_per_class(labels, pred_probs, *, filter_by: str = "prune_by_noise_rate", frac_noise: float = 1.0,
+                          num_to_remove_per_class=None, min_examples_per_class: int = 1,
+                          _checked: bool = False) -> np.ndarray:
+    """(N, K) bool: column k flags the examples whose class-k indicator looks wrong (the multi-class
+    filter on class k's binary problem; num_to_remove_per_class[k] applies to its "absent" side, as in the
+    reference)."""
+    if filter_by not in FILTERS:
+        raise InputError(f"filter_by must be one of {', '.join(FILTERS)}; got {filter_by!r}")
+    y, p = (labels, pred_probs) if _checked else check_multilabel(labels, pred_probs)
+    n, k_all = p.shape
+    full = np.flatnonzero(y.all(axis=0))
+    if len(full):
+        raise InputError(f"class {int(full[0])} is present in every example: its labels cannot be audited")
+    if num_to_remove_per_class is not None and len(num_to_remove_per_class) != k_all:
+        raise InputError(f"num_to_remove_per_class must have {k_all} entries")
+    mask = np.zeros((n, k_all), dtype=bool)
+    for k in range(k_all):
+        ctx = _binary_context(y, p, k)
+        rows = issue_rows(
+            ctx,
+            filter_by=filter_by,
+            frac_noise=frac_noise,
+            num_to_remove_per_class=None if num_to_remove_per_class is None else [num_to_remove_per_class[k], 0],
+            min_examples_per_class=min_examples_per_class,
+        )
+        mask[rows, k] = True
+    return mask
+
+
+def find_label_issues(labels, pred_probs, *, filter_by: str = "prune_by_noise_rate",
+                      return_indices_ranked_by: str | None = None, adjust_pred_probs: bool = False,
+                      frac_noise: float = 1.0, num_to_remove_per_class=None, min_examples_per_class: int = 1):
+    """Examples with any class flagged: a bool mask (N,), or int64 indices ordered by the aggregated
+    score (EMA, alpha 0.8) of `return_indices_ranked_by`.
+
+    For the low_* filters the reference takes the number flagged by confident_learning and the lowest
+    that many aggregated self-confidences (both low_* filters alike); ranked output is that set ordered
+    by its own aggregated score (the reference returns a misaligned permutation here)."""
+    y, p = check_multilabel(labels, pred_probs)
+    if return_indices_ranked_by is not None:
+        check_method(return_indices_ranked_by, adjust_pred_probs)
+    if filter_by in ("low_self_confidence", "low_normalized_margin"):
+        t = int(find_issues_per_class(y, p, filter_by="confident_learning", _checked=True).any(axis=1).sum())
+        q = aggregate(per_class_scores(y, p, _checked=True), alpha=DEFAULT_ALPHA)
+        rows = np.sort(kn.smallest_in_order(q, t))
+        if return_indices_ranked_by is None:
+            return _mask(rows, len(y))
+        if len(rows) == 0:
+            return rows.astype(np.int64)
+        q2 = aggregate(
+            per_class_scores(y[rows], p[rows], method=return_indices_ranked_by, adjust_pred_probs=adjust_pred_probs,
+                             _checked=True),
+            alpha=DEFAULT_ALPHA,
+        )
+        return rows[kn.stable_order(q2)].astype(np.int64)
+    per_class = find_issues_per_class(
+        y, p, filter_by=filter_by, frac_noise=frac_noise, num_to_remove_per_class=num_to_remove_per_class,
+        min_examples_per_class=min_examples_per_class, _checked=True,
+    )
+    rows = np.flatnonzero(per_class.any(axis=1))
+    if return_indices_ranked_by is None:
+        return _mask(rows, len(y))
+    q = aggregate(per_class_scores(y, p, method=return_indices_ranked_by, adjust_pred_probs=adjust_pred_probs,
+                                   _checked=True), alpha=DEFAULT_ALPHA)
+    return rows[kn.stable_order(q[rows])].astype(np.int64)
+
+
+def _mask(rows: np.ndarray, n: int) -> np.ndarray:
+    m = np.zeros(n, dtype=bool)
+    m[rows] = True
+    return m
+
+
+# ---------------------------------------------------------------------------- dataset summaries
+
+
+def common_issues(labels, pred_probs, *, per_class_mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per class two rows: (class, in given label, in suggested label, number of examples, issue
+    probability = number / N), for 'given but should not be' and 'missing but should be'; sorted by
+    probability descending, ties in class order (given-True row first)."""
+    y, p = check_multilabel(labels, pred_probs)
+    n, k_all = y.shape
+    mask = per_class_mask if per_class_mask is not None else find_issues_per_class(y, p, _checked=True)
+    present = (mask & (y == 1)).sum(axis=0)
+    missing = (mask & (y == 0)).sum(axis=0)
+    cls = np.repeat(np.arange(k_all), 2)
+    counts = np.column_stack([present, missing]).ravel()
+    table = {
+        "class_index": cls,
+        "in_given_label": np.tile([True, False], k_all),
+        "in_suggested_label": np.tile([False, True], k_all),
+        "n_examples": counts.astype(np.int64),
+        "issue_probability": counts / n,
+    }
+    order = np.argsort(-table["issue_probability"], kind="stable")
+    return {key: v[order] for key, v in table.items()}
+
+
+def class_table(labels, pred_probs) -> dict[str, np.ndarray]:
+    """Per class: label issues (given but wrong), inverse label issues (missing but right), their shares of
+    N, and label quality = 1 - label noise; sorted by label quality ascending (ties in order of first
+    appearance in the common-issues table, as the reference builds it)."""
+    common = common_issues(labels, pred_probs)
+    n = len(np.asarray(labels))
+    first: list[int] = []
+    rec: dict[int, dict] = {}
+    for c, given, prob in zip(common["class_index"].tolist(), common["in_given_label"].tolist(),
+                              common["issue_probability"].tolist(), strict=True):
+        r = rec.setdefault(c, {"label_issues": 0, "inverse_label_issues": 0, "label_noise": 0.0,
+                               "inverse_label_noise": 0.0})
+        if c not in first:
+            first.append(c)
+        if given:
+            r["label_issues"], r["label_noise"] = int(prob * n), prob
+        else:
+            r["inverse_label_issues"], r["inverse_label_noise"] = int(prob * n), prob
+    table = {
+        "class_index": np.array(first, dtype=np.int64),
+        "label_issues": np.array([rec[c]["label_issues"] for c in first], dtype=np.int64),
+        "inverse_label_issues": np.array([rec[c]["inverse_label_issues"] for c in first], dtype=np.int64),
+        "label_noise": np.array([rec[c]["label_noise"] for c in first]),
+        "inverse_label_noise": np.array([rec[c]["inverse_label_noise"] for c in first]),
+    }
+    table["label_quality_score"] = 1 - table["label_noise"]
+    order = np.argsort(table["label_quality_score"], kind="stable")
+    return {key: v[order] for key, v in table.items()}
+
+
+def health_score(labels, pred_probs) -> float:
+    """1 - (examples with any flagged class) / N."""
+    mask = find_label_issues(labels, pred_probs)
+    return 1.0 - float(mask.sum()) / len(mask)
