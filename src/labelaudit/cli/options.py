@@ -141,3 +141,20 @@ Weights = Annotated[
     typer.Option(help="Ensembles: a comma list of one weight per model (custom weighting, not normalised).",
                  rich_help_panel="Ensembles"),
 ]
+
+
+class Task(str, Enum):
+    multiclass = "multiclass"
+    multilabel = "multilabel"
+    token = "token"
+
+
+TASKS = "Multi-label and token tasks"
+TaskOpt = Annotated[Task, typer.Option(help="Kind of data: one label per row, several per row, or one per token.",
+                                       rich_help_panel=TASKS)]
+PerClass = Annotated[bool, typer.Option("--per-class", help="multilabel: per (example, class) results.",
+                                        rich_help_panel=TASKS)]
+SentenceLengths = Annotated[str | None, typer.Option(help="token: .npy of tokens per sentence (flat inputs).",
+                                                     rich_help_panel=TASKS)]
+TokensColumn = Annotated[str | None, typer.Option("--tokens", help="token: the table column of token strings.",
+                                                  rich_help_panel=TASKS)]

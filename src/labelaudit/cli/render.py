@@ -56,7 +56,7 @@ def records(cols: dict) -> list[dict]:
     import numpy as np
 
     keys = list(cols)
-    lists = [np.asarray(cols[k]).tolist() for k in keys]
+    lists = [cols[k] if isinstance(cols[k], list) else np.asarray(cols[k]).tolist() for k in keys]
     return [dict(zip(keys, vals, strict=True)) for vals in zip(*lists, strict=True)]
 
 
@@ -350,3 +350,59 @@ def progress_enabled(quiet: bool) -> bool:
     import os
 
     return not quiet and sys.stderr.isatty() and "NO_COLOR" not in os.environ
+
+
+def print_plain_table(title: str, cols: dict, limit: int | None = None) -> None:
+    """Any dict of columns as a Rich table (lists shown comma-joined, floats with 4 significant digits)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, header_style="bold")
+    keys = list(cols)
+    for k in keys:
+        table.add_column(k.replace("_", " "))
+    n = len(cols[keys[0]]) if keys else 0
+    for i in range(n if limit is None else min(n, limit)):
+        cells = []
+        for k in keys:
+            v = cols[k][i]
+            if isinstance(v, (list, tuple)):
+                cells.append(", ".join(map(str, v)))
+            elif isinstance(v, (float,)) or (hasattr(v, "dtype") and v.dtype.kind == "f"):
+                cells.append(f"{float(v):.4g}")
+            else:
+                cells.append(str(v))
+        table.add_row(*cells)
+    console = Console()
+    console.print(table)
+    if limit is not None and n > limit:
+        console.print(f"... {n - limit} more (use --format csv or -o FILE to see all)", style="dim")
+
+
+def print_token_issues(ds, pairs, flat, scores, title: str, limit: int = TERMINAL_ROWS) -> None:
+    """Token issues with their sentence, the flagged token highlighted, given and predicted tags."""
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    starts = np.concatenate(([0], np.cumsum(ds.lengths)[:-1]))
+    table = Table(title=title, header_style="bold", show_lines=True)
+    for h in ("sentence", "token", "given", "predicted", "quality", "text"):
+        table.add_column(h)
+    for i in range(min(len(pairs), limit)):
+        s, j = int(pairs[i, 0]), int(pairs[i, 1])
+        q = int(flat[i])
+        given, pred = int(ds.labels[q]), int(ds.pred_probs[q].argmax())
+        name = (lambda c: ds.class_names[c]) if ds.class_names else str
+        text = Text()
+        if ds.tokens is not None:
+            words = ds.tokens[starts[s] : starts[s] + ds.lengths[s]]
+            for w_i, w in enumerate(words):
+                text.append(w, style="bold red reverse" if w_i == j else "")
+                text.append(" ")
+        table.add_row(str(s), str(j), name(given), name(pred), f"{float(scores[q]):.4g}", text)
+    console = Console()
+    console.print(table)
+    if len(pairs) > limit:
+        console.print(f"... {len(pairs) - limit} more (use --top N, --format csv or -o FILE to see all)", style="dim")

@@ -52,6 +52,11 @@ def find_issues(
     class_names: o.ClassNames = None,
     id_column: o.IdColumn = None,
     from_logits: o.FromLogits = False,
+    task: o.TaskOpt = o.Task.multiclass,
+    per_class: o.PerClass = False,
+    sentence_lengths: o.SentenceLengths = None,
+    tokens: o.TokensColumn = None,
+    by: Annotated[str, typer.Option(help="token: list issues per 'token' or per 'sentence'.", rich_help_panel=o.TASKS)] = "token",
     low_memory: Annotated[bool, typer.Option("--low-memory", help="Stream pred_probs in bounded memory (same result; see `batched --exact`).", rich_help_panel="Performance")] = False,
     weight_by: o.WeightByOpt = o.WeightBy.accuracy,
     weights: o.Weights = None,
@@ -69,6 +74,26 @@ def find_issues(
     fmt_name = render.resolve_format(fmt)
     if output:
         check_output_path(output, FIND_OUTPUTS)
+    if task != o.Task.multiclass:
+        from labelaudit.cli.commands import tasks
+
+        if low_memory or baseline is not None:
+            raise InputError(f"--low-memory and --baseline are for --task multiclass, not {task.value}")
+        if by not in ("token", "sentence"):
+            raise InputError(f"--by must be 'token' or 'sentence', got {by!r}")
+        params = {"filter_by": filter_by.value, "rank_by": rank_by.value, "adjust_pred_probs": adjust_pred_probs,
+                  "frac_noise": frac_noise, "min_examples_per_class": min_examples_per_class, "top": top}
+        common = {"output": output, "fmt": fmt, "fmt_name": fmt_name, "top": top, "max_issues": max_issues,
+                  "max_issue_rate": max_issue_rate, "quiet": quiet}
+        if task == o.Task.multilabel:
+            ds = tasks.load_ml(labels, pred_probs, label_column, prob_columns, class_names)
+            params["num_to_remove_per_class"] = int_list(num_to_remove_per_class, ds.k, "--num-to-remove-per-class")
+            tasks.ml_find(ds, params, per_class=per_class, **common)
+        else:
+            ds = tasks.load_tok(labels, pred_probs, sentence_lengths, label_column, tokens, class_names)
+            params["num_to_remove_per_class"] = int_list(num_to_remove_per_class, ds.k, "--num-to-remove-per-class")
+            tasks.tok_find(ds, params, by=by, **common)
+        return
     if low_memory:
         if baseline is not None:
             raise InputError("--baseline is not available with --low-memory yet")

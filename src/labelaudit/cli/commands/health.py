@@ -23,6 +23,9 @@ def health(
     num_examples: Annotated[int | None, typer.Option(min=1, help="Scale issue counts to this many examples (default: N).")] = None,
     fail_under: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Fail (exit 1) when the health score is below SCORE.", rich_help_panel="Gates (exit 1 when one fails)")] = None,
     plot: Annotated[str | None, typer.Option(help="Write a noise-matrix heatmap and a histogram of label quality scores (.png or .svg; needs labelaudit[plot]).", rich_help_panel=o.OUTPUT)] = None,
+    task: o.TaskOpt = o.Task.multiclass,
+    sentence_lengths: o.SentenceLengths = None,
+    tokens: o.TokensColumn = None,
     output: o.Output = None,
     fmt: o.Format = None,
     label_column: o.LabelColumn = None,
@@ -47,6 +50,16 @@ def health(
         check_output_path(output, HEALTH_OUTPUTS)
     if plot:
         _check_plot(plot)
+    if task != o.Task.multiclass:
+        from labelaudit.cli.commands import tasks
+
+        common = {"output": output, "fmt": fmt, "fmt_name": fmt_name, "fail_under": fail_under, "quiet": quiet}
+        if task == o.Task.multilabel:
+            tasks.ml_health(tasks.load_ml(labels, [pred_probs], label_column, prob_columns, class_names), **common)
+        else:
+            ds = tasks.load_tok(labels, [pred_probs], sentence_lengths, label_column, tokens, class_names)
+            tasks.tok_health(ds, **common)
+        return
     ds = load(labels, pred_probs, label_column, prob_columns, class_names, id_column, from_logits)
     ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs)
     rep = HealthReport(ctx, num_examples)

@@ -18,6 +18,7 @@ from labelaudit.cli.commands._shared import (
     stdout_listing,
     write_listing,
 )
+from labelaudit.errors import InputError
 
 
 @app.command("rank")
@@ -28,6 +29,14 @@ def rank(
     method: Annotated[o.ScoreMethod, typer.Option(help="Label quality score (lower = more likely mislabelled).")] = o.ScoreMethod.self_confidence,
     adjust_pred_probs: Annotated[bool, typer.Option(help="Subtract class thresholds before scoring.")] = False,
     order_issues: Annotated[str | None, typer.Option(help="Order this flagged set instead (.npy bool mask or int indices, or a table with an 'index' column).")] = None,
+    task: o.TaskOpt = o.Task.multiclass,
+    per_class: o.PerClass = False,
+    aggregator: Annotated[str, typer.Option(help="multilabel: exponential_moving_average, softmin, mean or min.", rich_help_panel=o.TASKS)] = "exponential_moving_average",
+    alpha: Annotated[float, typer.Option(min=0.0, max=1.0, help="multilabel: weight of the worst class in the moving average.", rich_help_panel=o.TASKS)] = 0.8,
+    temperature: Annotated[float | None, typer.Option(min=0.0, help="softmin temperature (multilabel default 0.1, token 0.05).", rich_help_panel=o.TASKS)] = None,
+    sentence_method: Annotated[str, typer.Option(help="token: sentence score 'min' or 'softmin'.", rich_help_panel=o.TASKS)] = "min",
+    sentence_lengths: o.SentenceLengths = None,
+    tokens: o.TokensColumn = None,
     output: o.Output = None,
     fmt: o.Format = None,
     top: o.Top = None,
@@ -59,6 +68,22 @@ def rank(
     fmt_name = render.resolve_format(fmt)
     if output:
         check_output_path(output, FIND_OUTPUTS)
+    if task != o.Task.multiclass:
+        from labelaudit.cli.commands import tasks
+
+        if order_issues is not None:
+            raise InputError("--order-issues is for --task multiclass")
+        params = {"method": method.value, "adjust_pred_probs": adjust_pred_probs, "top": top}
+        common = {"output": output, "fmt": fmt, "fmt_name": fmt_name, "top": top, "quiet": quiet}
+        if task == o.Task.multilabel:
+            ds = tasks.load_ml(labels, pred_probs, label_column, prob_columns, class_names)
+            tasks.ml_rank(ds, params, per_class=per_class, aggregator=aggregator, alpha=alpha,
+                          temperature=0.1 if temperature is None else temperature, **common)
+        else:
+            ds = tasks.load_tok(labels, pred_probs, sentence_lengths, label_column, tokens, class_names)
+            tasks.tok_rank(ds, params, sentence_method=sentence_method,
+                           temperature=0.05 if temperature is None else temperature, **common)
+        return
     ds, ctx, ens = load_models(labels, pred_probs, label_column, prob_columns, class_names, id_column,
                                from_logits, batch_size, n_jobs, weight_by.value, weights)
     if order_issues is not None:
