@@ -30,7 +30,7 @@ def check_multilabel(labels, pred_probs) -> tuple[np.ndarray, np.ndarray]:
         raise InputError(f"pred_probs must be floating point, got dtype {p.dtype}")
     if y.shape != p.shape:
         raise InputError(f"multi-label labels must be an (N, K) 0/1 matrix matching pred_probs {p.shape}, got {y.shape}")
-    if y.size and not np.isin(y, (0, 1)).all():
+    if y.size and (y.dtype.kind not in "biuf" or y.min() < 0 or y.max() > 1 or (y.dtype.kind == "f" and (y % 1).any())):
         raise InputError("multi-label labels must hold only 0 and 1")
     if not np.isfinite(p).all():
         raise InputError(f"pred_probs contains NaN or inf (first at row {int(np.argmax(~np.isfinite(p).all(axis=1)))})")
@@ -38,7 +38,8 @@ def check_multilabel(labels, pred_probs) -> tuple[np.ndarray, np.ndarray]:
         raise InputError(f"pred_probs values must be in [0, 1]; found {p.min() if p.min() < -EPS else p.max()!r}")
     if not y.any():
         raise InputError("multi-label labels are empty: no example carries any class")
-    return y.astype(np.intp), p
+    # Kept compact ((N, K) int64 would be 8x the int8 input); each class's column is widened on its own.
+    return y.astype(np.int8, copy=False), p
 
 
 def binary_view(pred_probs: np.ndarray, k: int) -> np.ndarray:
@@ -48,7 +49,7 @@ def binary_view(pred_probs: np.ndarray, k: int) -> np.ndarray:
 
 
 def _binary_context(y: np.ndarray, p: np.ndarray, k: int) -> Context:
-    return Context(np.ascontiguousarray(y[:, k]), binary_view(p, k))
+    return Context(y[:, k].astype(np.intp), binary_view(p, k))
 
 
 def per_class_scores(labels, pred_probs, *, method: str = "self_confidence", adjust_pred_probs: bool = False,
