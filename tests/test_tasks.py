@@ -43,7 +43,7 @@ def test_example_m_issues_and_dataset():
             == [1, 4, 5, 2]
     common = ml.common_issues(Y_M, P_M)
     assert list(zip(common["class_index"][:3].tolist(), common["n_examples"][:3].tolist(),
-                    common["in_given_label"][:3].tolist())) == [(2, 2, False), (1, 1, True), (2, 1, True)]
+                    common["in_given_label"][:3].tolist(), strict=True)) == [(2, 2, False), (1, 1, True), (2, 1, True)]
     table = ml.class_table(Y_M, P_M)
     assert table["class_index"].tolist() == [2, 1, 0]
     assert table["label_issues"].tolist() == [1, 1, 0] and table["inverse_label_issues"].tolist() == [2, 0, 0]
