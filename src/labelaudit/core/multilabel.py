@@ -107,6 +107,17 @@ def get_label_quality_scores(labels, pred_probs, *, method: str = "self_confiden
     return aggregate(s, aggregator, alpha=alpha, temperature=temperature)
 
 
+def confident_joint(labels, pred_probs, *, calibrate: bool = True) -> np.ndarray:
+    """(K, 2, 2) int64 one-vs-rest confident joints: [k, a, b] counts examples whose given indicator of
+    class k is a and whose confidently guessed indicator is b."""
+    y, p = check_multilabel(labels, pred_probs)
+    out = np.empty((p.shape[1], 2, 2), dtype=np.int64)
+    for k in range(p.shape[1]):
+        ctx = _binary_context(y, p, k)
+        out[k] = ctx.confident_joint if calibrate else ctx.confident_joint_uncalibrated
+    return out
+
+
 def find_issues_per_class(labels, pred_probs, *, filter_by: str = "prune_by_noise_rate", frac_noise: float = 1.0,
                           num_to_remove_per_class=None, min_examples_per_class: int = 1,
                           _checked: bool = False) -> np.ndarray:

@@ -117,3 +117,11 @@ def common_label_issues(issues: np.ndarray, token_strings: list[str], *, labels=
         keys = list(counts)
     rows = [(*k, counts[k]) for k in keys]
     return sorted(rows, key=lambda r: -r[-1])
+
+
+def filter_by_token(token: str, issues: np.ndarray, token_strings: list[str], lengths) -> np.ndarray:
+    """The (sentence, token) issues whose token string equals `token`, case-insensitively, in input order."""
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    want = token.lower()
+    keep = [i for i, (s, j) in enumerate(np.asarray(issues).tolist()) if token_strings[starts[s] + j].lower() == want]
+    return np.asarray(issues, dtype=np.int64).reshape(-1, 2)[keep]
