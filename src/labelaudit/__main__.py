@@ -1,4 +1,4 @@
-from labelaudit.cli import main
+from labelaudit.cli.app import main
 
 if __name__ == "__main__":
     main()
