@@ -198,6 +198,18 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return out
 
 
+def check_prob_shape(path: str, n: int, k: int, dtype, class_names, class_names_path) -> None:
+    """The rules on pred_probs that need only its shape and dtype (shared with the streamed reader)."""
+    if not np.issubdtype(dtype, np.floating):
+        raise InputError(f"{path}: pred_probs must be floating point, got dtype {dtype}")
+    if n == 0:
+        raise InputError(f"{path}: pred_probs is empty (0 rows)")
+    if k < 2:
+        raise InputError(f"{path}: pred_probs must have at least 2 classes (columns), got K={k}")
+    if class_names is not None and len(class_names) != k:
+        raise InputError(f"{class_names_path or path}: {len(class_names)} class names but pred_probs has K={k} columns")
+
+
 def load_dataset(
     labels_path: str,
     pred_probs_path: str,
@@ -286,17 +298,8 @@ def validate_inputs(raw_inputs: RawInputs, *, from_logits: bool = False) -> Data
     class_names_path = raw_inputs.class_names_path
     if p.ndim != 2:
         raise InputError(f"{pred_probs_path}: pred_probs must be 2-D (N, K), got shape {p.shape}")
-    if not np.issubdtype(p.dtype, np.floating):
-        raise InputError(f"{pred_probs_path}: pred_probs must be floating point, got dtype {p.dtype}")
-    if p.shape[0] == 0:
-        raise InputError(f"{pred_probs_path}: pred_probs is empty (0 rows)")
-    if p.shape[1] < 2:
-        raise InputError(f"{pred_probs_path}: pred_probs must have at least 2 classes (columns), got K={p.shape[1]}")
     n, k = p.shape
-    if class_names is not None and len(class_names) != k:
-        raise InputError(
-            f"{class_names_path or pred_probs_path}: {len(class_names)} class names but pred_probs has K={k} columns"
-        )
+    check_prob_shape(pred_probs_path, n, k, p.dtype, class_names, class_names_path)
 
     if raw.ndim != 1:
         raise InputError(f"{labels_path}: labels must be 1-D, got shape {raw.shape}")

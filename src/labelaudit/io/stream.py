@@ -28,6 +28,7 @@ from labelaudit.io.readers import (
     _labels_from_values,
     _resolve_columns,
     _softmax,
+    check_prob_shape,
     read_class_names,
     read_npy,
 )
@@ -123,17 +124,7 @@ class BlockSource:
             self._open_table(pred_probs_path, labels_path, label_column, prob_columns, id_column)
         else:
             raise InputError(f"{pred_probs_path}: unsupported pred_probs format (use .npy, .csv, .tsv or .parquet)")
-        if not np.issubdtype(self.dtype, np.floating):
-            raise InputError(f"{pred_probs_path}: pred_probs must be floating point, got dtype {self.dtype}")
-        if self.n == 0:
-            raise InputError(f"{pred_probs_path}: pred_probs is empty (0 rows)")
-        if self.k < 2:
-            raise InputError(f"{pred_probs_path}: pred_probs must have at least 2 classes (columns), got K={self.k}")
-        if self.class_names is not None and len(self.class_names) != self.k:
-            raise InputError(
-                f"{class_names_path or pred_probs_path}: {len(self.class_names)} class names but pred_probs has "
-                f"K={self.k} columns"
-            )
+        check_prob_shape(pred_probs_path, self.n, self.k, self.dtype, self.class_names, class_names_path)
         if from_logits:
             self.dtype = np.dtype(np.float64)
         self.labels = self._read_labels(labels_path, label_column)

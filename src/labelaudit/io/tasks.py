@@ -23,14 +23,7 @@ from labelaudit.io.readers import (
 )
 
 
-@dataclass
-class MultilabelData:
-    labels: np.ndarray  # (N, K) int 0/1
-    pred_probs: np.ndarray  # (N, K) float
-    class_names: list[str] | None
-    files: list[InputFile] = field(default_factory=list)
-    ids: np.ndarray | None = None
-
+class _Shape:
     @property
     def n(self) -> int:
         return int(self.pred_probs.shape[0])
@@ -41,7 +34,16 @@ class MultilabelData:
 
 
 @dataclass
-class TokenData:
+class MultilabelData(_Shape):
+    labels: np.ndarray  # (N, K) int 0/1
+    pred_probs: np.ndarray  # (N, K) float
+    class_names: list[str] | None
+    files: list[InputFile] = field(default_factory=list)
+    ids: np.ndarray | None = None
+
+
+@dataclass
+class TokenData(_Shape):
     labels: np.ndarray  # (T,) int, flat in reading order
     pred_probs: np.ndarray  # (T, K)
     lengths: np.ndarray  # (S,) tokens per sentence
@@ -49,14 +51,6 @@ class TokenData:
     tokens: list[str] | None = None  # (T,) token strings, when known
     files: list[InputFile] = field(default_factory=list)
     ids: np.ndarray | None = None
-
-    @property
-    def n(self) -> int:
-        return int(self.pred_probs.shape[0])
-
-    @property
-    def k(self) -> int:
-        return int(self.pred_probs.shape[1])
 
 
 def _suffix(path: str) -> str:
