@@ -44,3 +44,19 @@ def test_candidate_route_with_ties_and_batches(candidate_route):
     assert want.sum() > 50
     for batch_size in (1, 7, 1000, n + 1):
         np.testing.assert_array_equal(la.find_label_issues(labels, p, batch_size=batch_size), want)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_label_wins_equals_nudged_argmax(dtype):
+    """The closed-form rule used in memory equals copying the row, adding EPS to the label, and taking
+    the first argmax, including ties within EPS before and after the label."""
+    from labelaudit.core import _kernels as kn
+
+    rng = np.random.default_rng(5)
+    p = np.round(rng.random((4000, 5)), 2).astype(dtype)
+    p[::7, 3] = p[::7, 1]  # exact ties
+    p[::11, 2] = (p[::11, 0] + dtype(5e-7)).astype(dtype)  # ties within EPS
+    labels = rng.integers(0, 5, 4000)
+    am = p.argmax(axis=1)
+    got = kn.label_wins(am, p[np.arange(4000), am], p[np.arange(4000), labels], labels)
+    np.testing.assert_array_equal(got, kn.matches_block(p, labels))

@@ -98,14 +98,23 @@ class RowPass:
 
     confident_joint: np.ndarray  # (K, K) int64, rows = given label, cols = guessed true label, no floor
     off_diagonal: np.ndarray  # (N,) bool: counted and guess != given label
+    argmax: np.ndarray  # (N,) first argmax of every row, the smallest unsigned dtype that holds K - 1
 
 
-def confident_block(block: np.ndarray, yb: np.ndarray, level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One block of rows: (codes y * K + guess of the counted rows, off-diagonal flags (B,) bool)."""
+def argmax_dtype(n_classes: int):
+    return np.uint8 if n_classes <= 1 << 8 else np.uint16 if n_classes <= 1 << 16 else np.int64
+
+
+def confident_block(
+    block: np.ndarray, yb: np.ndarray, level: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One block of rows: (codes y * K + guess of the counted rows, off-diagonal flags (B,) bool,
+    first argmax (B,))."""
     k = block.shape[1]
     # With the row's argmax above its own threshold the guess is that argmax, whether it is the only
     # confident class or the argmax of several. Only the other rows need the full comparison.
-    guess = block.argmax(axis=1)
+    argmax = block.argmax(axis=1)
+    guess = argmax.copy()
     counted = block[np.arange(len(block)), guess] >= level[guess]
     rest = np.flatnonzero(~counted)
     if len(rest):
@@ -114,7 +123,7 @@ def confident_block(block: np.ndarray, yb: np.ndarray, level: np.ndarray) -> tup
         single = n_above == 1
         guess[rest[single]] = above[single].argmax(axis=1)
         counted[rest] = n_above > 0
-    return yb[counted] * k + guess[counted], counted & (guess != yb)
+    return yb[counted] * k + guess[counted], counted & (guess != yb), argmax
 
 
 def confident_rows(
@@ -128,9 +137,10 @@ def confident_rows(
     n, k = pred_probs.shape
     level = thresholds - EPS  # in the thresholds' dtype, as the comparison needs
     off = np.empty(n, dtype=bool)
+    argmax = np.empty(n, dtype=argmax_dtype(k))
 
     def part(sl: slice) -> np.ndarray:
-        codes, off[sl] = confident_block(pred_probs[sl], labels[sl], level)
+        codes, off[sl], argmax[sl] = confident_block(pred_probs[sl], labels[sl], level)
         return codes
 
     cj = np.zeros(k * k, dtype=np.int64)
@@ -145,7 +155,7 @@ def confident_rows(
             pending, pending_len = [], 0
     if pending:
         cj += np.bincount(np.concatenate(pending), minlength=k * k)
-    return RowPass(cj.reshape(k, k), off)
+    return RowPass(cj.reshape(k, k), off, argmax)
 
 
 def matches_block(block: np.ndarray, yb: np.ndarray) -> np.ndarray:
@@ -155,6 +165,16 @@ def matches_block(block: np.ndarray, yb: np.ndarray) -> np.ndarray:
     r = np.arange(len(block))
     block[r, yb] = block[r, yb] + block.dtype.type(EPS)
     return block.argmax(axis=1) == yb
+
+
+def label_wins(argmax: np.ndarray, top: np.ndarray, self_conf: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The "label wins the nudged argmax" rule from the row's first argmax, its maximum `top` and the
+    self-confidence, without re-reading the row: after adding EPS (in the input dtype) to P[y], the label
+    is the first argmax iff it already was, or the argmax lies after it and top <= P[y] + EPS, or before
+    it and top < P[y] + EPS (an earlier equal maximum keeps first place)."""
+    nudged = self_conf + self_conf.dtype.type(EPS)
+    am = argmax.astype(np.int64)
+    return (am == labels) | ((am > labels) & (top <= nudged)) | ((am < labels) & (top < nudged))
 
 
 def matches_label(

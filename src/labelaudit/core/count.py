@@ -309,11 +309,18 @@ class Context:
         return InMemoryMargins(self)
 
     def predicted(self, rows: np.ndarray | None = None) -> np.ndarray:
-        """First argmax of every row (or of `rows`), int64."""
+        """First argmax of every row (or of `rows`), int64 (kept from the row pass once it has run)."""
+        if self._rows is not None:
+            am = self._rows.argmax
+            return (am if rows is None else am[rows]).astype(np.int64)
         return kn.predicted_labels(self.pred_probs, rows, self.batch_size, self.n_jobs)
 
     def matches(self, rows: np.ndarray) -> np.ndarray:
-        return kn.matches_label(self.pred_probs, self.labels, rows, self.batch_size, self.n_jobs)
+        """Does each label in `rows` win its row's argmax after the EPS nudge?"""
+        rows = np.asarray(rows, dtype=np.int64)
+        am = self.rows.argmax[rows].astype(np.int64)
+        top = self.pred_probs[rows, am]  # one element per row instead of the whole row
+        return kn.label_wins(am, top, self.self_confidence[rows], self.labels[rows])
 
     def off_diagonal_issues(self) -> np.ndarray:
         """Increasing indices counted off the diagonal whose label does not win the nudged argmax."""

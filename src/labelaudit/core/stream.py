@@ -161,13 +161,10 @@ class StreamContext(Context):
         def part(b: Block) -> np.ndarray:
             start, yb, pb = b
             sl = slice(start, start + len(yb))
-            codes, off[sl] = kn.confident_block(pb, yb, level)
-            am = pb.argmax(axis=1)
+            codes, off[sl], am = kn.confident_block(pb, yb, level)
             pred[sl] = am
-            wins = am == yb  # the first argmax already is the label: the nudge cannot change that
-            rest = np.flatnonzero(~wins)
-            wins[rest] = kn.matches_block(pb[rest], yb[rest])
-            match[sl] = wins
+            r = np.arange(len(yb))
+            match[sl] = kn.label_wins(am, pb[r, am], pb[r, yb], yb)
             for method, adjust in keys:
                 scores[(method, adjust)][sl] = scores_of_block(pb, yb, method, self.thresholds if adjust else None)
             return codes
@@ -175,7 +172,7 @@ class StreamContext(Context):
         cj = np.zeros(k * k, dtype=np.int64)
         for codes in self.run_pass("B: confident joint", part):
             cj += np.bincount(codes, minlength=k * k)
-        self._rows = kn.RowPass(cj.reshape(k, k), off)
+        self._rows = kn.RowPass(cj.reshape(k, k), off, pred)
         self._match, self._predicted = match, pred
         self.stored_scores.update(scores)
         self.stored_scores[("self_confidence", False)] = self._self_conf
@@ -321,10 +318,7 @@ def batched_issue_rows(
         g = pb.argmax(axis=1)
         predicted[sl] = g
         ok = pb[np.arange(len(yb)), g] >= level[g]
-        wins = g == yb
-        rest = np.flatnonzero(~wins)
-        wins[rest] = kn.matches_block(pb[rest], yb[rest])
-        match[sl] = wins
+        match[sl] = kn.label_wins(g, pb[np.arange(len(yb)), g], pb[np.arange(len(yb)), yb], yb)
         return (
             class_counts(yb, k),
             class_counts(yb[ok], k),
