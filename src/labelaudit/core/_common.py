@@ -112,7 +112,7 @@ def check_inputs(
     batch_size: int | None = None,
     n_jobs: int | None = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Validate (labels, pred_probs) and return them as (intp labels (N,), float pred_probs (N, K)).
+    """Validate (labels, pred_probs) and return them as (int32 labels (N,), float pred_probs (N, K)).
 
     Rules (each a clear InputError): pred_probs is a 2-D float array with K >= 2 and N >= 1; labels are
     1-D integers (integral floats accepted) in 0..K-1 with the same N; every probability is finite and in
@@ -147,7 +147,10 @@ def check_inputs(
 
 
 def check_labels(labels: object, *, n_classes: int) -> np.ndarray:
-    """Labels as a 1-D intp array with values in 0..n_classes-1 (no copy when already intp)."""
+    """Labels as a 1-D int32 array with values in 0..n_classes-1 (no copy when already int32).
+
+    int32 halves the memory of int64 labels and, for a memory-mapped file, leaves no file pages resident;
+    kernels widen per batch where they compute codes such as y * K + j."""
     if isinstance(labels, np.memmap):
         y = labels.view(np.ndarray)
     elif isinstance(labels, (list, np.ndarray)) or np.isscalar(labels):
@@ -163,7 +166,7 @@ def check_labels(labels: object, *, n_classes: int) -> np.ndarray:
     if y.dtype.kind == "f":
         if not np.isfinite(y).all() or (y != np.floor(y)).any():
             raise InputError("labels must be integers")
-        y = y.astype(np.intp)
+        y = y.astype(np.int32)
     elif y.dtype.kind not in "iub":
         raise InputError(f"labels must be integers, got dtype {y.dtype}")
     lo, hi = int(y.min()), int(y.max())
@@ -173,8 +176,8 @@ def check_labels(labels: object, *, n_classes: int) -> np.ndarray:
             f"labels must be in 0..{n_classes - 1}: {int(bad.sum())} outside "
             f"(first at row {int(np.argmax(bad))}: {int(y[np.argmax(bad)])})"
         )
-    if y.dtype != np.intp:
-        y = y.astype(np.intp)
+    if y.dtype != np.int32:
+        y = y.astype(np.int32)
     return y
 
 

@@ -1,6 +1,6 @@
 """Row-level kernels shared by count, rank and filter.
 
-Every function here takes already-validated arrays (labels: intp (N,), pred_probs: float (N, K)) and
+Every function here takes already-validated arrays (labels: int32 or intp (N,), pred_probs: float (N, K)) and
 works over row batches so that a read-only memmap is read in place and temporaries stay bounded.
 """
 
@@ -123,7 +123,7 @@ def confident_block(
         single = n_above == 1
         guess[rest[single]] = above[single].argmax(axis=1)
         counted[rest] = n_above > 0
-    return yb[counted] * k + guess[counted], counted & (guess != yb), argmax
+    return yb[counted].astype(np.int64) * k + guess[counted], counted & (guess != yb), argmax
 
 
 def confident_rows(

@@ -157,7 +157,11 @@ def candidate_block(block: np.ndarray, yb: np.ndarray, bounds: np.ndarray, start
     d = block - block[np.arange(len(block)), yb][:, None]
     flat = np.flatnonzero(d >= bounds[yb])  # one flat index is cheaper than 2-D nonzero
     r = flat // k_all
-    return r + start, yb[r] * k_all + (flat - r * k_all), d.ravel()[flat]
+    code = yb[r].astype(np.int64) * k_all + (flat - r * k_all)
+    # Candidates are kept until the selection: int32 halves them whenever indices and codes fit.
+    small = start + len(block) < 1 << 31 and k_all * k_all < 1 << 31
+    kind = np.int32 if small else np.int64
+    return (r + start).astype(kind), code.astype(kind), d.ravel()[flat]
 
 
 def _select_candidates(idx, code, val, need, k_all, mask) -> np.ndarray:
@@ -165,8 +169,12 @@ def _select_candidates(idx, code, val, need, k_all, mask) -> np.ndarray:
     codes of cells with fewer candidates than needed (to be redone exactly)."""
     key = code.astype(np.uint16) if k_all * k_all <= 1 << 16 else code
     order = np.argsort(key, kind="stable")  # grouped by cell, index order kept within a cell
+    if len(order) < 1 << 31:
+        order = order.astype(np.int32)
+    del key
     code_sorted = code[order]
-    starts = np.flatnonzero(np.diff(code_sorted, prepend=-1))
+    starts = np.flatnonzero(code_sorted[1:] != code_sorted[:-1]) + 1
+    starts = np.concatenate(([0], starts)) if len(code_sorted) else starts
     cells = code_sorted[starts]
     ends = np.append(starts[1:], len(order))
     wanted = need.T.ravel()  # wanted[k * K + j] = need[j, k]

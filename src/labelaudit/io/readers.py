@@ -44,7 +44,7 @@ class InputFile:
 
 @dataclass
 class Dataset:
-    """Validated inputs: labels intp (N,), pred_probs float (N, K) (a read-only memmap for .npy)."""
+    """Validated inputs: labels int32 (N,), pred_probs float (N, K) (a read-only memmap for .npy)."""
 
     labels: np.ndarray
     pred_probs: np.ndarray
