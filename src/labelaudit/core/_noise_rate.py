@@ -19,7 +19,7 @@ from labelaudit.core import _kernels as kn
 from labelaudit.core._common import batch_rows, map_batches, row_slices
 
 DIRECT_ELEMENTS = 1 << 23  # below this many pred_probs elements the per-class route is always taken
-SAMPLE_ELEMENTS = 1 << 23  # upper size of the subsample used for the bounds, in pred_probs elements
+SAMPLE_ELEMENTS = 1 << 21  # upper size of the subsample used for the bounds, in pred_probs elements
 SLACK = 1.25  # expected candidates per cell = SLACK * need + a few
 
 
