@@ -80,7 +80,13 @@ def class_thresholds(
     boolean mask per class is cheaper than grouping all examples by class.
     """
     n_classes = len(counts)
-    if groups is None and n_classes > 32:
+    if groups is None and len(labels) <= 1 << 16:
+        # small inputs (the reference batched mode's chunks): one stable sort beats a mask per class
+        order = np.argsort(labels, kind="stable")
+        starts = np.zeros(n_classes + 1, dtype=np.int64)
+        np.cumsum(counts, out=starts[1:])
+        groups = ClassGroups(order, starts)
+    elif groups is None and n_classes > 32:
         groups = group_by_class(labels, n_classes)
     if groups is not None:
         grouped = self_conf[groups.order]

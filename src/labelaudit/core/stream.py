@@ -317,13 +317,15 @@ def batched_issue_rows(
         scores[sl] = scores_of_block(pb, yb, method, adjust_t)
         g = pb.argmax(axis=1)
         predicted[sl] = g
-        ok = pb[np.arange(len(yb)), g] >= level[g]
-        match[sl] = kn.label_wins(g, pb[np.arange(len(yb)), g], pb[np.arange(len(yb)), yb], yb)
-        return (
-            class_counts(yb, k),
-            class_counts(yb[ok], k),
-            class_counts(yb[ok & (g != yb)], k),
-        )
+        r = np.arange(len(yb))
+        top = pb[r, g]
+        ok = top >= level[g]
+        match[sl] = kn.label_wins(g, top, pb[r, yb], yb)
+        # one bincount for the three per-class tallies: code 0 = seen, 1 = argmax above its threshold,
+        # 2 = that and argmax != label
+        tallies = np.bincount(yb * 3, minlength=3 * k) + np.bincount(yb[ok] * 3 + 1, minlength=3 * k)
+        tallies += np.bincount(yb[ok & (g != yb)] * 3 + 2, minlength=3 * k)
+        return tallies[0::3], tallies[1::3], tallies[2::3]
 
     cls = np.zeros(k, dtype=np.int64)
     norm = np.zeros(k, dtype=np.int64)
