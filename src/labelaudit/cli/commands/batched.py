@@ -55,8 +55,7 @@ def batched(
     n_jobs: o.NJobs = 1,
     quiet: o.Quiet = False,
 ) -> None:
-    """Find label issues in inputs larger than memory: pred_probs is streamed in blocks (a progress bar
-    per pass), never held whole.
+    """Find label issues in inputs larger than memory: pred_probs is streamed in blocks, never held whole.
 
     Default mode follows the reference library's find_label_issues_batched (low-score selection of an
     estimated number of issues) but returns issues most severe first. --exact gives exactly the result of

@@ -21,8 +21,10 @@ def doctor(
     batch_size: o.BatchSize = None,
     quiet: o.Quiet = False,
 ) -> None:
-    """Check labels and pred_probs: logits passed as probabilities, NaN/inf, row-sum drift, float16,
-    absent classes, K mismatch, in-sample predictions. Exit 1 when something must be fixed."""
+    """Check the inputs without judging labels; exit 1 when something must be fixed.
+
+    Checks: logits passed as probabilities, NaN/inf, row-sum drift, float16 precision, classes absent from
+    labels or predictions, K mismatch, in-sample predictions."""
     from labelaudit.core.diagnose import diagnose
     from labelaudit.io.readers import read_inputs
 
