@@ -140,10 +140,14 @@ def find_issues(
         params["models"] = {"paths": ens["paths"], "weight_by": ens["weight_by"], "weights": list(details.weights)}
     ranked = order_rows(ctx, flagged, rank_by.value, adjust_pred_probs)
     listed = ranked[:top] if top is not None else ranked
-    cols = example_rows(ctx, listed, method=rank_by.value, adjust_pred_probs=adjust_pred_probs)
-    cols["is_label_issue"] = np.ones(len(listed), dtype=bool)
-    if details is not None:
-        add_member_columns(cols, details, listed)
+    # Per-example rows cost a pass over the flagged rows: skip them when only a .npy is written.
+    npy_only = bool(output) and output.lower().endswith(".npy") and not stdout_listing(output, fmt)
+    cols = {}
+    if not npy_only or baseline is not None:
+        cols = example_rows(ctx, listed, method=rank_by.value, adjust_pred_probs=adjust_pred_probs)
+        cols["is_label_issue"] = np.ones(len(listed), dtype=bool)
+        if details is not None:
+            add_member_columns(cols, details, listed)
     n_issues = len(ranked)
     rate = n_issues / ds.n
     summary = f"{n_issues} label issues in {ds.n} examples ({rate:.2%})"
