@@ -69,6 +69,28 @@ def gather_self_confidence(
     return out
 
 
+def group_values(values: np.ndarray, labels: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`values` reordered so that each class's values are contiguous and in index order, with the class
+    boundaries (K + 1,). Slice by slice: a stable sort of the slice's small keys, then one contiguous copy
+    per class, so neither an N-sized index array nor a random scatter is needed."""
+    n_classes = len(counts)
+    bounds = np.zeros(n_classes + 1, dtype=np.int64)
+    np.cumsum(counts, out=bounds[1:])
+    out = np.empty(len(values), dtype=values.dtype)
+    filled = bounds[:-1].copy()
+    for sl in row_slices(len(values), 1 << 20):
+        yb = labels[sl]
+        key = yb.astype(np.uint8) if n_classes <= 1 << 8 else yb.astype(np.uint16) if n_classes <= 1 << 16 else yb
+        ordered = values[sl][np.argsort(key, kind="stable")]
+        c = np.bincount(yb, minlength=n_classes)
+        local = 0
+        for k in np.flatnonzero(c):
+            out[filled[k] : filled[k] + c[k]] = ordered[local : local + c[k]]
+            local += c[k]
+            filled[k] += c[k]
+    return out, bounds
+
+
 def class_thresholds(
     self_conf: np.ndarray, labels: np.ndarray, counts: np.ndarray, groups: ClassGroups | None = None
 ) -> np.ndarray:
@@ -76,23 +98,15 @@ def class_thresholds(
 
     The mean of class k is numpy's mean of the contiguous vector P[R_k, k] in index order, which fixes
     the pairwise-summation order (and so the last bit). Thresholds stay in the input dtype unless some
-    class is absent, in which case the integer BIG promotes the vector to float64. For few classes a
-    boolean mask per class is cheaper than grouping all examples by class.
+    class is absent, in which case the integer BIG promotes the vector to float64.
     """
     n_classes = len(counts)
-    if groups is None and len(labels) <= 1 << 16:
-        # small inputs (the reference batched mode's chunks): one stable sort beats a mask per class
-        order = np.argsort(labels, kind="stable")
-        starts = np.zeros(n_classes + 1, dtype=np.int64)
-        np.cumsum(counts, out=starts[1:])
-        groups = ClassGroups(order, starts)
-    elif groups is None and n_classes > 32:
-        groups = group_by_class(labels, n_classes)
     if groups is not None:
         grouped = self_conf[groups.order]
-        parts = [grouped[groups.starts[k] : groups.starts[k + 1]] for k in range(n_classes)]
+        bounds = groups.starts
     else:
-        parts = [self_conf[labels == k] if counts[k] > 0 else None for k in range(n_classes)]
+        grouped, bounds = group_values(self_conf, labels, counts)
+    parts = [grouped[bounds[k] : bounds[k + 1]] if counts[k] > 0 else None for k in range(n_classes)]
     means = [parts[k].mean() if counts[k] > 0 else BIG for k in range(n_classes)]
     t = np.array(means) if (counts == 0).any() else np.array(means, dtype=self_conf.dtype)
     return np.maximum(t, t.dtype.type(T_MIN))
@@ -104,31 +118,53 @@ class RowPass:
 
     confident_joint: np.ndarray  # (K, K) int64, rows = given label, cols = guessed true label, no floor
     off_diagonal: np.ndarray  # (N,) bool: counted and guess != given label
-    argmax: np.ndarray  # (N,) first argmax of every row, the smallest unsigned dtype that holds K - 1
+    argmax: np.ndarray | None  # (N,) first argmax of every row (smallest unsigned dtype), or None for
+    # K <= SMALL_K, where the pass does not compute it
 
 
 def argmax_dtype(n_classes: int):
     return np.uint8 if n_classes <= 1 << 8 else np.uint16 if n_classes <= 1 << 16 else np.int64
 
 
+SMALL_K = 32  # up to this many classes, a row pass compares whole rows instead of taking each argmax
+
+
+def _count_and_index_weights(k: int) -> np.ndarray:
+    return np.column_stack([np.ones(k), np.arange(k)]).astype(np.float32)
+
+
 def confident_block(
     block: np.ndarray, yb: np.ndarray, level: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """One block of rows: (codes y * K + guess of the counted rows, off-diagonal flags (B,) bool,
-    first argmax (B,))."""
+    first argmax (B,) or None when the small-K route did not need it)."""
     k = block.shape[1]
-    # With the row's argmax above its own threshold the guess is that argmax, whether it is the only
-    # confident class or the argmax of several. Only the other rows need the full comparison.
-    argmax = block.argmax(axis=1)
-    guess = argmax.copy()
-    counted = block[np.arange(len(block)), guess] >= level[guess]
-    rest = np.flatnonzero(~counted)
-    if len(rest):
-        above = block[rest] >= level
-        n_above = np.count_nonzero(above, axis=1)
-        single = n_above == 1
-        guess[rest[single]] = above[single].argmax(axis=1)
-        counted[rest] = n_above > 0
+    if k <= SMALL_K:
+        # One comparison of the whole block; a float32 product with [1, j] columns gives, per row, how
+        # many classes are confident and (when exactly one is) which, both exactly (small integers).
+        # Only rows with several confident classes need their argmax.
+        above = block >= level
+        tally = above.astype(np.float32) @ _count_and_index_weights(k)
+        n_above = tally[:, 0]
+        guess = tally[:, 1].astype(np.int64)
+        counted = n_above > 0
+        multi = np.flatnonzero(n_above >= 2)
+        if len(multi):
+            guess[multi] = block[multi].argmax(axis=1)
+        argmax = None
+    else:
+        # With the row's argmax above its own threshold the guess is that argmax, whether it is the only
+        # confident class or the argmax of several. Only the other rows need the full comparison.
+        argmax = block.argmax(axis=1)
+        guess = argmax.copy()
+        counted = block[np.arange(len(block)), guess] >= level[guess]
+        rest = np.flatnonzero(~counted)
+        if len(rest):
+            above = block[rest] >= level
+            n_above = np.count_nonzero(above, axis=1)
+            single = n_above == 1
+            guess[rest[single]] = above[single].argmax(axis=1)
+            counted[rest] = n_above > 0
     return yb[counted].astype(np.int64) * k + guess[counted], counted & (guess != yb), argmax
 
 
@@ -143,10 +179,12 @@ def confident_rows(
     n, k = pred_probs.shape
     level = thresholds - EPS  # in the thresholds' dtype, as the comparison needs
     off = np.empty(n, dtype=bool)
-    argmax = np.empty(n, dtype=argmax_dtype(k))
+    argmax = None if k <= SMALL_K else np.empty(n, dtype=argmax_dtype(k))
 
     def part(sl: slice) -> np.ndarray:
-        codes, off[sl], argmax[sl] = confident_block(pred_probs[sl], labels[sl], level)
+        codes, off[sl], am = confident_block(pred_probs[sl], labels[sl], level)
+        if argmax is not None:
+            argmax[sl] = am
         return codes
 
     cj = np.zeros(k * k, dtype=np.int64)

@@ -309,8 +309,8 @@ class Context:
         return InMemoryMargins(self)
 
     def predicted(self, rows: np.ndarray | None = None) -> np.ndarray:
-        """First argmax of every row (or of `rows`), int64 (kept from the row pass once it has run)."""
-        if self._rows is not None:
+        """First argmax of every row (or of `rows`), int64 (kept from the row pass when it has it)."""
+        if self._rows is not None and self._rows.argmax is not None:
             am = self._rows.argmax
             return (am if rows is None else am[rows]).astype(np.int64)
         return kn.predicted_labels(self.pred_probs, rows, self.batch_size, self.n_jobs)
@@ -318,7 +318,7 @@ class Context:
     def matches(self, rows: np.ndarray) -> np.ndarray:
         """Does each label in `rows` win its row's argmax after the EPS nudge?"""
         rows = np.asarray(rows, dtype=np.int64)
-        am = self.rows.argmax[rows].astype(np.int64)
+        am = self.predicted(rows)
         top = self.pred_probs[rows, am]  # one element per row instead of the whole row
         return kn.label_wins(am, top, self.self_confidence[rows], self.labels[rows])
 

@@ -162,6 +162,8 @@ class StreamContext(Context):
             start, yb, pb = b
             sl = slice(start, start + len(yb))
             codes, off[sl], am = kn.confident_block(pb, yb, level)
+            if am is None:
+                am = pb.argmax(axis=1)
             pred[sl] = am
             r = np.arange(len(yb))
             match[sl] = kn.label_wins(am, pb[r, am], pb[r, yb], yb)
@@ -172,7 +174,7 @@ class StreamContext(Context):
         cj = np.zeros(k * k, dtype=np.int64)
         for codes in self.run_pass("B: confident joint", part):
             cj += np.bincount(codes, minlength=k * k)
-        self._rows = kn.RowPass(cj.reshape(k, k), off, pred)
+        self._rows = kn.RowPass(cj.reshape(k, k), off, pred)  # the stream keeps every argmax
         self._match, self._predicted = match, pred
         self.stored_scores.update(scores)
         self.stored_scores[("self_confidence", False)] = self._self_conf
