@@ -79,8 +79,18 @@ class ProbStats:
     first_nonfinite_row: int
 
 
-def scan_pred_probs(pred_probs: np.ndarray, batch_size: int | None = None, n_jobs: int | None = 1) -> ProbStats:
-    """One pass over pred_probs (N, K) in row batches: value range, row-sum range, first NaN/inf row."""
+def scan_pred_probs(
+    pred_probs: np.ndarray,
+    batch_size: int | None = None,
+    n_jobs: int | None = 1,
+    *,
+    labels: np.ndarray | None = None,
+    self_conf_out: np.ndarray | None = None,
+) -> ProbStats:
+    """One pass over pred_probs (N, K) in row batches: value range, row-sum range, first NaN/inf row.
+
+    With `labels` and `self_conf_out` (N,), the same pass also gathers P[i, y_i] into self_conf_out, so
+    the threshold computation that follows needs no pass of its own."""
     n, k = pred_probs.shape
     # A BLAS matrix-vector product sums rows several times faster than sum(axis=1); its float32
     # accumulation is far inside the 1e-3 row-sum tolerance this scan serves.
@@ -93,6 +103,8 @@ def scan_pred_probs(pred_probs: np.ndarray, batch_size: int | None = None, n_job
             bad = ~np.isfinite(block).all(axis=1)
             return sl.start + int(np.argmax(bad)), 0.0, 0.0, 0.0, 0.0
         sums = block @ ones if block.dtype == ones.dtype else block.astype(ones.dtype) @ ones
+        if self_conf_out is not None:
+            self_conf_out[sl] = block[np.arange(len(block)), labels[sl]]
         return -1, float(bmin), float(bmax), float(sums.min()), float(sums.max())
 
     vmin, vmax, smin, smax = np.inf, -np.inf, np.inf, -np.inf
@@ -136,14 +148,18 @@ def check_inputs(
     if len(y) != n:
         raise InputError(f"labels and pred_probs must have the same length: {len(y)} labels, {n} rows")
     if check_values:
-        stats = scan_pred_probs(pred_probs, batch_size, n_jobs)
-        if stats.first_nonfinite_row >= 0:
-            r = stats.first_nonfinite_row
-            raise InputError(f"pred_probs contains NaN or inf (first at row {r}: {pred_probs[r].tolist()})")
-        if stats.vmin < -EPS or stats.vmax > 1 + EPS:
-            bad = stats.vmin if stats.vmin < -EPS else stats.vmax
-            raise InputError(f"pred_probs values must be in [0, 1]; found {bad!r}")
+        check_stats(scan_pred_probs(pred_probs, batch_size, n_jobs), pred_probs)
     return y, pred_probs
+
+
+def check_stats(stats: ProbStats, pred_probs: np.ndarray) -> None:
+    """The value rules of check_inputs, on what a scan found: finite, and within [-EPS, 1 + EPS]."""
+    if stats.first_nonfinite_row >= 0:
+        r = stats.first_nonfinite_row
+        raise InputError(f"pred_probs contains NaN or inf (first at row {r}: {pred_probs[r].tolist()})")
+    if stats.vmin < -EPS or stats.vmax > 1 + EPS:
+        bad = stats.vmin if stats.vmin < -EPS else stats.vmax
+        raise InputError(f"pred_probs values must be in [0, 1]; found {bad!r}")
 
 
 def check_labels(labels: object, *, n_classes: int) -> np.ndarray:

@@ -17,8 +17,10 @@ from labelaudit.core._common import (
     TINY,
     check_inputs,
     check_labels,
+    check_stats,
     class_counts,
     resolve_n_jobs,
+    scan_pred_probs,
 )
 from labelaudit.errors import InputError
 
@@ -229,9 +231,7 @@ def num_label_issues(
         raise InputError(
             f"estimation_method must be one of {', '.join(ESTIMATION_METHODS)}; got {estimation_method!r}"
         )
-    y, p = check_inputs(labels, pred_probs, batch_size=batch_size)
-    ctx = Context(y, p, batch_size)
-    return ctx.num_issues(estimation_method)
+    return Context.validated(labels, pred_probs, batch_size).num_issues(estimation_method)
 
 
 class Context:
@@ -241,8 +241,24 @@ class Context:
     instead of re-reading pred_probs for each.
     """
 
+    @classmethod
+    def validated(cls, labels, pred_probs, batch_size: int | None = None, n_jobs: int | None = 1) -> Context:
+        """Check the inputs (check_inputs' rules) and gather the self-confidences in the same pass."""
+        y, p = check_inputs(labels, pred_probs, check_values=False)
+        sc = np.empty(len(y), dtype=p.dtype)
+        stats = scan_pred_probs(p, batch_size, n_jobs, labels=y, self_conf_out=sc)
+        check_stats(stats, p)
+        ctx = cls(y, p, batch_size, n_jobs)
+        ctx._self_conf = sc
+        return ctx
+
     def __init__(
-        self, labels: np.ndarray, pred_probs: np.ndarray, batch_size: int | None = None, n_jobs: int | None = 1
+        self,
+        labels: np.ndarray,
+        pred_probs: np.ndarray,
+        batch_size: int | None = None,
+        n_jobs: int | None = 1,
+        self_conf: np.ndarray | None = None,
     ):
         self.labels = labels
         self.pred_probs = pred_probs
@@ -253,7 +269,7 @@ class Context:
         self._groups: kn.ClassGroups | None = None
         self._counts: np.ndarray | None = None
         self.stored_scores: dict[tuple[str, bool], np.ndarray] = {}
-        self._self_conf: np.ndarray | None = None
+        self._self_conf: np.ndarray | None = self_conf
         self._thresholds: np.ndarray | None = None
         self._rows: kn.RowPass | None = None
         self._cj_cal: np.ndarray | None = None

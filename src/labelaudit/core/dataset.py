@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelaudit.core._common import check_inputs
 from labelaudit.core.count import Context, estimate_joint
 
 EPS_DS = 1e-6  # lower clip of denominators in the dataset tables
@@ -105,9 +104,9 @@ def overall_label_health_score(
     """1 - (off_diagonal number of label issues) / N with labels and pred_probs; trace of the joint
     otherwise."""
     if labels is not None and pred_probs is not None:
-        y, p = check_inputs(labels, pred_probs, batch_size=batch_size)
-        nx = len(y) if num_examples is None else int(num_examples)
-        return 1.0 - Context(y, p, batch_size).num_issues("off_diagonal") / nx
+        ctx = Context.validated(labels, pred_probs, batch_size)
+        nx = ctx.n if num_examples is None else int(num_examples)
+        return 1.0 - ctx.num_issues("off_diagonal") / nx
     j, _ = _joint_and_count(labels, pred_probs, joint, num_examples, confident_joint, batch_size)
     return float(np.trace(j))
 

@@ -8,7 +8,6 @@ import numpy as np
 
 from labelaudit.core import _kernels as kn
 from labelaudit.core import _noise_rate
-from labelaudit.core._common import check_inputs
 from labelaudit.core.count import Context, round_rows
 from labelaudit.core.rank import check_method, order_rows, scores_for_rows
 from labelaudit.errors import InputError, LabelauditWarning
@@ -141,8 +140,7 @@ def find_label_issues(
         raise InputError(f"rank_by_kwargs may only contain adjust_pred_probs; got {sorted(kwargs)}")
     if return_indices_ranked_by is not None:
         check_method(return_indices_ranked_by, adjust_pred_probs)
-    y, p = check_inputs(labels, pred_probs, batch_size=batch_size, n_jobs=n_jobs)
-    ctx = Context(y, p, batch_size, n_jobs)
+    ctx = Context.validated(labels, pred_probs, batch_size, n_jobs)
     rows = issue_rows(
         ctx,
         filter_by=filter_by,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from labelaudit.core import _kernels as kn
-from labelaudit.core._common import C_MIN, batch_rows, check_inputs, map_batches
+from labelaudit.core._common import C_MIN, batch_rows, map_batches
 from labelaudit.core.count import Context
 from labelaudit.errors import InputError
 
@@ -89,8 +89,7 @@ def get_label_quality_scores(
     subtracts the class thresholds first. Dtype follows pred_probs (float64 for the entropy score).
     """
     check_method(method, adjust_pred_probs)
-    y, p = check_inputs(labels, pred_probs, batch_size=batch_size)
-    return scores_for_rows(Context(y, p, batch_size), None, method, adjust_pred_probs)
+    return scores_for_rows(Context.validated(labels, pred_probs, batch_size), None, method, adjust_pred_probs)
 
 
 def flagged_rows(issues, n: int) -> np.ndarray:
@@ -132,9 +131,8 @@ def order_label_issues(
     if kwargs:
         raise InputError(f"rank_by_kwargs may only contain adjust_pred_probs; got {sorted(kwargs)}")
     check_method(rank_by, adjust_pred_probs)
-    y, p = check_inputs(labels, pred_probs, batch_size=batch_size)
-    rows = flagged_rows(label_issues, len(y))
-    return order_rows(Context(y, p, batch_size), rows, rank_by, adjust_pred_probs)
+    ctx = Context.validated(labels, pred_probs, batch_size)
+    return order_rows(ctx, flagged_rows(label_issues, ctx.n), rank_by, adjust_pred_probs)
 
 
 def find_top_issues(quality_scores, top: int | None = 10) -> np.ndarray:

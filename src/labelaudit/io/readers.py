@@ -51,6 +51,7 @@ class Dataset:
     class_names: list[str] | None
     files: list[InputFile] = field(default_factory=list)
     ids: np.ndarray | None = None
+    self_conf: np.ndarray | None = None  # P[i, y_i], gathered during validation
 
     @property
     def n(self) -> int:
@@ -316,13 +317,14 @@ def validate_inputs(raw_inputs: RawInputs, *, from_logits: bool = False) -> Data
 
     if from_logits:
         p = _softmax(p)
-    p = _check_values(p, pred_probs_path, from_logits)
+    self_conf = np.empty(len(labels), dtype=p.dtype)
+    p = _check_values(p, pred_probs_path, from_logits, labels, self_conf)
     counts = class_counts(labels, k)
     absent = np.flatnonzero(counts == 0)
     if len(absent):
         shown = [class_names[i] for i in absent[:20]] if class_names else absent[:20].tolist()
         warnings.warn(f"{len(absent)} class(es) have no examples in {labels_path}: {shown}", LabelauditWarning, stacklevel=2)
-    return Dataset(labels, p, class_names, raw_inputs.files, raw_inputs.ids)
+    return Dataset(labels, p, class_names, raw_inputs.files, raw_inputs.ids, self_conf)
 
 
 
@@ -335,12 +337,12 @@ def _labels_are_strings(labels_path: str, label_column: str | None) -> bool:
     return df[col].dtype.kind in "OUS" or str(df[col].dtype).startswith(("string", "str"))
 
 
-def _check_values(p: np.ndarray, path: str, from_logits: bool) -> np.ndarray:
+def _check_values(p: np.ndarray, path: str, from_logits: bool, labels=None, self_conf_out=None) -> np.ndarray:
     """Reject NaN/inf, out-of-range values and rows that do not sum to 1; repair small drift by
     clipping into [0, 1] (a copy, with a warning). Returns pred_probs, repaired or untouched."""
     from labelaudit.core import scan_pred_probs
 
-    stats = scan_pred_probs(p)
+    stats = scan_pred_probs(p, labels=labels, self_conf_out=self_conf_out)
     if stats.first_nonfinite_row >= 0:
         r = stats.first_nonfinite_row
         raise InputError(f"{path}: pred_probs must be finite; row {r} contains NaN or inf: {_row_repr(p[r])}")
@@ -364,6 +366,8 @@ def _check_values(p: np.ndarray, path: str, from_logits: bool) -> np.ndarray:
             stacklevel=3,
         )
         p = np.clip(p, 0, 1)
+        if self_conf_out is not None:
+            self_conf_out[:] = p[np.arange(len(p)), labels]
     return p
 
 

@@ -161,7 +161,7 @@ def load_models(labels, pred_probs: list[str], label_column, prob_columns, class
     if len(dsets) == 1:
         if weights is not None:
             raise InputError("--weights needs several --pred-probs models")
-        return ds, Context(ds.labels, ds.pred_probs, batch_size, n_jobs), None
+        return ds, Context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf), None
     for path, other in zip(paths[1:], dsets[1:], strict=True):
         if (other.n, other.k) != (ds.n, ds.k):
             raise InputError(f"{path}: model has N={other.n}, K={other.k} but {paths[0]} has N={ds.n}, K={ds.k}")

@@ -61,7 +61,7 @@ def health(
             tasks.tok_health(ds, **common)
         return
     ds = load(labels, pred_probs, label_column, prob_columns, class_names, id_column, from_logits)
-    ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs)
+    ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf)
     rep = HealthReport(ctx, num_examples)
     classes = render.named_classes(rep.classes, ds.class_names)
     gates = []

@@ -42,7 +42,7 @@ def overlap(
     if output:
         check_output_path(output, OVERLAP_OUTPUTS)
     ds = load(labels, pred_probs, label_column, prob_columns, class_names, id_column, from_logits)
-    rep = HealthReport(Context(ds.labels, ds.pred_probs, batch_size, n_jobs), num_examples)
+    rep = HealthReport(Context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf), num_examples)
     pairs = rep.pairs(asymmetric)
     largest = float(pairs["joint_probability"][0]) if len(pairs["joint_probability"]) else 0.0
     if top is not None:
