@@ -54,11 +54,14 @@ def make_cifar10(real_dir: Path, out_dir: Path) -> None:
     class_names = _read_class_names(out_dir / "class_names.txt")
     n, k = pred_probs.shape
     if labels.shape != (n,) or len(class_names) != k:
-        raise SystemExit(f"inconsistent cifar10 inputs: labels {labels.shape}, pred_probs {pred_probs.shape}, "
-                         f"{len(class_names)} class names")
+        raise SystemExit(
+            f"inconsistent cifar10 inputs: labels {labels.shape}, pred_probs {pred_probs.shape}, "
+            f"{len(class_names)} class names"
+        )
 
-    table = pd.DataFrame({"id": np.arange(n, dtype=np.int64),
-                          "label": np.asarray(class_names, dtype=object)[labels]})
+    table = pd.DataFrame(
+        {"id": np.arange(n, dtype=np.int64), "label": np.asarray(class_names, dtype=object)[labels]}
+    )
     for j, name in enumerate(class_names):
         table[name] = pred_probs[:, j]
 
@@ -107,8 +110,13 @@ def make_synthetic(out_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("real_dir", nargs="?", type=Path, default=DEFAULT_REAL,
-                    help=f"directory holding cifar10/ (default: {DEFAULT_REAL})")
+    ap.add_argument(
+        "real_dir",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_REAL,
+        help=f"directory holding cifar10/ (default: {DEFAULT_REAL})",
+    )
     args = ap.parse_args(argv)
     make_cifar10(args.real_dir, HERE / "cifar10")
     make_synthetic(HERE / "synthetic")
