@@ -1067,8 +1067,8 @@ def render_health(results: list[dict], meta: dict) -> list[str]:
         )
     L.append("")
     L.append(
-        "- **call**: labelaudit: `labels, pred_probs = labelaudit.core.check_inputs(np.load(L, mmap_mode='r'), "
-        "np.load(P, mmap_mode='r'))` then `labelaudit.core.HealthReport(labelaudit.core.Context(labels, pred_probs))`; "
+        "- **call**: labelaudit: `labelaudit.core.HealthReport(labelaudit.core.Context.validated(np.load(L, mmap_mode='r'), "
+        "np.load(P, mmap_mode='r')))` (validation and the self-confidence gather share one pass); "
         "cleanlab: `cleanlab.dataset.health_summary(labels, pred_probs, verbose=False)` on the same memory-mapped "
         "inputs. Loading is inside the timed region for both (`bench/call.py --task health`)."
     )

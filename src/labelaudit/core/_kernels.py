@@ -217,7 +217,7 @@ def label_wins(argmax: np.ndarray, top: np.ndarray, self_conf: np.ndarray, label
     is the first argmax iff it already was, or the argmax lies after it and top <= P[y] + EPS, or before
     it and top < P[y] + EPS (an earlier equal maximum keeps first place)."""
     nudged = self_conf + self_conf.dtype.type(EPS)
-    am = argmax.astype(np.int64)
+    am = argmax.astype(np.int64, copy=False)
     return (am == labels) | ((am > labels) & (top <= nudged)) | ((am < labels) & (top < nudged))
 
 

@@ -316,24 +316,21 @@ def batched_issue_rows(
     def part2(b: Block):
         start, yb, pb = b
         sl = slice(start, start + len(yb))
-        scores[sl] = scores_of_block(pb, yb, method, adjust_t)
+        r = np.arange(len(yb))
+        self_conf = pb[r, yb]
+        plain = method == "self_confidence" and adjust_t is None
+        scores[sl] = self_conf if plain else scores_of_block(pb, yb, method, adjust_t)
         g = pb.argmax(axis=1)
         predicted[sl] = g
-        r = np.arange(len(yb))
         top = pb[r, g]
         ok = top >= level[g]
-        match[sl] = kn.label_wins(g, top, pb[r, yb], yb)
-        # one bincount for the three per-class tallies: code 0 = seen, 1 = argmax above its threshold,
-        # 2 = that and argmax != label
-        tallies = np.bincount(yb * 3, minlength=3 * k) + np.bincount(yb[ok] * 3 + 1, minlength=3 * k)
-        tallies += np.bincount(yb[ok & (g != yb)] * 3 + 2, minlength=3 * k)
-        return tallies[0::3], tallies[1::3], tallies[2::3]
+        match[sl] = kn.label_wins(g, top, self_conf, yb)
+        return np.bincount(yb[ok], minlength=k), np.bincount(yb[ok & (g != yb)], minlength=k)
 
-    cls = np.zeros(k, dtype=np.int64)
+    cls = class_counts(labels, k)
     norm = np.zeros(k, dtype=np.int64)
     prune = np.zeros(k, dtype=np.int64)
-    for c_cls, c_norm, c_prune in run("2: scores", part2):
-        cls += c_cls
+    for c_norm, c_prune in run("2: scores", part2):
         norm += c_norm
         prune += c_prune
     if estimation_method == "off_diagonal":
