@@ -201,6 +201,9 @@ def class_counts(labels: np.ndarray, n_classes: int) -> np.ndarray:
     """n_k for k in 0..K-1 as int64 (0 for an absent class).
 
     Counted in slices: np.bincount copies a memory-mapped input whole before counting."""
+    if n_classes == 2:  # validated labels are 0 or 1: one count suffices
+        ones = int(np.count_nonzero(labels))
+        return np.array([len(labels) - ones, ones], dtype=np.int64)
     counts = np.zeros(n_classes, dtype=np.int64)
     for sl in row_slices(len(labels), 1 << 20):
         counts += np.bincount(labels[sl], minlength=n_classes)

@@ -101,12 +101,14 @@ def class_thresholds(
     class is absent, in which case the integer BIG promotes the vector to float64.
     """
     n_classes = len(counts)
-    if groups is not None:
-        grouped = self_conf[groups.order]
-        bounds = groups.starts
+    if n_classes <= 4 and groups is None:  # a mask per class is cheapest for a handful of classes
+        parts = [self_conf[labels == k] if counts[k] > 0 else None for k in range(n_classes)]
     else:
-        grouped, bounds = group_values(self_conf, labels, counts)
-    parts = [grouped[bounds[k] : bounds[k + 1]] if counts[k] > 0 else None for k in range(n_classes)]
+        if groups is not None:
+            grouped, bounds = self_conf[groups.order], groups.starts
+        else:
+            grouped, bounds = group_values(self_conf, labels, counts)
+        parts = [grouped[bounds[k] : bounds[k + 1]] if counts[k] > 0 else None for k in range(n_classes)]
     means = [parts[k].mean() if counts[k] > 0 else BIG for k in range(n_classes)]
     t = np.array(means) if (counts == 0).any() else np.array(means, dtype=self_conf.dtype)
     return np.maximum(t, t.dtype.type(T_MIN))
@@ -139,7 +141,15 @@ def confident_block(
     """One block of rows: (codes y * K + guess of the counted rows, off-diagonal flags (B,) bool,
     first argmax (B,) or None when the small-K route did not need it)."""
     k = block.shape[1]
-    if k <= SMALL_K:
+    if k == 2:
+        # Binary problems (K = 2, e.g. each class of multi-label data): two column comparisons.
+        above0, above1 = block[:, 0] >= level[0], block[:, 1] >= level[1]
+        both = above0 & above1
+        # both confident: the first argmax (a tie goes to class 0); one: that class
+        guess = np.where(both, block[:, 1] > block[:, 0], above1).astype(np.int64)
+        counted = above0 | above1
+        argmax = None
+    elif k <= SMALL_K:
         # One comparison of the whole block; a float32 product with [1, j] columns gives, per row, how
         # many classes are confident and (when exactly one is) which, both exactly (small integers).
         # Only rows with several confident classes need their argmax.

@@ -48,8 +48,22 @@ def binary_view(pred_probs: np.ndarray, k: int) -> np.ndarray:
     return np.column_stack([1 - col, col])
 
 
+COLUMN_GROUP = 8  # classes whose columns are copied out together (one read of the matrix per group)
+
+
+def _binary_contexts(y: np.ndarray, p: np.ndarray):
+    """(k, Context of class k's binary problem) for every class, reading pred_probs one group of columns
+    at a time: a strided column per class would read the whole matrix K times."""
+    for k0 in range(0, p.shape[1], COLUMN_GROUP):
+        cols = np.ascontiguousarray(p[:, k0 : k0 + COLUMN_GROUP].T)  # (group, N), contiguous columns
+        labs = np.ascontiguousarray(y[:, k0 : k0 + COLUMN_GROUP].T)
+        for i in range(len(cols)):
+            col = cols[i]
+            yield k0 + i, Context(labs[i].astype(np.int32), np.column_stack([1 - col, col]))
+
+
 def _binary_context(y: np.ndarray, p: np.ndarray, k: int) -> Context:
-    return Context(y[:, k].astype(np.intp), binary_view(p, k))
+    return Context(y[:, k].astype(np.int32), binary_view(p, k))
 
 
 def per_class_scores(labels, pred_probs, *, method: str = "self_confidence", adjust_pred_probs: bool = False,
@@ -59,8 +73,7 @@ def per_class_scores(labels, pred_probs, *, method: str = "self_confidence", adj
     check_method(method, adjust_pred_probs)
     y, p = (labels, pred_probs) if _checked else check_multilabel(labels, pred_probs)
     out = np.empty(p.shape, dtype=np.float64)
-    for k in range(p.shape[1]):
-        ctx = _binary_context(y, p, k)
+    for k, ctx in _binary_contexts(y, p):
         t = ctx.thresholds if adjust_pred_probs else None
         out[:, k] = scores_of_block(ctx.pred_probs, ctx.labels, method, t)
     return out
@@ -134,8 +147,7 @@ def find_issues_per_class(labels, pred_probs, *, filter_by: str = "prune_by_nois
     if num_to_remove_per_class is not None and len(num_to_remove_per_class) != k_all:
         raise InputError(f"num_to_remove_per_class must have {k_all} entries")
     mask = np.zeros((n, k_all), dtype=bool)
-    for k in range(k_all):
-        ctx = _binary_context(y, p, k)
+    for k, ctx in _binary_contexts(y, p):
         rows = issue_rows(
             ctx,
             filter_by=filter_by,
