@@ -27,6 +27,10 @@ def margins(p: np.ndarray, members: np.ndarray, k: int, targets: np.ndarray, bat
     """(len(targets), n_k) margins P[i, j] - P[i, k] in the input dtype, one contiguous row per target
     class j, gathered in row slices so that no (n_k, K) block is held at once."""
     out = np.empty((len(targets), len(members)), dtype=p.dtype)
+    if p.shape[1] <= 4:  # a handful of columns: whole-column differences, then one 1-D gather each
+        for r, j in enumerate(targets):
+            out[r] = (p[:, j] - p[:, k])[members]
+        return out
     cols = np.concatenate(([k], targets))
     # Whole rows, then the needed columns: contiguous row copies beat a 2-D fancy index (np.ix_) even
     # when few columns are needed (measured 0.18 s vs 0.33 s for 1000 classes of 200 rows at K=1000).
