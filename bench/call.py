@@ -12,9 +12,11 @@ Usage:
                 self-confidence gather share one pass)
     cleanlab:   cleanlab.dataset.health_summary(labels, pred_probs, verbose=False)
     OUT.npy gets the joint (K, K); RESULT.json holds the health score.
---task batched (cleanlab only; labelaudit's batched mode is measured through its CLI):
-    times find_label_issues_batched(labels_file=..., pred_probs_file=..., batch_size=10000,
-    n_jobs=1, verbose=False, return_mask=True); OUT.npy gets the mask.
+--task batched: times, with the files opened inside the timed region,
+    labelaudit: core.stream.batched_issue_rows over io.stream.BlockSource(L, P) (default mode)
+    cleanlab:   find_label_issues_batched(labels_file=..., pred_probs_file=..., batch_size=10000,
+                n_jobs=1, verbose=False, return_mask=True)
+    OUT.npy gets the mask.
 
 --save-cj / --cj are only for run.py's diagnosis of differing find masks (not timed runs).
 This file imports nothing but the standard library, numpy and the library under test, so it
@@ -66,8 +68,6 @@ def main() -> int:
         help="labelaudit find only, diagnostic: pass this confident joint (.npy) to the call",
     )
     args = ap.parse_args()
-    if args.task == "batched" and args.lib != "cleanlab":
-        ap.error("--task batched is cleanlab only (labelaudit's batched mode is measured through its CLI)")
 
     t_import = time.perf_counter()
     info: dict[str, object] = {
@@ -91,11 +91,21 @@ def main() -> int:
             def call(labels, pred_probs):
                 return labelaudit.find_label_issues(labels, pred_probs, **kwargs)
 
-        else:  # health
+        elif args.task == "health":
             import labelaudit.core as core
 
             def call(_labels, _pred_probs):
                 return core.HealthReport(core.Context.validated(mmap(lpath), mmap(ppath)))
+
+        else:  # batched, default mode
+            from labelaudit.core import stream
+            from labelaudit.io.stream import BlockSource
+
+            def call(_labels, _pred_probs):
+                src = BlockSource(lpath, ppath)
+                mask = np.zeros(src.n, dtype=bool)
+                mask[stream.batched_issue_rows(src.passes, src.n, src.k).ranked] = True
+                return mask
 
     else:
         import cleanlab

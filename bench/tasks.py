@@ -118,12 +118,11 @@ def main() -> None:
         same = "n/a"
         if cl:
             a, b = np.load(d / f"la_{which}.npy"), np.load(d / f"cl_{which}.npy")
-            if which == "ml":
-                same = "yes" if np.array_equal(a, b) else "no"
-            else:
-                sa, sb = {tuple(x) for x in a.tolist()}, {tuple(x) for x in b.tolist()}
-                same = ("yes" if sa == sb else "no") + (", same order" if np.array_equal(a, b) else
-                                                        ", order differs only among equal scores")
+            sa = {tuple(x) if isinstance(x, list) else x for x in a.tolist()}
+            sb = {tuple(x) if isinstance(x, list) else x for x in b.tolist()}
+            same = "yes" if sa == sb else f"{len(sa - sb)} only here, {len(sb - sa)} only in cleanlab"
+            if which == "tok" and sa == sb:
+                same += ", same order" if np.array_equal(a, b) else ", order differs only among equal scores"
         limit = 1.5 * size_mb / 1.048576 + 200 / 1.048576
         rows.append((name, size_mb, la, cl, same, limit))
     print("| data | input MB | call: labelaudit | call: cleanlab | ratio | process: labelaudit | process: cleanlab |"
