@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import nudged_argmax_wins
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -149,9 +150,13 @@ def test_round_rows_decrement_takes_lowest_index_first():
 def test_matches_label_nudge():
     p = np.array([[0.5, 0.5], [0.5, 0.5], [0.5, 0.5 - 5e-7], [0.5, 0.5 - 2e-6], [0.6, 0.4]])
     y = np.array([1, 0, 1, 1, 0])
-    # A label that ties (or trails by less than 1e-6) still wins the nudged argmax.
-    got = kn.matches_label(p, y, np.arange(5))
-    np.testing.assert_array_equal(got, [True, True, True, False, True])
+    # A label that ties (or trails by less than 1e-6) still wins the nudged argmax: both the copy-and-nudge
+    # form and the closed form the Context uses.
+    want = [True, True, True, False, True]
+    np.testing.assert_array_equal(nudged_argmax_wins(p, y), want)
+    from labelaudit.core import Context
+
+    np.testing.assert_array_equal(Context(y, p).matches(np.arange(5)), want)
 
 
 # ---------------------------------------------------------------------------- §6 / §7 latent estimates

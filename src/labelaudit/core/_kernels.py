@@ -212,15 +212,6 @@ def confident_rows(
     return RowPass(cj.reshape(k, k), off, argmax)
 
 
-def matches_block(block: np.ndarray, yb: np.ndarray) -> np.ndarray:
-    """(B,) bool: the label wins the first-argmax of its row after EPS (in the block's dtype) is added to
-    it. Works on a copy: the caller's block is untouched."""
-    block = np.array(block)
-    r = np.arange(len(block))
-    block[r, yb] = block[r, yb] + block.dtype.type(EPS)
-    return block.argmax(axis=1) == yb
-
-
 def label_wins(argmax: np.ndarray, top: np.ndarray, self_conf: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """The "label wins the nudged argmax" rule from the row's first argmax, its maximum `top` and the
     self-confidence, without re-reading the row: after adding EPS (in the input dtype) to P[y], the label
@@ -229,26 +220,6 @@ def label_wins(argmax: np.ndarray, top: np.ndarray, self_conf: np.ndarray, label
     nudged = self_conf + self_conf.dtype.type(EPS)
     am = argmax.astype(np.int64, copy=False)
     return (am == labels) | ((am > labels) & (top <= nudged)) | ((am < labels) & (top < nudged))
-
-
-def matches_label(
-    pred_probs: np.ndarray, labels: np.ndarray, rows: np.ndarray, batch_size: int | None = None, n_jobs: int = 1
-) -> np.ndarray:
-    """For each index in `rows`: does the given label win the argmax after adding EPS to it?
-
-    The nudge is added in the dtype of pred_probs and argmax takes the first maximum, so a label that ties
-    an earlier class by less than EPS still wins.
-    """
-    n, k = pred_probs.shape
-    out = np.empty(len(rows), dtype=bool)
-
-    def part(sl: slice) -> None:
-        idx = rows[sl]
-        out[sl] = matches_block(pred_probs[idx], labels[idx])
-
-    for _ in map_batches(part, len(rows), batch_rows(k, batch_size), n_jobs):
-        pass
-    return out
 
 
 def predicted_labels(
