@@ -232,3 +232,33 @@ def test_missing_file_exit_2(runner, data, save_npy, tmp_path):
     res = runner.invoke(app, ["doctor", "-l", save_npy("y.npy", y), "-p", str(missing)])
     assert res.exit_code == 2 and res.stdout == ""
     assert f"{missing}: pred_probs file not found" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_doctor_junit_and_github(runner, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "l.npy", rng.integers(0, 4, 300))
+    np.save(tmp_path / "p.npy", rng.normal(size=(300, 4)) * 3)  # logits passed as probabilities
+    base = ["doctor", "-l", str(tmp_path / "l.npy"), "-p", str(tmp_path / "p.npy")]
+    r = runner.invoke(app, [*base, "--format", "junit"])
+    assert r.exit_code == 1
+    suite = ET.fromstring(r.stdout).find("testsuite")
+    failed = [c.get("name") for c in suite.findall("testcase") if c.find("failure") is not None]
+    assert failed == ["range"] and suite.get("failures") == "1"
+    r = runner.invoke(app, [*base, "--format", "github"])
+    assert r.exit_code == 1
+    lines = r.stdout.splitlines()
+    assert any(line.startswith("::error file=") and "doctor: range" in line and "--from-logits" in line for line in lines)
+    assert lines[-1].startswith("::notice title=labelaudit doctor::")
+
+
+def test_id_column_missing_is_an_error(runner, tmp_path):
+    import pandas as pd
+
+    pd.DataFrame({"label": [0, 1, 0, 1], "a": [.9, .2, .8, .3], "b": [.1, .8, .2, .7]}).to_csv(tmp_path / "t.csv",
+                                                                                            index=False)
+    out = tmp_path / "o.csv"
+    r = runner.invoke(app, ["find-issues", "-l", str(tmp_path / "t.csv"), "-p", str(tmp_path / "t.csv"),
+                            "--id-column", "nope", "-o", str(out)])
+    assert r.exit_code == 2 and "--id-column 'nope' not found" in r.stderr and not out.exists()

@@ -406,3 +406,30 @@ def print_token_issues(ds, pairs, flat, scores, title: str, limit: int = TERMINA
     console.print(table)
     if len(pairs) > limit:
         console.print(f"... {len(pairs) - limit} more (use --top N, --format csv or -o FILE to see all)", style="dim")
+
+
+def print_findings_junit(findings, verdict: str) -> None:
+    """doctor as JUnit XML: one test case per check, failing for "error" findings."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("testsuites", name="labelaudit doctor")
+    suite = ET.SubElement(root, "testsuite", name="labelaudit doctor", tests=str(len(findings)),
+                          failures=str(sum(f.severity == "error" for f in findings)))
+    for f in findings:
+        case = ET.SubElement(suite, "testcase", classname="labelaudit.doctor", name=f.check)
+        if f.severity == "error":
+            ET.SubElement(case, "failure", message=f.message).text = f.fix
+        else:
+            ET.SubElement(case, "system-out").text = f"{f.severity}: {f.message}" + (f" ({f.fix})" if f.fix else "")
+    ET.indent(root)
+    sys.stdout.write('<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n")
+
+
+def print_findings_github(findings, verdict: str, file: str) -> None:
+    """doctor as workflow annotations: ::error per problem, ::warning per warning, a ::notice verdict."""
+    for f in findings:
+        if f.severity != "ok":
+            level = "error" if f.severity == "error" else "warning"
+            text = f.message + (f". {f.fix}" if f.fix else "")
+            sys.stdout.write(f"::{level} file={_gh_property(file)},title=labelaudit doctor: {f.check}::{_gh_escape(text)}\n")
+    sys.stdout.write(f"::notice title=labelaudit doctor::{_gh_escape(verdict)}\n")

@@ -279,8 +279,10 @@ def read_inputs(
         if df[col].isna().any():
             row = int(np.argmax(df[col].isna().to_numpy()))
             raise InputError(f"{labels_path}: missing label at row {row}")
+        if id_column is not None and id_column not in df.columns:
+            raise InputError(f"{labels_path}: --id-column {id_column!r} not found; columns are {list(df.columns)}")
         idc = id_column or ("id" if "id" in df.columns else None)
-        if idc is not None and idc in df.columns:
+        if idc is not None:
             ids = df[idc].to_numpy()
     else:
         raise InputError(f"{labels_path}: unsupported labels format (use .npy, .csv, .tsv or .parquet)")

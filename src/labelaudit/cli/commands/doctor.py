@@ -38,7 +38,11 @@ def doctor(
         else f"ready to audit ({len(warnings_)} warning(s))" if warnings_ else "ready to audit"
     )
     fmt_name = render.resolve_format(fmt)
-    if fmt_name == "json":
+    if fmt_name == "junit":
+        render.print_findings_junit(findings, verdict)
+    elif fmt_name == "github":
+        render.print_findings_github(findings, verdict, labels)
+    elif fmt_name == "json":
         render.print_json({
             "version": __version__, "command": "doctor", "inputs": [f.describe() for f in raw.files], "verdict": verdict,
             "ok": not errors, "findings": [f.__dict__ for f in findings],
