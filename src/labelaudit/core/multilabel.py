@@ -161,13 +161,17 @@ def find_issues_per_class(labels, pred_probs, *, filter_by: str = "prune_by_nois
 
 def find_label_issues(labels, pred_probs, *, filter_by: str = "prune_by_noise_rate",
                       return_indices_ranked_by: str | None = None, adjust_pred_probs: bool = False,
-                      frac_noise: float = 1.0, num_to_remove_per_class=None, min_examples_per_class: int = 1):
+                      frac_noise: float = 1.0, num_to_remove_per_class=None, min_examples_per_class: int = 1,
+                      scores: np.ndarray | None = None):
     """Examples with any class flagged: a bool mask (N,), or int64 indices ordered by the aggregated
     score (EMA, alpha 0.8) of `return_indices_ranked_by`.
 
     For the low_* filters the reference takes the number flagged by confident_learning and the lowest
     that many aggregated self-confidences (both low_* filters alike); ranked output is that set ordered
-    by its own aggregated score (the reference returns a misaligned permutation here)."""
+    by its own aggregated score (the reference returns a misaligned permutation here).
+
+    `scores`: the aggregated (EMA, alpha 0.8) scores of `return_indices_ranked_by` over all rows, when the
+    caller already has them; they order the other filters' output instead of being computed again."""
     y, p = check_multilabel(labels, pred_probs)
     if return_indices_ranked_by is not None:
         check_method(return_indices_ranked_by, adjust_pred_probs)
@@ -192,8 +196,10 @@ def find_label_issues(labels, pred_probs, *, filter_by: str = "prune_by_noise_ra
     rows = np.flatnonzero(per_class.any(axis=1))
     if return_indices_ranked_by is None:
         return _mask(rows, len(y))
-    q = aggregate(per_class_scores(y, p, method=return_indices_ranked_by, adjust_pred_probs=adjust_pred_probs,
-                                   _checked=True), alpha=DEFAULT_ALPHA)
+    q = scores
+    if q is None:
+        q = aggregate(per_class_scores(y, p, method=return_indices_ranked_by, adjust_pred_probs=adjust_pred_probs,
+                                       _checked=True), alpha=DEFAULT_ALPHA)
     return rows[kn.stable_order(q[rows])].astype(np.int64)
 
 

@@ -45,12 +45,18 @@ def find_label_issues(labels, pred_probs, lengths, *, return_indices_ranked_by: 
                       batch_size: int | None = None) -> np.ndarray:
     """(M, 2) int64 (sentence, token) pairs of likely label errors, most severe first."""
     check_method(return_indices_ranked_by, adjust_pred_probs)
-    y, p = check_inputs(labels, pred_probs, batch_size=batch_size)
-    lengths = check_lengths(lengths, len(y))
-    ctx = Context(y, p, batch_size)
-    flagged = issue_rows(ctx, filter_by=filter_by, frac_noise=frac_noise,
-                         num_to_remove_per_class=num_to_remove_per_class,
-                         min_examples_per_class=min_examples_per_class)
+    ctx = Context.validated(labels, pred_probs, batch_size)
+    return issue_pairs(ctx, check_lengths(lengths, ctx.n), return_indices_ranked_by=return_indices_ranked_by,
+                       adjust_pred_probs=adjust_pred_probs, filter_by=filter_by, frac_noise=frac_noise,
+                       num_to_remove_per_class=num_to_remove_per_class,
+                       min_examples_per_class=min_examples_per_class)
+
+
+def issue_pairs(ctx: Context, lengths: np.ndarray, *, return_indices_ranked_by: str = "self_confidence",
+                adjust_pred_probs: bool = False, **filter_options) -> np.ndarray:
+    """find_label_issues on an already-validated flat-token Context (its thresholds and row pass are
+    reused by whatever else the caller asks of the same Context)."""
+    flagged = issue_rows(ctx, **filter_options)
     return positions(order_rows(ctx, flagged, return_indices_ranked_by, adjust_pred_probs), lengths)
 
 

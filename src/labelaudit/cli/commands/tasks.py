@@ -84,10 +84,10 @@ def ml_find(ds, params, *, per_class, output, fmt, fmt_name, top, max_issues, ma
         npy = mask
         counted = int(mask.any(axis=1).sum())
     else:
-        ranked = ml.find_label_issues(ds.labels, ds.pred_probs, return_indices_ranked_by=params["rank_by"],
-                                      adjust_pred_probs=params["adjust_pred_probs"], **kw)
         scores = ml.get_label_quality_scores(ds.labels, ds.pred_probs, method=params["rank_by"],
                                              adjust_pred_probs=params["adjust_pred_probs"])
+        ranked = ml.find_label_issues(ds.labels, ds.pred_probs, return_indices_ranked_by=params["rank_by"],
+                                      adjust_pred_probs=params["adjust_pred_probs"], scores=scores, **kw)
         n_issues = counted = len(ranked)
         listed = ranked[:top] if top is not None else ranked
         cols = ml_rows(ds, listed, scores)
@@ -200,12 +200,12 @@ def tok_find(ds, params, *, by, output, fmt, fmt_name, top, max_issues, max_issu
     from labelaudit.core.count import Context
     from labelaudit.core.rank import scores_for_rows
 
-    pairs = tk.find_label_issues(ds.labels, ds.pred_probs, ds.lengths, return_indices_ranked_by=params["rank_by"],
-                                 adjust_pred_probs=params["adjust_pred_probs"], filter_by=params["filter_by"],
-                                 frac_noise=params["frac_noise"],
-                                 num_to_remove_per_class=params["num_to_remove_per_class"],
-                                 min_examples_per_class=params["min_examples_per_class"])
-    scores = scores_for_rows(Context(ds.labels, ds.pred_probs), None, params["rank_by"], params["adjust_pred_probs"])
+    ctx = Context(ds.labels, ds.pred_probs)
+    pairs = tk.issue_pairs(ctx, ds.lengths, return_indices_ranked_by=params["rank_by"],
+                           adjust_pred_probs=params["adjust_pred_probs"], filter_by=params["filter_by"],
+                           frac_noise=params["frac_noise"], num_to_remove_per_class=params["num_to_remove_per_class"],
+                           min_examples_per_class=params["min_examples_per_class"])
+    scores = scores_for_rows(ctx, None, params["rank_by"], params["adjust_pred_probs"])
     n_issues = len(pairs)
     if by == "sentence":
         sent, first = np.unique(pairs[:, 0], return_index=True) if n_issues else (np.empty(0, int), np.empty(0, int))
@@ -263,7 +263,7 @@ def tok_health(ds, *, output, fmt, fmt_name, fail_under, quiet) -> None:
 
     ctx = Context(ds.labels, ds.pred_probs)
     rep = HealthReport(ctx)
-    pairs = tk.find_label_issues(ds.labels, ds.pred_probs, ds.lengths)
+    pairs = tk.issue_pairs(ctx, ds.lengths)  # the same Context as the health report: no second pass
     pred = ctx.predicted()
     flat = _flat(ds, pairs)
     codes = ds.labels[flat] * ds.k + pred[flat]
