@@ -339,7 +339,9 @@ def _labels_are_strings(labels_path: str, label_column: str | None) -> bool:
     return df[col].dtype.kind in "OUS" or str(df[col].dtype).startswith(("string", "str"))
 
 
-def _check_values(p: np.ndarray, path: str, from_logits: bool, labels=None, self_conf_out=None) -> np.ndarray:
+def _check_values(
+    p: np.ndarray, path: str, from_logits: bool, labels=None, self_conf_out=None, *, row_sums: bool = True
+) -> np.ndarray:
     """Reject NaN/inf, out-of-range values and rows that do not sum to 1; repair small drift by
     clipping into [0, 1] (a copy, with a warning). Returns pred_probs, repaired or untouched."""
     from labelaudit.core import scan_pred_probs
@@ -354,12 +356,13 @@ def _check_values(p: np.ndarray, path: str, from_logits: bool, labels=None, self
         values = np.asarray(p[row], dtype=np.float64)
         bad = float(values[np.argmax((values < -DRIFT_TOL) | (values > 1 + DRIFT_TOL))])  # from that row
         raise InputError(f"{path}: pred_probs must be in [0, 1]; row {row} has {bad!r}{hint}")
-    if stats.row_sum_min < 1 - DRIFT_TOL or stats.row_sum_max > 1 + DRIFT_TOL:
+    # row_sums=False: independent per-class probabilities (multi-label), rows need not sum to 1
+    if row_sums and (stats.row_sum_min < 1 - DRIFT_TOL or stats.row_sum_max > 1 + DRIFT_TOL):
         row = _first_row(p, lambda b: np.abs(b.sum(axis=1, dtype=np.float64) - 1) > DRIFT_TOL)
         total = float(np.asarray(p[row], dtype=np.float64).sum())
         raise InputError(f"{path}: each pred_probs row must sum to 1 (±{DRIFT_TOL:g}); row {row} sums to {total!r}{hint}")
     drift = max(abs(stats.row_sum_min - 1), abs(stats.row_sum_max - 1))
-    if drift > ROW_SUM_WARN:
+    if row_sums and drift > ROW_SUM_WARN:
         warnings.warn(f"{path}: row sums drift from 1 by up to {drift:.2g}; accepted as is", LabelauditWarning, stacklevel=3)
     if stats.vmin < 0 or stats.vmax > 1:
         warnings.warn(

@@ -11,10 +11,10 @@ import numpy as np
 
 from labelaudit.errors import InputError
 from labelaudit.io.readers import (
-    DRIFT_TOL,
     TABLE_SUFFIXES,
     InputFile,
     _check_exists,
+    _check_values,
     _label_column,
     _resolve_columns,
     read_class_names,
@@ -81,14 +81,7 @@ def _check_probs(p: np.ndarray, path: str) -> np.ndarray:
     """Finite, within [0, 1] (drift within 1e-3 clipped); rows need not sum to 1."""
     if not np.issubdtype(p.dtype, np.floating):
         raise InputError(f"{path}: pred_probs must be floating point, got dtype {p.dtype}")
-    finite = np.isfinite(p).all(axis=1)
-    if not finite.all():
-        raise InputError(f"{path}: pred_probs must be finite; row {int(np.argmax(~finite))} contains NaN or inf")
-    lo, hi = float(p.min()), float(p.max())
-    if lo < -DRIFT_TOL or hi > 1 + DRIFT_TOL:
-        row = int(np.argmax(((p < -DRIFT_TOL) | (p > 1 + DRIFT_TOL)).any(axis=1)))
-        raise InputError(f"{path}: pred_probs must be in [0, 1]; row {row} has {lo if lo < -DRIFT_TOL else hi!r}")
-    return np.clip(p, 0, 1) if lo < 0 or hi > 1 else p
+    return _check_values(p, path, from_logits=True, row_sums=False)
 
 
 def load_multilabel(labels_path: str, pred_probs_path: str, *, label_column: str | None = None,
