@@ -62,6 +62,30 @@ def test_thresholds_floor_and_absent_class():
     np.testing.assert_array_equal(la.get_confident_thresholds(y, p), [1.0, T_MIN])
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 20_000),
+    k=st.integers(1, 40),
+    dtype=st.sampled_from([np.float16, np.float32, np.float64]),
+)
+def test_thresholds_are_bitwise_numpy_means(seed, n, k, dtype):
+    # The kernel unrolls numpy's mean (per-class add.reduce, then float64 division); it must agree with
+    # mean() to the last bit for every dtype and group length (pairwise summation beyond 128 and 8192).
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, k, n) if k > 1 else np.zeros(n, dtype=np.int64)
+    values = rng.random(n).astype(dtype)
+    counts = np.bincount(labels, minlength=k + 1)  # class k is always absent
+    want = [values[labels == c].mean() if counts[c] else 2 for c in range(k + 1)]
+    got = kn.class_thresholds(values, labels, counts)
+    np.testing.assert_array_equal(got, np.maximum(np.array(want, dtype=np.float64), T_MIN))
+    assert got.dtype == np.float64
+    if counts[:k].all():  # every class present: the thresholds keep the input dtype
+        got = kn.class_thresholds(values, labels, counts[:k])
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, np.maximum(np.array(want[:k], dtype=dtype), dtype(T_MIN)))
+
+
 # ---------------------------------------------------------------------------- §4 / §5 confident joint
 
 

@@ -109,8 +109,18 @@ def class_thresholds(
         else:
             grouped, bounds = group_values(self_conf, labels, counts)
         parts = [grouped[bounds[k] : bounds[k + 1]] if counts[k] > 0 else None for k in range(n_classes)]
-    means = [parts[k].mean() if counts[k] > 0 else BIG for k in range(n_classes)]
-    t = np.array(means) if (counts == 0).any() else np.array(means, dtype=self_conf.dtype)
+    # numpy's mean, unrolled: add.reduce of the contiguous vector (float16 accumulates in float32), then
+    # float64(sum) / count cast back to the input dtype; bit for bit the same, without mean()'s
+    # per-call overhead (this runs once per class per chunk in the batched mode).
+    acc = np.float32 if self_conf.dtype == np.float16 else None
+    present = counts > 0
+    sums = np.array([np.add.reduce(parts[k], dtype=acc) for k in np.flatnonzero(present)], dtype=np.float64)
+    means = (sums / counts[present]).astype(self_conf.dtype)
+    if present.all():
+        t = means
+    else:
+        t = np.full(n_classes, float(BIG))
+        t[present] = means
     return np.maximum(t, t.dtype.type(T_MIN))
 
 

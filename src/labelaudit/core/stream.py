@@ -1,7 +1,7 @@
 """Streaming engine: the same kernels as the in-memory path, driven over row blocks that io reads.
 
 A *pass* is one call of `blocks()`, which yields (start, labels_b, pred_probs_b) for consecutive blocks
-in row order. The engine keeps O(K^2) counts, a few per-example scalars (labels, self-confidence,
+in row order, or zero-argument callables that make them (so a reader's work runs in the workers). The engine keeps O(K^2) counts, a few per-example scalars (labels, self-confidence,
 flags, the ranking score) and the candidates of the selection, never an (N, K) array. Per-block results
 merge by position or by integer sums, so any block size and any number of workers give the same answer.
 
@@ -19,7 +19,7 @@ Two modes:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -31,27 +31,51 @@ from labelaudit.core.filter import PRUNE_FILTERS, issue_rows
 from labelaudit.core.rank import check_method, scores_of_block
 
 Block = tuple[int, np.ndarray, np.ndarray]
-Passes = Callable[[], Iterable[Block]]
+Passes = Callable[[], Iterable[Block | Callable[[], Block]]]
 Progress = Callable[[str, int], None]  # (pass name, rows done in this call)
 
 ESTIMATION_METHODS = ("off_diagonal", "off_diagonal_calibrated")
 
 
-def map_blocks(func: Callable[[Block], object], blocks: Iterable[Block], n_jobs: int) -> Iterator:
-    """func over blocks as they are read, results in block order; a bounded window with n_jobs > 1."""
+def map_blocks(func: Callable[[Block], object], blocks: Iterable, n_jobs: int) -> Iterator:
+    """func over blocks as they are produced, results in block order; a bounded window with n_jobs > 1.
+
+    An item of `blocks` is a Block or a zero-argument callable that makes one (a reader's deferred
+    read-and-check): callables run in the worker, so reading and checking are spread over the workers
+    too. Results are consumed in block order, so the first failing block is the one whose error rises."""
+
+    def run(item):
+        return func(item() if callable(item) else item)
+
     if n_jobs <= 1:
-        for b in blocks:
-            yield func(b)
+        for item in blocks:
+            yield run(item)
         return
     window = 2 * n_jobs
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:
         pending = []
-        for b in blocks:
-            pending.append(pool.submit(func, b))
+        for item in blocks:
+            pending.append(pool.submit(run, item))
             if len(pending) >= window:
                 yield pending.pop(0).result()
         for f in pending:
             yield f.result()
+
+
+class _Inline:
+    """A stand-in executor for one worker: submit runs the call at once."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    @staticmethod
+    def submit(func, *args) -> Future:
+        f = Future()
+        f.set_result(func(*args))
+        return f
 
 
 class _StreamMargins:
@@ -270,41 +294,54 @@ def batched_issue_rows(
 
         return map_blocks(counted, passes(), n_jobs)
 
-    # Pass 1: per-chunk class means and counts (chunk partials are independent; the running mean is
-    # then folded in chunk order, exactly as the reference updates it batch by batch).
+    # Pass 1: per-chunk class counts and means, computed in the workers for every chunk that lies
+    # inside one block; pieces of chunks cut by block boundaries are joined here. The running mean is
+    # then folded in chunk order, exactly as the reference updates it batch by batch.
     labels = np.empty(n, dtype=np.intp)
-    pending: dict[int, list] = {}  # chunk number -> [(start, sc, y) pieces] until the chunk is complete
+
+    def chunk_stats(sc_c: np.ndarray, y_c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c_b = class_counts(y_c, k)
+        return c_b, kn.class_thresholds(sc_c, y_c, c_b)
 
     def part1(b: Block):
         start, yb, pb = b
-        labels[start : start + len(yb)] = yb
-        return start, pb[np.arange(len(yb)), yb], yb
+        end = start + len(yb)
+        labels[start:end] = yb
+        sc = pb[np.arange(len(yb)), yb]
+        whole, pieces = {}, []
+        for c in range(start // chunk, -(-end // chunk)):  # a few chunks per block
+            lo, hi = max(start, c * chunk), min(end, (c + 1) * chunk)
+            sl = slice(lo - start, hi - start)
+            if lo == c * chunk and hi == min(n, (c + 1) * chunk):
+                whole[c] = chunk_stats(sc[sl], yb[sl])
+            else:
+                pieces.append((c, lo, sc[sl].copy(), yb[sl]))
+        return whole, pieces
+
+    def joined_stats(pieces: list) -> tuple[np.ndarray, np.ndarray]:
+        pieces = sorted(pieces, key=lambda p: p[0])
+        return chunk_stats(np.concatenate([p[1] for p in pieces]), np.concatenate([p[2] for p in pieces]))
 
     t = np.zeros(k, dtype=np.float64)
     seen = np.zeros(k, dtype=np.int64)
-
-    def fold(sc_c: np.ndarray, y_c: np.ndarray) -> None:
-        nonlocal t, seen
-        c_b = class_counts(y_c, k)
-        t_b = kn.class_thresholds(sc_c, y_c, c_b)
-        t = (seen * t + c_b * t_b) / np.maximum(seen + c_b, 1)
-        t = np.maximum(t, T_MIN)
-        seen = seen + c_b
-
+    done: dict[int, object] = {}  # chunk number -> stats (or a future of them), until folded
+    cut: dict[int, list] = {}  # chunk number -> [(start, sc, y) pieces] until the chunk is complete
     next_chunk = 0
-    for start, sc_b, y_b in run("1: thresholds", part1):
-        end = start + len(y_b)
-        for c in range(start // chunk, -(-end // chunk)):
-            lo, hi = max(start, c * chunk), min(end, (c + 1) * chunk)
-            pending.setdefault(c, []).append((lo, sc_b[lo - start : hi - start], y_b[lo - start : hi - start]))
-        while next_chunk in pending:
-            pieces = sorted(pending[next_chunk], key=lambda x: x[0])
-            size = sum(len(p[2]) for p in pieces)
-            if size < min(chunk, n - next_chunk * chunk):
-                break
-            del pending[next_chunk]
-            fold(np.concatenate([p[1] for p in pieces]), np.concatenate([p[2] for p in pieces]))
-            next_chunk += 1
+    # Chunks cut by block boundaries (most of them when blocks are smaller than a chunk) get their
+    # stats from a helper pool, so that this thread only joins pieces and folds.
+    with ThreadPoolExecutor(max_workers=n_jobs) if n_jobs > 1 else _Inline() as helpers:
+        for whole, pieces in run("1: thresholds", part1):
+            done.update(whole)
+            for c, lo, sc_p, y_p in pieces:
+                cut.setdefault(c, []).append((lo, sc_p, y_p))
+                if sum(len(p[2]) for p in cut[c]) == min(chunk, n - c * chunk):
+                    done[c] = helpers.submit(joined_stats, cut.pop(c))
+            while next_chunk in done:
+                stats = done.pop(next_chunk)
+                c_b, t_b = stats.result() if isinstance(stats, Future) else stats
+                t = np.maximum((seen * t + c_b * t_b) / np.maximum(seen + c_b, 1), T_MIN)
+                seen = seen + c_b
+                next_chunk += 1
 
     # Pass 2: scores, counts and the "label wins" flags.
     level = t - EPS
