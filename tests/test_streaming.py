@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import nudged_argmax_wins
 from golden_data import ALL_SETS, expected, inputs, manifest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -92,6 +93,59 @@ def test_default_mode_equals_reference_batched(case):
         assert np.all(np.diff(res.scores[res.ranked]) >= 0)  # most severe first
 
 
+def reference_batched(labels, p, chunk, method, adjust, estimation):
+    """§14 written out plainly: the running mean over chunks, scores, counts, top-T, minus "label wins"."""
+    n, k = p.shape
+    t, seen = np.zeros(k), np.zeros(k, dtype=np.int64)
+    for s in range(0, n, chunk):
+        y, q = labels[s : s + chunk], p[s : s + chunk]
+        c_b = np.bincount(y, minlength=k)
+        t_b = np.array([q[y == c, c].mean() if c_b[c] else 2 for c in range(k)], dtype=np.float64)
+        t_b = np.maximum(t_b, 2e-6)
+        t = np.maximum((seen * t + c_b * t_b) / np.maximum(seen + c_b, 1), 2e-6)
+        seen += c_b
+    scores = np.asarray(stream.scores_of_block(p, labels, method, t if adjust else None), dtype=np.float64)
+    g = p.argmax(axis=1)
+    ok = p[np.arange(n), g] >= (t - 1e-6)[g]
+    prune = np.bincount(labels[ok & (g != labels)], minlength=k)
+    if estimation == "off_diagonal":
+        num = int(prune.sum())
+    else:
+        norm, cls = np.bincount(labels[ok], minlength=k), np.bincount(labels, minlength=k)
+        num = int(round(float(np.sum(prune * cls / np.maximum(norm, 1e-6)))))
+    lowest = np.argsort(scores, kind="stable")[:num]
+    wins = nudged_argmax_wins(p[lowest], labels[lowest])
+    return lowest[~wins], scores
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(5, 120),
+    k=st.integers(2, 6),
+    chunk=st.integers(1, 50),
+    method=st.sampled_from(la.SCORE_METHODS),
+    adjust=st.booleans(),
+    estimation=st.sampled_from(stream.ESTIMATION_METHODS),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_default_mode_equals_plain_reference_any_blocks(seed, n, k, chunk, method, adjust, estimation, dtype):
+    adjust = adjust and method != "confidence_weighted_entropy"  # that pair is refused
+    rng = np.random.default_rng(seed)
+    p = np.round(rng.dirichlet(np.ones(k) * 0.7, size=n), 1) + 0.01  # ties on purpose
+    p = (p / p.sum(axis=1, keepdims=True)).astype(dtype)
+    labels = rng.integers(0, k, n)
+    want, want_scores = reference_batched(labels, p, chunk, method, adjust, estimation)
+    for rows in (1, 7, n - 1, n, n + 1):
+        for n_jobs in (1, 2):
+            res = stream.batched_issue_rows(passes_for(labels, p, rows), n, k, method=method,
+                                            adjust_pred_probs=adjust, estimation_method=estimation, chunk=chunk,
+                                            dtype=p.dtype, n_jobs=n_jobs)
+            np.testing.assert_array_equal(res.ranked, want, err_msg=f"rows={rows} n_jobs={n_jobs}")
+            np.testing.assert_array_equal(np.asarray(res.scores, dtype=np.float64), want_scores)
+            np.testing.assert_array_equal(res.predicted, p.argmax(axis=1))
+
+
 # ---------------------------------------------------------------------------- CLI
 
 
@@ -122,6 +176,36 @@ def test_cli_batched_default_mode_mask_and_scores(runner, tmp_path):
     assert r.exit_code == 0, r.stderr
     np.testing.assert_array_equal(np.flatnonzero(np.load(out)), expected("gen_k5")[entry["key"]])
     np.testing.assert_array_equal(np.load(scores), la.get_label_quality_scores(labels, p))
+
+
+@pytest.mark.parametrize("n_jobs", ["1", "2"])
+def test_cli_batched_exact_scores_out_streams_the_ranking_score(runner, tmp_path, n_jobs):
+    d = "tests/golden/inputs/cifar10"
+    labels, p = inputs("cifar10")
+    for rank_by, adjust in (("self_confidence", []), ("normalized_margin", ["--adjust-pred-probs"])):
+        scores = tmp_path / f"{rank_by}.npy"
+        r = runner.invoke(app, ["batched", "--exact", "-l", f"{d}/labels.npy", "-p", f"{d}/pred_probs.npy",
+                                "--rank-by", rank_by, *adjust, "--batch-size", "777", "--n-jobs", n_jobs,
+                                "--scores-out", str(scores), "-o", str(tmp_path / "issues.npy")])
+        assert r.exit_code == 0, r.stderr
+        got = np.load(scores)
+        assert got.dtype == np.float64 and got.shape == (len(labels),)
+        want = la.get_label_quality_scores(labels, p, method=rank_by, adjust_pred_probs=bool(adjust))
+        np.testing.assert_array_equal(got, want)
+
+
+def test_cli_batched_failed_run_leaves_no_scores_file(runner, tmp_path):
+    labels, p = inputs("gen_k5")
+    p = p.copy()
+    p[-3, 0] = np.nan  # found in the last block, after the others' scores were written
+    np.save(tmp_path / "p.npy", p)
+    np.save(tmp_path / "l.npy", labels)
+    for mode in ([], ["--exact"]):
+        scores = tmp_path / "scores.npy"
+        r = runner.invoke(app, ["batched", *mode, "-l", str(tmp_path / "l.npy"), "-p", str(tmp_path / "p.npy"),
+                                "--batch-size", "500", "--n-jobs", "2", "--scores-out", str(scores)])
+        assert r.exit_code == 2 and f"row {len(labels) - 3}" in r.stderr
+        assert sorted(x.name for x in tmp_path.iterdir()) == ["l.npy", "p.npy"]
 
 
 def test_cli_batched_tables_stream_like_npy(runner):

@@ -11,9 +11,9 @@ Two modes:
   confident joint, off-diagonal and "label wins" flags, predictions and scores; (C) only for the
   noise-rate filters, the margins at or above a sampled bound; (D) only if a bound was too high, the
   margins of those classes.
-* `batched_issue_rows`: the reference library's `find_label_issues_batched` semantics in two passes
-  (running-mean thresholds over fixed chunks, low-score selection of an estimated number of issues,
-  then the "label wins" rule), returned most severe first.
+* `batched_issue_rows`: the reference library's `find_label_issues_batched` semantics in one pass (two
+  with adjusted scores): running-mean thresholds over fixed chunks, low-score selection of an estimated
+  number of issues, then the "label wins" rule; returned most severe first.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from labelaudit.core.rank import check_method, scores_of_block
 Block = tuple[int, np.ndarray, np.ndarray]
 Passes = Callable[[], Iterable[Block | Callable[[], Block]]]
 Progress = Callable[[str, int], None]  # (pass name, rows done in this call)
+ScoresSink = Callable[[int, np.ndarray], None]  # (first row, scores of a block), called from the workers
 
 ESTIMATION_METHODS = ("off_diagonal", "off_diagonal_calibrated")
 
@@ -173,7 +174,9 @@ class StreamContext(Context):
         self._counts = class_counts(labels, k)
 
     # -- pass B: confident joint, flags, predictions and the scores some filters and rankings need
-    def pass_b(self, score_keys: Iterable[tuple[str, bool]]) -> None:
+    def pass_b(self, score_keys: Iterable[tuple[str, bool]], sink: tuple[tuple[str, bool], ScoresSink] | None = None
+               ) -> None:
+        """`sink` (score key, callback) receives that score of every block as it is computed."""
         n, k = self.n, self.k
         level = self.thresholds - EPS
         keys = [key for key in dict.fromkeys(score_keys) if key != ("self_confidence", False)]
@@ -193,6 +196,9 @@ class StreamContext(Context):
             match[sl] = kn.label_wins(am, pb[r, am], pb[r, yb], yb)
             for method, adjust in keys:
                 scores[(method, adjust)][sl] = scores_of_block(pb, yb, method, self.thresholds if adjust else None)
+            if sink is not None:
+                key, send = sink
+                send(start, scores[key][sl] if key in scores else self._self_conf[sl])
             return codes
 
         cj = np.zeros(k * k, dtype=np.int64)
@@ -226,16 +232,18 @@ def exact_issue_rows(
     min_examples_per_class: int = 1,
     n_jobs: int | None = 1,
     progress: Progress | None = None,
+    scores_sink: ScoresSink | None = None,
 ) -> tuple[np.ndarray, StreamContext]:
     """Indices flagged exactly as in-memory find_label_issues, ranked by `rank_by` (most severe first),
-    and the context (for scores, predictions and counts of the report)."""
+    and the context (for scores, predictions and counts of the report). `scores_sink` receives the
+    ranking score of every block as it is computed."""
     check_method(rank_by, adjust_pred_probs)
     ctx = StreamContext(passes, n, k, dtype, n_jobs=resolve_n_jobs(n_jobs), progress=progress)
     ctx.pass_a()
     keys = [(rank_by, adjust_pred_probs)]
     if filter_by == "low_normalized_margin":
         keys.append(("normalized_margin", False))
-    ctx.pass_b(keys)
+    ctx.pass_b(keys, None if scores_sink is None else (keys[0], scores_sink))
     flagged = issue_rows(
         ctx,
         filter_by=filter_by,
@@ -256,8 +264,8 @@ class BatchedResult:
 
     def __init__(self, ranked, scores, predicted, thresholds, num_issues, labels):
         self.ranked = ranked  # int64 flagged indices, lowest score first
-        self.scores = scores  # (N,) scores of every example
-        self.predicted = predicted  # (N,) first argmax
+        self.scores = scores  # (N,) scores of every example (the input dtype for plain self-confidence)
+        self.predicted = predicted  # (N,) first argmax (smallest unsigned dtype that holds K - 1)
         self.thresholds = thresholds  # (K,) float64 running-mean thresholds
         self.num_issues = num_issues  # the estimated number before the "label wins" rule
         self.labels = labels
@@ -272,18 +280,27 @@ def batched_issue_rows(
     adjust_pred_probs: bool = False,
     estimation_method: str = "off_diagonal",
     chunk: int = 10000,
+    dtype=np.float64,
     n_jobs: int | None = 1,
     progress: Progress | None = None,
+    scores_sink: ScoresSink | None = None,
 ) -> BatchedResult:
     """The reference library's find_label_issues_batched: thresholds as a running mean over consecutive
     `chunk`-row batches (a class never seen ends at T_MIN), scores by `method`, the number of issues from
     argmax-above-threshold counts (or their calibrated form), the lowest-scoring that many examples, minus
     those whose label wins the nudged argmax. Blocks may be any size: chunks are cut at multiples of
-    `chunk` rows whatever the block boundaries, so the result depends on `chunk` only."""
+    `chunk` rows whatever the block boundaries, so the result depends on `chunk` only.
+
+    One pass over pred_probs: every quantity but the running thresholds is a function of the row alone,
+    so each row's self-confidence, first argmax, maximum, "label wins" flag and (unadjusted) score are
+    kept, and the threshold comparisons happen afterwards on those scalars. Only adjusted scores, which
+    need the final thresholds, take a second pass. `dtype` is the input's (scalars are kept in it)."""
     check_method(method, adjust_pred_probs)
     if estimation_method not in ESTIMATION_METHODS:
         raise ValueError(f"estimation_method must be one of {', '.join(ESTIMATION_METHODS)}")
     n_jobs = resolve_n_jobs(n_jobs)
+    dtype = np.dtype(dtype)
+    plain = method == "self_confidence" and not adjust_pred_probs
 
     def run(name, func):
         def counted(b):
@@ -294,10 +311,12 @@ def batched_issue_rows(
 
         return map_blocks(counted, passes(), n_jobs)
 
-    # Pass 1: per-chunk class counts and means, computed in the workers for every chunk that lies
-    # inside one block; pieces of chunks cut by block boundaries are joined here. The running mean is
-    # then folded in chunk order, exactly as the reference updates it batch by batch.
     labels = np.empty(n, dtype=np.intp)
+    self_conf = np.empty(n, dtype=dtype)
+    top = np.empty(n, dtype=dtype)
+    predicted = np.empty(n, dtype=kn.argmax_dtype(k))
+    match = np.empty(n, dtype=bool)
+    scores = self_conf if plain else np.empty(n, dtype=np.float64)
 
     def chunk_stats(sc_c: np.ndarray, y_c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         c_b = class_counts(y_c, k)
@@ -306,22 +325,37 @@ def batched_issue_rows(
     def part1(b: Block):
         start, yb, pb = b
         end = start + len(yb)
-        labels[start:end] = yb
-        sc = pb[np.arange(len(yb)), yb]
+        sl = slice(start, end)
+        r = np.arange(len(yb))
+        labels[sl] = yb
+        sc = pb[r, yb]
+        self_conf[sl] = sc
+        g = pb.argmax(axis=1)
+        predicted[sl] = g
+        top[sl] = pb[r, g]
+        match[sl] = kn.label_wins(g, top[sl], sc, yb)
+        if not adjust_pred_probs:
+            if not plain:
+                scores[sl] = scores_of_block(pb, yb, method)
+            if scores_sink is not None:
+                scores_sink(start, scores[sl])
+        # Per-chunk class counts and means for every chunk inside this block; pieces of chunks cut by
+        # block boundaries are joined by the caller.
         whole, pieces = {}, []
         for c in range(start // chunk, -(-end // chunk)):  # a few chunks per block
             lo, hi = max(start, c * chunk), min(end, (c + 1) * chunk)
-            sl = slice(lo - start, hi - start)
+            cs = slice(lo - start, hi - start)
             if lo == c * chunk and hi == min(n, (c + 1) * chunk):
-                whole[c] = chunk_stats(sc[sl], yb[sl])
+                whole[c] = chunk_stats(sc[cs], yb[cs])
             else:
-                pieces.append((c, lo, sc[sl].copy(), yb[sl]))
+                pieces.append((c, lo, sc[cs], yb[cs]))
         return whole, pieces
 
     def joined_stats(pieces: list) -> tuple[np.ndarray, np.ndarray]:
         pieces = sorted(pieces, key=lambda p: p[0])
         return chunk_stats(np.concatenate([p[1] for p in pieces]), np.concatenate([p[2] for p in pieces]))
 
+    # The running mean is folded in chunk order, exactly as the reference updates it batch by batch.
     t = np.zeros(k, dtype=np.float64)
     seen = np.zeros(k, dtype=np.int64)
     done: dict[int, object] = {}  # chunk number -> stats (or a future of them), until folded
@@ -330,7 +364,7 @@ def batched_issue_rows(
     # Chunks cut by block boundaries (most of them when blocks are smaller than a chunk) get their
     # stats from a helper pool, so that this thread only joins pieces and folds.
     with ThreadPoolExecutor(max_workers=n_jobs) if n_jobs > 1 else _Inline() as helpers:
-        for whole, pieces in run("1: thresholds", part1):
+        for whole, pieces in run("1: scores and thresholds", part1):
             done.update(whole)
             for c, lo, sc_p, y_p in pieces:
                 cut.setdefault(c, []).append((lo, sc_p, y_p))
@@ -343,33 +377,24 @@ def batched_issue_rows(
                 seen = seen + c_b
                 next_chunk += 1
 
-    # Pass 2: scores, counts and the "label wins" flags.
-    level = t - EPS
-    scores = np.empty(n, dtype=np.float64)
-    predicted = np.empty(n, dtype=np.int64)
-    match = np.empty(n, dtype=bool)
-    adjust_t = t if adjust_pred_probs else None
+    if adjust_pred_probs:  # adjusted scores need the final thresholds: one more pass
 
-    def part2(b: Block):
-        start, yb, pb = b
-        sl = slice(start, start + len(yb))
-        r = np.arange(len(yb))
-        self_conf = pb[r, yb]
-        plain = method == "self_confidence" and adjust_t is None
-        scores[sl] = self_conf if plain else scores_of_block(pb, yb, method, adjust_t)
-        g = pb.argmax(axis=1)
-        predicted[sl] = g
-        top = pb[r, g]
-        ok = top >= level[g]
-        match[sl] = kn.label_wins(g, top, self_conf, yb)
-        return np.bincount(yb[ok], minlength=k), np.bincount(yb[ok & (g != yb)], minlength=k)
+        def part2(b: Block) -> None:
+            start, yb, pb = b
+            sl = slice(start, start + len(yb))
+            scores[sl] = scores_of_block(pb, yb, method, t)
+            if scores_sink is not None:
+                scores_sink(start, scores[sl])
 
+        for _ in run("2: adjusted scores", part2):
+            pass
+
+    # The counts behind the estimated number of issues: argmax at or above its class threshold.
+    ok = top >= (t - EPS)[predicted]
     cls = class_counts(labels, k)
-    norm = np.zeros(k, dtype=np.int64)
-    prune = np.zeros(k, dtype=np.int64)
-    for c_norm, c_prune in run("2: scores", part2):
-        norm += c_norm
-        prune += c_prune
+    norm = np.bincount(labels[ok], minlength=k)
+    prune = np.bincount(labels[ok & (predicted != labels)], minlength=k)
+    del ok
     if estimation_method == "off_diagonal":
         num = int(prune.sum())
     else:

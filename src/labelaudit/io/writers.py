@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,24 +133,39 @@ def read_report(path: str, command: str | None = None) -> dict:
 
 
 class NpyStreamWriter:
-    """Write a 2-D .npy of known shape block by block with plain writes (no mapping, so written pages
-    never count toward the resident set); atomic: the file appears only when every row was written."""
+    """Write a .npy of known shape block by block with plain writes (no mapping, so written pages never
+    count toward the resident set); atomic: the file appears only when every row was written.
 
-    def __init__(self, path: str, shape: tuple[int, int], dtype):
-        self.path, self.shape, self.dtype = path, shape, np.dtype(dtype)
+    `write` appends; `write_at` writes rows at their position and may be called from several threads
+    (each block once), so workers can stream their results straight to the file."""
+
+    def __init__(self, path: str, shape: tuple[int, ...], dtype):
+        self.path, self.shape, self.dtype = path, tuple(shape), np.dtype(dtype)
+        self._row_bytes = self.dtype.itemsize * int(np.prod(self.shape[1:], dtype=np.int64))
         self._ctx = atomic_path(path)
         self._rows = 0
+        self._lock = threading.Lock()
 
     def __enter__(self) -> NpyStreamWriter:
         self._tmp = self._ctx.__enter__()
         self._f = open(self._tmp, "wb")
         header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": self.shape}
         np.lib.format.write_array_header_2_0(self._f, header)
+        self._f.flush()
+        self._data_at = self._f.tell()
         return self
 
     def write(self, block: np.ndarray) -> None:
         self._f.write(np.ascontiguousarray(block, dtype=self.dtype).tobytes())
         self._rows += len(block)
+
+    def write_at(self, start: int, block: np.ndarray) -> None:
+        data = memoryview(np.ascontiguousarray(block, dtype=self.dtype)).cast("B")
+        offset, done = self._data_at + start * self._row_bytes, 0
+        while done < len(data):
+            done += os.pwrite(self._f.fileno(), data[done:], offset + done)
+        with self._lock:
+            self._rows += len(block)
 
     def __exit__(self, exc_type, exc, tb):
         self._f.close()

@@ -84,16 +84,31 @@ def batched(
         "min_examples_per_class": min_examples_per_class,
         "top": top,
     }
-    ranked, info = stream_issues(src, params, n_jobs, quiet)
-    finish("batched", src, params, ranked, info, output=output, scores_out=scores_out, mask=mask, fmt=fmt,
+    ranked, info = stream_issues(src, params, n_jobs, quiet, scores_out=scores_out)
+    finish("batched", src, params, ranked, info, output=output, mask=mask, fmt=fmt,
            fmt_name=fmt_name, top=top, max_issues=max_issues, max_issue_rate=max_issue_rate, quiet=quiet,
            labels_path=labels)
 
 
-def stream_issues(src, params: dict, n_jobs: int, quiet: bool):
-    """Run the streaming engine; returns (ranked indices, info) where info has labels, predicted, scores."""
-    from labelaudit.core import stream
+def stream_issues(src, params: dict, n_jobs: int, quiet: bool, scores_out: str | None = None):
+    """Run the streaming engine; returns (ranked indices, info) where info has labels, predicted, scores.
+    With `scores_out`, the workers write each block's float64 scores there as they compute them (the
+    file appears, atomically, only once the run has written every row)."""
+    import contextlib
 
+    import numpy as np
+
+    from labelaudit.core import stream
+    from labelaudit.io.writers import NpyStreamWriter
+
+    with contextlib.ExitStack() as stack:
+        sink = None
+        if scores_out:
+            sink = stack.enter_context(NpyStreamWriter(scores_out, (src.n,), np.float64)).write_at
+        return _run_engine(stream, src, params, n_jobs, quiet, sink)
+
+
+def _run_engine(stream, src, params: dict, n_jobs: int, quiet: bool, sink):
     with render.PassProgress(src.n, render.progress_enabled(quiet)) as progress:
         if params["mode"] == "exact":
             ranked, ctx = stream.exact_issue_rows(
@@ -101,24 +116,23 @@ def stream_issues(src, params: dict, n_jobs: int, quiet: bool):
                 adjust_pred_probs=params["adjust_pred_probs"], frac_noise=params["frac_noise"],
                 num_to_remove_per_class=params["num_to_remove_per_class"],
                 min_examples_per_class=params["min_examples_per_class"], n_jobs=n_jobs, progress=progress,
+                scores_sink=sink,
             )
             scores = ctx.stored_scores[(params["rank_by"], params["adjust_pred_probs"])]
             return ranked, {"labels": ctx.labels, "predicted": ctx.predicted(), "scores": scores}
         res = stream.batched_issue_rows(
             src.passes, src.n, src.k, method=params["rank_by"], adjust_pred_probs=params["adjust_pred_probs"],
-            estimation_method=params["estimation_method"], chunk=params["chunk_size"], n_jobs=n_jobs,
-            progress=progress,
+            estimation_method=params["estimation_method"], chunk=params["chunk_size"], dtype=src.dtype,
+            n_jobs=n_jobs, progress=progress, scores_sink=sink,
         )
         return res.ranked, {"labels": res.labels, "predicted": res.predicted, "scores": res.scores,
                             "estimated_issues": res.num_issues}
 
 
-def finish(command_name, src, params, ranked, info, *, output, scores_out, mask, fmt, fmt_name, top,
+def finish(command_name, src, params, ranked, info, *, output, mask, fmt, fmt_name, top,
            max_issues, max_issue_rate, quiet, labels_path) -> None:
     """Write, render and gate a streamed result (shared by batched and find-issues --low-memory)."""
     import numpy as np
-
-    from labelaudit.io import write_npy
 
     listed = ranked[:top] if top is not None else ranked
     cols = {
@@ -132,8 +146,6 @@ def finish(command_name, src, params, ranked, info, *, output, scores_out, mask,
     rate = n_issues / n
     summary = f"{n_issues} label issues in {n} examples ({rate:.2%})"
     gates = issue_gates(n_issues, n, max_issues, max_issue_rate)
-    if scores_out:
-        write_npy(scores_out, np.asarray(info["scores"], dtype=np.float64))
     if output:
         if mask:
             npy = np.zeros(n, dtype=bool)

@@ -111,7 +111,7 @@ def find_issues(
             "min_examples_per_class": min_examples_per_class, "top": top,
         }
         ranked, info = stream_issues(src, params, n_jobs, quiet)
-        finish("find-issues", src, params, ranked, info, output=output, scores_out=None, mask=mask, fmt=fmt,
+        finish("find-issues", src, params, ranked, info, output=output, mask=mask, fmt=fmt,
                fmt_name=fmt_name, top=top, max_issues=max_issues, max_issue_rate=max_issue_rate, quiet=quiet,
                labels_path=labels)
         return
