@@ -86,6 +86,48 @@ def test_thresholds_are_bitwise_numpy_means(seed, n, k, dtype):
         np.testing.assert_array_equal(got, np.maximum(np.array(want[:k], dtype=dtype), dtype(T_MIN)))
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    runs=st.integers(1, 60),
+    longest=st.sampled_from([3, 9, 130, 700, 5000]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    zeros=st.booleans(),
+)
+def test_pairwise_sums_are_bitwise_numpy_sums(seed, runs, longest, dtype, zeros):
+    # Runs under 8, up to the 128 block and split in halves; signed zeros included.
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, longest + 1, runs)
+    values = rng.random(int(lengths.sum())).astype(dtype)
+    if zeros:
+        values[rng.random(len(values)) < 0.5] = -0.0
+    starts = np.cumsum(lengths) - lengths
+    got = kn.pairwise_sums(values, starts, lengths)
+    want = np.array([np.add.reduce(values[a : a + m]) for a, m in zip(starts, lengths)], dtype=dtype)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 5000),
+    k=st.integers(1, 30),
+    chunk=st.integers(1, 2000),
+    dtype=st.sampled_from([np.float16, np.float32, np.float64]),
+)
+def test_chunk_thresholds_equal_class_thresholds_per_chunk(seed, n, k, chunk, dtype):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, k, n)
+    values = (rng.random(n) ** 4).astype(dtype)  # small means meet the T_MIN floor in float16
+    counts, t = kn.chunk_thresholds(values, labels, k, chunk)
+    for i, a in enumerate(range(0, n, chunk)):
+        c = np.bincount(labels[a : a + chunk], minlength=k)
+        np.testing.assert_array_equal(counts[i], c)
+        np.testing.assert_array_equal(t[i], kn.class_thresholds(values[a : a + chunk], labels[a : a + chunk], c))
+
+
 # ---------------------------------------------------------------------------- §4 / §5 confident joint
 
 
@@ -526,6 +568,31 @@ def test_select_largest_is_stable_argsort_prefix_of_negation(values, data):
 def test_smallest_in_order_is_stable_argsort_prefix(values, data):
     top = data.draw(st.integers(0, len(values) + 2))
     np.testing.assert_array_equal(kn.smallest_in_order(values, top), np.argsort(values, kind="stable")[:top])
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=tie_arrays, data=st.data())
+def test_parallel_sorts_equal_the_stable_argsort(values, data):
+    # Parallel parts sorted then merged must give the single-thread order, ties by position included.
+    top = data.draw(st.integers(0, len(values) + 2))
+    n_jobs = data.draw(st.integers(2, 5))
+    want = np.argsort(values, kind="stable")
+    saved = kn.PARALLEL_SORT_MIN
+    kn.PARALLEL_SORT_MIN = 1  # split even the smallest arrays
+    try:
+        np.testing.assert_array_equal(kn.stable_order(values, n_jobs), want)
+        np.testing.assert_array_equal(kn.smallest_in_order(values, top, n_jobs), want[:top])
+    finally:
+        kn.PARALLEL_SORT_MIN = saved
+
+
+def test_parallel_smallest_in_order_at_full_size():
+    rng = np.random.default_rng(3)
+    values = np.round(rng.random(kn.PARALLEL_SORT_MIN * 3), 3).astype(np.float32)  # ties across the parts
+    want = np.argsort(values, kind="stable")
+    for top in (1, 1000, len(values) // 5, len(values)):
+        np.testing.assert_array_equal(kn.smallest_in_order(values, top, 2), want[:top])
+    np.testing.assert_array_equal(kn.stable_order(values, 3), want)
 
 
 def test_select_helpers_hand_checked():

@@ -69,6 +69,14 @@ def gather_self_confidence(
     return out
 
 
+GROUP_SLICE = 1 << 20  # rows sorted at a time when grouping values by class
+
+
+def _small_key(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Labels in the narrowest unsigned type: numpy sorts 8- and 16-bit keys by radix, stably."""
+    return labels.astype(np.uint8) if n_classes <= 1 << 8 else labels.astype(np.uint16) if n_classes <= 1 << 16 else labels
+
+
 def group_values(values: np.ndarray, labels: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`values` reordered so that each class's values are contiguous and in index order, with the class
     boundaries (K + 1,). Slice by slice: a stable sort of the slice's small keys, then one contiguous copy
@@ -76,12 +84,13 @@ def group_values(values: np.ndarray, labels: np.ndarray, counts: np.ndarray) -> 
     n_classes = len(counts)
     bounds = np.zeros(n_classes + 1, dtype=np.int64)
     np.cumsum(counts, out=bounds[1:])
+    if len(values) <= GROUP_SLICE:  # one slice: its sorted copy is the answer
+        return values[np.argsort(_small_key(labels, n_classes), kind="stable")], bounds
     out = np.empty(len(values), dtype=values.dtype)
     filled = bounds[:-1].copy()
-    for sl in row_slices(len(values), 1 << 20):
+    for sl in row_slices(len(values), GROUP_SLICE):
         yb = labels[sl]
-        key = yb.astype(np.uint8) if n_classes <= 1 << 8 else yb.astype(np.uint16) if n_classes <= 1 << 16 else yb
-        ordered = values[sl][np.argsort(key, kind="stable")]
+        ordered = values[sl][np.argsort(_small_key(yb, n_classes), kind="stable")]
         c = np.bincount(yb, minlength=n_classes)
         local = 0
         for k in np.flatnonzero(c):
@@ -100,21 +109,24 @@ def class_thresholds(
     the pairwise-summation order (and so the last bit). Thresholds stay in the input dtype unless some
     class is absent, in which case the integer BIG promotes the vector to float64.
     """
+    # numpy's mean, unrolled: add.reduce of the contiguous vector (float16 accumulates in float32), then
+    # float64(sum) / count cast back to the input dtype; bit for bit the same, without mean()'s
+    # per-call overhead (this runs once per class per chunk in the batched mode).
     n_classes = len(counts)
+    acc = np.float32 if self_conf.dtype == np.float16 else None
+    present = counts > 0
+    classes = np.flatnonzero(present).tolist()
+    add = np.add.reduce
     if n_classes <= 4 and groups is None:  # a mask per class is cheapest for a handful of classes
-        parts = [self_conf[labels == k] if counts[k] > 0 else None for k in range(n_classes)]
+        sums = [add(self_conf[labels == k], dtype=acc) for k in classes]
     else:
         if groups is not None:
             grouped, bounds = self_conf[groups.order], groups.starts
         else:
             grouped, bounds = group_values(self_conf, labels, counts)
-        parts = [grouped[bounds[k] : bounds[k + 1]] if counts[k] > 0 else None for k in range(n_classes)]
-    # numpy's mean, unrolled: add.reduce of the contiguous vector (float16 accumulates in float32), then
-    # float64(sum) / count cast back to the input dtype; bit for bit the same, without mean()'s
-    # per-call overhead (this runs once per class per chunk in the batched mode).
-    acc = np.float32 if self_conf.dtype == np.float16 else None
-    present = counts > 0
-    sums = np.array([np.add.reduce(parts[k], dtype=acc) for k in np.flatnonzero(present)], dtype=np.float64)
+        b = bounds.tolist()
+        sums = [add(grouped[b[k] : b[k + 1]], dtype=acc) for k in classes]
+    sums = np.array(sums, dtype=np.float64)
     means = (sums / counts[present]).astype(self_conf.dtype)
     if present.all():
         t = means
@@ -122,6 +134,93 @@ def class_thresholds(
         t = np.full(n_classes, float(BIG))
         t[present] = means
     return np.maximum(t, t.dtype.type(T_MIN))
+
+
+PW_BLOCK = 128  # numpy's pairwise-summation block (PW_BLOCKSIZE)
+
+
+def pairwise_sums(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """np.add.reduce of every run values[starts[i] : starts[i] + lengths[i]] (lengths >= 1), bit for bit,
+    vectorised over the runs; float32 or float64 `values`, sums in their dtype.
+
+    numpy sums a contiguous float vector pairwise: a run longer than PW_BLOCK is split after
+    (n // 2) rounded down to a multiple of 8 and the two halves' sums are added; a shorter run is
+    summed by 8 interleaved accumulators over its first n - n % 8 values, combined as
+    ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)), then its last n % 8 values are added in order
+    (a run under 8 values is just summed in order), and the reduction adds that to +0.0. Padding with
+    -0.0, the exact identity of float addition, lets every block and tail be summed as one rectangular
+    array."""
+    dt = values.dtype
+    neg_zero = dt.type(-0.0)
+    # Split the runs down to blocks, level by level; each level remembers which of its runs were split.
+    levels = []
+    s, n = np.asarray(starts, dtype=np.int64), np.asarray(lengths, dtype=np.int64)
+    while True:
+        split = n > PW_BLOCK
+        levels.append((s, n, split))
+        if not split.any():
+            break
+        half = n[split] // 2
+        half -= half % 8
+        s = np.stack([s[split], s[split] + half], axis=1).ravel()
+        n = np.stack([half, n[split] - half], axis=1).ravel()
+    below = None
+    for s, n, split in reversed(levels):
+        out = np.empty(len(s), dtype=dt)
+        leaf = ~split
+        if leaf.any():
+            out[leaf] = _block_sums(values, s[leaf], n[leaf], neg_zero)
+        if below is not None:
+            pairs = below.reshape(-1, 2)
+            out[split] = pairs[:, 0] + pairs[:, 1]
+        below = out
+    return below + dt.type(0.0)  # the reduction starts from +0.0, so a sum of -0.0 values ends +0.0
+
+
+def _block_sums(values: np.ndarray, s: np.ndarray, n: np.ndarray, neg_zero) -> np.ndarray:
+    """numpy's sum of runs of at most PW_BLOCK values (see pairwise_sums). add.accumulate is strictly
+    sequential, so accumulating the -0.0-padded (runs, rows, 8) bodies along the rows reproduces the 8
+    interleaved accumulators, and accumulating [sum, tail...] the in-order tail."""
+    body = n - n % 8  # 0 for runs under 8 values
+    last = len(values) - 1
+    depth = max(1, int(body.max()) // 8)
+    lane = np.arange(depth * 8)
+    bodies = np.where(lane < body[:, None], values[np.minimum(s[:, None] + lane, last)], neg_zero)
+    r = np.add.accumulate(bodies.reshape(len(s), depth, 8), axis=1)[:, -1, :]
+    res = ((r[:, 0] + r[:, 1]) + (r[:, 2] + r[:, 3])) + ((r[:, 4] + r[:, 5]) + (r[:, 6] + r[:, 7]))
+    seq = np.empty((len(s), 8), dtype=values.dtype)
+    seq[:, 0] = np.where(body > 0, res, neg_zero)
+    tail = np.arange(7)
+    seq[:, 1:] = np.where(tail < (n - body)[:, None], values[np.minimum((s + body)[:, None] + tail, last)], neg_zero)
+    return np.add.accumulate(seq, axis=1)[:, -1]
+
+
+def chunk_thresholds(self_conf: np.ndarray, labels: np.ndarray, n_classes: int, chunk: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """class_counts and class_thresholds of each consecutive `chunk` rows (the last may be shorter) in
+    one vectorised step: (C, K) int64 counts and (C, K) float64 thresholds holding exactly the values
+    class_thresholds gives each chunk (its input-dtype means, BIG for an absent class, the T_MIN floor
+    applied in the dtype class_thresholds would use for that chunk)."""
+    m = len(labels)
+    n_chunks = -(-m // chunk)
+    if self_conf.dtype not in (np.float32, np.float64):  # float16 sums through float32: per chunk
+        counts = np.array([class_counts(labels[c : c + chunk], n_classes) for c in range(0, m, chunk)])
+        t = [class_thresholds(self_conf[c : c + chunk], labels[c : c + chunk], counts[i])
+             for i, c in enumerate(range(0, m, chunk))]
+        return counts, np.array(t, dtype=np.float64)
+    key = (np.arange(m) // chunk) * n_classes + labels
+    cells = n_chunks * n_classes
+    key = key.astype(np.uint16) if cells <= 1 << 16 else key
+    order = np.argsort(key, kind="stable")  # by chunk, then class, then index
+    counts = np.bincount(key, minlength=cells)
+    starts = np.cumsum(counts) - counts
+    present = counts > 0
+    sums = pairwise_sums(self_conf[order], starts[present], counts[present])
+    t = np.full(cells, float(BIG))
+    t[present] = (sums.astype(np.float64) / counts[present]).astype(self_conf.dtype)
+    counts, t = counts.reshape(n_chunks, n_classes), t.reshape(n_chunks, n_classes)
+    floor = np.where(counts.all(axis=1), float(self_conf.dtype.type(T_MIN)), T_MIN)
+    return counts, np.maximum(t, floor[:, None])
 
 
 @dataclass(frozen=True)
@@ -299,15 +398,54 @@ def largest_per_row(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return chosen
 
 
-def stable_order(values: np.ndarray) -> np.ndarray:
-    """Positions sorted by increasing value, ties by position."""
-    return np.argsort(values, kind="stable")
+PARALLEL_SORT_MIN = 1 << 18  # below this a second sorting thread costs more than it saves
 
 
-def smallest_in_order(values: np.ndarray, top: int) -> np.ndarray:
-    """The first `top` positions of a stable argsort, via a partial selection when top << n."""
+def _parts(n: int, n_jobs: int) -> int:
+    """Rows per part when splitting n values over n_jobs sorting threads."""
+    return -(-n // n_jobs)
+
+
+def _merge_runs(values: np.ndarray, runs: list[np.ndarray]) -> np.ndarray:
+    """Positions from runs that are each sorted by (value, position) and lie in position order, merged
+    into one stable order: numpy's stable sort of floats and wide integers is a timsort, which finds the
+    runs and merges them in linear time."""
+    order = np.concatenate(runs) if len(runs) > 1 else runs[0]
+    return order[np.argsort(values[order], kind="stable")] if len(runs) > 1 else order
+
+
+def stable_order(values: np.ndarray, n_jobs: int = 1) -> np.ndarray:
+    """Positions sorted by increasing value, ties by position. With n_jobs > 1, contiguous parts are
+    sorted by parallel threads and merged (the same order: a stable merge of position-ordered runs)."""
+    n = len(values)
+    if n_jobs <= 1 or n < PARALLEL_SORT_MIN:
+        return np.argsort(values, kind="stable")
+    runs = list(map_batches(lambda sl: np.argsort(values[sl], kind="stable") + sl.start, n, _parts(n, n_jobs), n_jobs))
+    return _merge_runs(values, runs)
+
+
+def smallest_in_order(values: np.ndarray, top: int | None, n_jobs: int = 1) -> np.ndarray:
+    """The first `top` positions of a stable argsort, via a partial selection when top << n.
+
+    With n_jobs > 1: one partition finds the cut value, then parallel threads each take their part's
+    values below the cut in stable order, and those runs are merged; the values equal to the cut fill
+    the remaining places in position order. Identical to the single-thread result."""
     n = len(values)
     top = n if top is None else min(top, n)
+    if top <= 0:
+        return np.empty(0, dtype=np.intp)
+    cut = np.partition(values, top - 1)[top - 1] if n_jobs > 1 and n >= PARALLEL_SORT_MIN else np.nan
+    if cut == cut:  # not NaN: a parallel split is worth it and the cut compares
+
+        def part(sl: slice):
+            v = values[sl]
+            below = np.flatnonzero(v < cut)
+            return below[np.argsort(v[below], kind="stable")] + sl.start, np.flatnonzero(v == cut) + sl.start
+
+        pieces = list(map_batches(part, n, _parts(n, n_jobs), n_jobs))
+        below = _merge_runs(values, [p[0] for p in pieces])
+        at_cut = np.concatenate([p[1] for p in pieces])
+        return np.concatenate([below, at_cut[: top - len(below)]])
     if top >= n // 4:
         return stable_order(values)[:top]
     picked = np.flatnonzero(select_smallest(values, top))

@@ -24,7 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from labelaudit.core import _kernels as kn
-from labelaudit.core._common import C_MIN, EPS, T_MIN, class_counts, resolve_n_jobs
+from labelaudit.core._common import C_MIN, EPS, T_MIN, class_counts, map_batches, resolve_n_jobs
 from labelaudit.core._noise_rate import SAMPLE_ELEMENTS, candidate_block
 from labelaudit.core.count import Context
 from labelaudit.core.filter import PRUNE_FILTERS, issue_rows
@@ -36,6 +36,7 @@ Progress = Callable[[str, int], None]  # (pass name, rows done in this call)
 ScoresSink = Callable[[int, np.ndarray], None]  # (first row, scores of a block), called from the workers
 
 ESTIMATION_METHODS = ("off_diagonal", "off_diagonal_calibrated")
+SCALAR_ROWS = 1 << 18  # rows per slice of the work on kept per-row scalars
 
 
 def map_blocks(func: Callable[[Block], object], blocks: Iterable, n_jobs: int) -> Iterator:
@@ -318,9 +319,6 @@ def batched_issue_rows(
     match = np.empty(n, dtype=bool)
     scores = self_conf if plain else np.empty(n, dtype=np.float64)
 
-    def chunk_stats(sc_c: np.ndarray, y_c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        c_b = class_counts(y_c, k)
-        return c_b, kn.class_thresholds(sc_c, y_c, c_b)
 
     def part1(b: Block):
         start, yb, pb = b
@@ -339,21 +337,26 @@ def batched_issue_rows(
                 scores[sl] = scores_of_block(pb, yb, method)
             if scores_sink is not None:
                 scores_sink(start, scores[sl])
-        # Per-chunk class counts and means for every chunk inside this block; pieces of chunks cut by
-        # block boundaries are joined by the caller.
-        whole, pieces = {}, []
-        for c in range(start // chunk, -(-end // chunk)):  # a few chunks per block
-            lo, hi = max(start, c * chunk), min(end, (c + 1) * chunk)
-            cs = slice(lo - start, hi - start)
-            if lo == c * chunk and hi == min(n, (c + 1) * chunk):
-                whole[c] = chunk_stats(sc[cs], yb[cs])
-            else:
-                pieces.append((c, lo, sc[cs], yb[cs]))
+        # Per-chunk class counts and means of the chunks inside this block, in one vectorised step;
+        # the (at most two) pieces of chunks cut by the block's ends are joined by the caller.
+        first = -(-start // chunk)
+        stop = -(-n // chunk) if end == n else end // chunk  # chunks [first, stop) lie inside
+        head_end = min(end, first * chunk)
+        tail_start = min(n, stop * chunk) if stop > first else head_end
+        whole = {}
+        if stop > first:
+            counts, means = kn.chunk_thresholds(sc[head_end - start : tail_start - start],
+                                                yb[head_end - start : tail_start - start], k, chunk)
+            whole = {first + i: (counts[i], means[i]) for i in range(len(counts))}
+        pieces = [(a // chunk, a, sc[a - start : z - start], yb[a - start : z - start])
+                  for a, z in ((start, head_end), (tail_start, end)) if z > a]
         return whole, pieces
 
     def joined_stats(pieces: list) -> tuple[np.ndarray, np.ndarray]:
         pieces = sorted(pieces, key=lambda p: p[0])
-        return chunk_stats(np.concatenate([p[1] for p in pieces]), np.concatenate([p[2] for p in pieces]))
+        counts, means = kn.chunk_thresholds(np.concatenate([p[1] for p in pieces]),
+                                            np.concatenate([p[2] for p in pieces]), k, chunk)
+        return counts[0], means[0]
 
     # The running mean is folded in chunk order, exactly as the reference updates it batch by batch.
     t = np.zeros(k, dtype=np.float64)
@@ -389,16 +392,25 @@ def batched_issue_rows(
         for _ in run("2: adjusted scores", part2):
             pass
 
-    # The counts behind the estimated number of issues: argmax at or above its class threshold.
-    ok = top >= (t - EPS)[predicted]
+    # The counts behind the estimated number of issues: argmax at or above its class threshold (over
+    # the kept scalars, in cache-sized slices spread over the workers).
+    level = t - EPS
+
+    def counts_part(sl: slice) -> tuple[np.ndarray, np.ndarray]:
+        y, g = labels[sl], predicted[sl]
+        ok = top[sl] >= level[g]
+        return np.bincount(y[ok], minlength=k), np.bincount(y[ok & (g != y)], minlength=k)
+
     cls = class_counts(labels, k)
-    norm = np.bincount(labels[ok], minlength=k)
-    prune = np.bincount(labels[ok & (predicted != labels)], minlength=k)
-    del ok
+    norm = np.zeros(k, dtype=np.int64)
+    prune = np.zeros(k, dtype=np.int64)
+    for c_norm, c_prune in map_batches(counts_part, n, SCALAR_ROWS, n_jobs):
+        norm += c_norm
+        prune += c_prune
     if estimation_method == "off_diagonal":
         num = int(prune.sum())
     else:
         num = int(round(float(np.sum(prune * cls / np.maximum(norm, C_MIN)))))
-    lowest = kn.smallest_in_order(scores, num)
+    lowest = kn.smallest_in_order(scores, num, n_jobs)
     ranked = lowest[~match[lowest]].astype(np.int64)
     return BatchedResult(ranked, scores, predicted, t, num, labels)
