@@ -103,7 +103,7 @@ def test_pairwise_sums_are_bitwise_numpy_sums(seed, runs, longest, dtype, zeros)
         values[rng.random(len(values)) < 0.5] = -0.0
     starts = np.cumsum(lengths) - lengths
     got = kn.pairwise_sums(values, starts, lengths)
-    want = np.array([np.add.reduce(values[a : a + m]) for a, m in zip(starts, lengths)], dtype=dtype)
+    want = np.array([np.add.reduce(values[a : a + m]) for a, m in zip(starts, lengths, strict=True)], dtype=dtype)
     assert got.dtype == dtype
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
