@@ -104,7 +104,7 @@ def main() -> int:
             def call(_labels, _pred_probs):
                 src = BlockSource(lpath, ppath)
                 mask = np.zeros(src.n, dtype=bool)
-                mask[stream.batched_issue_rows(src.passes, src.n, src.k).ranked] = True
+                mask[stream.batched_issue_rows(src.passes, src.n, src.k, dtype=src.dtype).ranked] = True
                 return mask
 
     else:

@@ -40,9 +40,9 @@ def row_slices(n: int, rows: int) -> Iterator[slice]:
 
 
 def resolve_n_jobs(n_jobs: int | None) -> int:
-    """Worker threads for batch passes (numpy releases the GIL in its loops). One by default: on
-    memory-bound passes a second thread only helps where memory bandwidth is to spare (measured: none on
-    the 2-core development VM, see BENCHMARKS.md); -1 means one per core."""
+    """Worker threads for batch passes (numpy releases the GIL in its loops). One by default, so that a
+    run takes one core unless asked for more (memory-bound passes gain less than the core count: see
+    BENCHMARKS.md for the measured scaling); -1 means one per core."""
     if n_jobs is None:
         return 1
     if n_jobs == -1:
