@@ -150,7 +150,7 @@ class NpyStreamWriter:
         self._tmp = self._ctx.__enter__()
         self._f = open(self._tmp, "wb")
         header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": self.shape}
-        np.lib.format.write_array_header_2_0(self._f, header)
+        np.lib.format.write_array_header_1_0(self._f, header)  # the version np.save writes
         self._f.flush()
         self._data_at = self._f.tell()
         return self
