@@ -208,6 +208,42 @@ def test_cli_batched_failed_run_leaves_no_scores_file(runner, tmp_path):
         assert sorted(x.name for x in tmp_path.iterdir()) == ["l.npy", "p.npy"]
 
 
+@pytest.mark.parametrize(
+    ("change", "fragments"),
+    [
+        ("range", ["labels must be in 0..4", "2 outside", "first at row 1995: 7"]),
+        ("float", ["labels must be integers"]),
+    ],
+)
+def test_cli_batched_bad_labels_found_by_the_workers(runner, tmp_path, change, fragments):
+    labels, p = inputs("gen_k5")
+    labels = labels.astype(np.int64)
+    if change == "range":
+        labels[[1995, len(labels) - 1]] = 7  # both in late blocks
+    else:
+        labels = labels.astype(np.float64)
+        labels[1995] = 1.5
+    np.save(tmp_path / "l.npy", labels)
+    np.save(tmp_path / "p.npy", p)
+    for mode in ([], ["--exact"]):
+        r = runner.invoke(app, ["batched", *mode, "-l", str(tmp_path / "l.npy"), "-p", str(tmp_path / "p.npy"),
+                                "--batch-size", "300", "--n-jobs", "2", "-o", str(tmp_path / "o.npy"),
+                                "--scores-out", str(tmp_path / "s.npy")])
+        assert r.exit_code == 2, r.stderr
+        assert "l.npy" in r.stderr and all(f in r.stderr for f in fragments), r.stderr
+        assert sorted(x.name for x in tmp_path.iterdir()) == ["l.npy", "p.npy"]
+
+
+def test_cli_batched_warns_about_absent_classes(runner, tmp_path):
+    labels, p = inputs("gen_k5")
+    labels = np.where(labels == 3, 2, labels)  # class 3 never given
+    np.save(tmp_path / "l.npy", labels)
+    np.save(tmp_path / "p.npy", p)
+    r = runner.invoke(app, ["batched", "-l", str(tmp_path / "l.npy"), "-p", str(tmp_path / "p.npy"),
+                            "-o", str(tmp_path / "o.npy")])
+    assert r.exit_code == 0 and "1 class(es) have no examples" in r.stderr and "[3]" in r.stderr
+
+
 def test_cli_batched_tables_stream_like_npy(runner):
     base = ["--exact", "--format", "csv", "--batch-size", "700"]
     s = "sample_data/cifar10"

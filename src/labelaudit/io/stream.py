@@ -3,9 +3,11 @@
 A BlockSource yields, once per pass and in row order, callables that each read and check one
 (start, labels_b, pred_probs_b) block: the engine runs them in its workers.
 pred_probs in `.npy` are read with positional reads into a reused buffer per worker (nothing stays
-mapped, so file pages do not pile up in the resident set, and no block pays fresh page faults); `.parquet` is read by record batches and `.csv`/`.tsv` by chunks.
-Labels (N integers) are held in memory. Every pass checks and repairs its blocks the same way; the first
-pass also reports the first bad row.
+mapped, so file pages do not pile up in the resident set, and no block pays fresh page faults);
+`.parquet` is read by record batches and `.csv`/`.tsv` by chunks.
+Labels in a `.npy` are read and checked block by block in the workers as well (an error reports on the
+whole file: how many labels are wrong and the first row); labels in a table are read whole. The first
+pass checks every rule and reports the first bad row; later passes only repeat the clipping repair.
 """
 
 from __future__ import annotations
@@ -147,13 +149,17 @@ class BlockSource:
         check_prob_shape(pred_probs_path, self.n, self.k, self.dtype, self.class_names, class_names_path)
         if from_logits:
             self.dtype = np.dtype(np.float64)
+        self._raw_labels = None  # a .npy of labels: read and checked block by block, in the workers
         self.labels = self._read_labels(labels_path, label_column)
         self.rows = block_rows(self.k, self.dtype.itemsize, memory_limit, rows)
-        absent = np.flatnonzero(np.bincount(self.labels, minlength=self.k) == 0)
+
+    def warn_absent_classes(self, counts: np.ndarray) -> None:
+        """Warn about classes with no example, given the class counts of the labels (after a pass)."""
+        absent = np.flatnonzero(np.asarray(counts) == 0)
         if len(absent):
             shown = [self.class_names[i] for i in absent[:20]] if self.class_names else absent[:20].tolist()
-            warnings.warn(f"{len(absent)} class(es) have no examples in {labels_path}: {shown}", LabelauditWarning,
-                          stacklevel=2)
+            warnings.warn(f"{len(absent)} class(es) have no examples in {self.labels_path}: {shown}",
+                          LabelauditWarning, stacklevel=2)
 
     # ------------------------------------------------------------------ inputs
     def _open_table(self, path, labels_path, label_column, prob_columns, id_column) -> None:
@@ -201,14 +207,17 @@ class BlockSource:
             last_newline = f.read(1) == b"\n"
         return lines - 1 + (0 if last_newline else 1)
 
-    def _read_labels(self, path: str, label_column: str | None) -> np.ndarray:
+    def _read_labels(self, path: str, label_column: str | None) -> np.ndarray | None:
         from labelaudit.core import check_labels
 
         suffix = Path(path).suffix.lower()
         if suffix == ".npy":
-            raw = read_npy(path, "labels")  # mapped; check_labels makes the one compact int32 copy
+            raw = read_npy(path, "labels")  # mapped: each block's slice is checked and copied by its worker
             if raw.ndim == 2 and raw.shape[1] == 1:
                 raw = raw[:, 0]
+            if raw.ndim == 1 and len(raw) == self.n and len(raw) and raw.dtype.kind in "iubf":
+                self._raw_labels = raw
+                return None
         elif suffix in TABLE_SUFFIXES:
             import pandas as pd
 
@@ -297,7 +306,21 @@ class BlockSource:
             block = self._check(block, start)
         elif self._clip:
             block = np.clip(block, 0, 1)
-        return start, self.labels[start : start + len(block)], block
+        return start, self._labels_of(start, start + len(block)), block
+
+    def _labels_of(self, start: int, stop: int) -> np.ndarray:
+        if self._raw_labels is None:
+            return self.labels[start:stop]
+        from labelaudit.core import check_labels
+
+        try:
+            return check_labels(self._raw_labels[start:stop], n_classes=self.k)
+        except InputError:
+            try:  # report as for the whole file (how many labels are wrong, the first row)
+                check_labels(self._raw_labels, n_classes=self.k)
+            except InputError as exc:
+                raise InputError(f"{self.labels_path}: {exc}") from None
+            raise
 
     _checked = False
     _clip = False

@@ -105,7 +105,9 @@ def stream_issues(src, params: dict, n_jobs: int, quiet: bool, scores_out: str |
         sink = None
         if scores_out:
             sink = stack.enter_context(NpyStreamWriter(scores_out, (src.n,), np.float64)).write_at
-        return _run_engine(stream, src, params, n_jobs, quiet, sink)
+        ranked, info = _run_engine(stream, src, params, n_jobs, quiet, sink)
+    src.warn_absent_classes(np.bincount(info["labels"], minlength=src.k))
+    return ranked, info
 
 
 def _run_engine(stream, src, params: dict, n_jobs: int, quiet: bool, sink):
