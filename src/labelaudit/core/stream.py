@@ -19,7 +19,7 @@ Two modes:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -37,6 +37,7 @@ ScoresSink = Callable[[int, np.ndarray], None]  # (first row, scores of a block)
 
 ESTIMATION_METHODS = ("off_diagonal", "off_diagonal_calibrated")
 SCALAR_ROWS = 1 << 18  # rows per slice of the work on kept per-row scalars
+CHUNK_STATS_ROWS = 1 << 20  # about this many rows of scalars per vectorised chunk-statistics call
 
 
 def map_blocks(func: Callable[[Block], object], blocks: Iterable, n_jobs: int) -> Iterator:
@@ -62,22 +63,6 @@ def map_blocks(func: Callable[[Block], object], blocks: Iterable, n_jobs: int) -
                 yield pending.pop(0).result()
         for f in pending:
             yield f.result()
-
-
-class _Inline:
-    """A stand-in executor for one worker: submit runs the call at once."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    @staticmethod
-    def submit(func, *args) -> Future:
-        f = Future()
-        f.set_result(func(*args))
-        return f
 
 
 class _StreamMargins:
@@ -312,15 +297,14 @@ def batched_issue_rows(
 
         return map_blocks(counted, passes(), n_jobs)
 
-    labels = np.empty(n, dtype=np.intp)
+    labels = np.empty(n, dtype=np.int32 if k < 1 << 31 else np.int64)
     self_conf = np.empty(n, dtype=dtype)
     top = np.empty(n, dtype=dtype)
     predicted = np.empty(n, dtype=kn.argmax_dtype(k))
     match = np.empty(n, dtype=bool)
     scores = self_conf if plain else np.empty(n, dtype=np.float64)
 
-
-    def part1(b: Block):
+    def part1(b: Block) -> None:
         start, yb, pb = b
         end = start + len(yb)
         sl = slice(start, end)
@@ -337,48 +321,24 @@ def batched_issue_rows(
                 scores[sl] = scores_of_block(pb, yb, method)
             if scores_sink is not None:
                 scores_sink(start, scores[sl])
-        # Per-chunk class counts and means of the chunks inside this block, in one vectorised step;
-        # the (at most two) pieces of chunks cut by the block's ends are joined by the caller.
-        first = -(-start // chunk)
-        stop = -(-n // chunk) if end == n else end // chunk  # chunks [first, stop) lie inside
-        head_end = min(end, first * chunk)
-        tail_start = min(n, stop * chunk) if stop > first else head_end
-        whole = {}
-        if stop > first:
-            counts, means = kn.chunk_thresholds(sc[head_end - start : tail_start - start],
-                                                yb[head_end - start : tail_start - start], k, chunk)
-            whole = {first + i: (counts[i], means[i]) for i in range(len(counts))}
-        pieces = [(a // chunk, a, sc[a - start : z - start], yb[a - start : z - start])
-                  for a, z in ((start, head_end), (tail_start, end)) if z > a]
-        return whole, pieces
 
-    def joined_stats(pieces: list) -> tuple[np.ndarray, np.ndarray]:
-        pieces = sorted(pieces, key=lambda p: p[0])
-        counts, means = kn.chunk_thresholds(np.concatenate([p[1] for p in pieces]),
-                                            np.concatenate([p[2] for p in pieces]), k, chunk)
-        return counts[0], means[0]
+    for _ in run("1: scores", part1):
+        pass
 
-    # The running mean is folded in chunk order, exactly as the reference updates it batch by batch.
+    # Per-chunk class counts and means over the kept scalars, many chunks per vectorised call and the
+    # calls spread over the workers; then the running mean, folded in chunk order exactly as the
+    # reference updates it batch by batch.
+    per_call = chunk * max(1, CHUNK_STATS_ROWS // chunk)
+
+    def chunk_part(sl: slice):
+        return kn.chunk_thresholds(self_conf[sl], labels[sl], k, chunk)
+
     t = np.zeros(k, dtype=np.float64)
     seen = np.zeros(k, dtype=np.int64)
-    done: dict[int, object] = {}  # chunk number -> stats (or a future of them), until folded
-    cut: dict[int, list] = {}  # chunk number -> [(start, sc, y) pieces] until the chunk is complete
-    next_chunk = 0
-    # Chunks cut by block boundaries (most of them when blocks are smaller than a chunk) get their
-    # stats from a helper pool, so that this thread only joins pieces and folds.
-    with ThreadPoolExecutor(max_workers=n_jobs) if n_jobs > 1 else _Inline() as helpers:
-        for whole, pieces in run("1: scores and thresholds", part1):
-            done.update(whole)
-            for c, lo, sc_p, y_p in pieces:
-                cut.setdefault(c, []).append((lo, sc_p, y_p))
-                if sum(len(p[2]) for p in cut[c]) == min(chunk, n - c * chunk):
-                    done[c] = helpers.submit(joined_stats, cut.pop(c))
-            while next_chunk in done:
-                stats = done.pop(next_chunk)
-                c_b, t_b = stats.result() if isinstance(stats, Future) else stats
-                t = np.maximum((seen * t + c_b * t_b) / np.maximum(seen + c_b, 1), T_MIN)
-                seen = seen + c_b
-                next_chunk += 1
+    for counts, means in map_batches(chunk_part, n, per_call, n_jobs):
+        for c_b, t_b in zip(counts, means, strict=True):
+            t = np.maximum((seen * t + c_b * t_b) / np.maximum(seen + c_b, 1), T_MIN)
+            seen = seen + c_b
 
     if adjust_pred_probs:  # adjusted scores need the final thresholds: one more pass
 
