@@ -91,3 +91,16 @@ def nudged_argmax_wins(block, labels):
     r = np.arange(len(block))
     block[r, labels] = block[r, labels] + block.dtype.type(1e-6)
     return block.argmax(axis=1) == labels
+
+
+def raised_bounds(bounds_from_sample):
+    """A bounds_from_sample that sets every other finite bound to +inf: those cells get no candidates,
+    so the exact redo of cells whose bound was too high runs beside cells that selected normally."""
+
+    def raised(*args, **kwargs):
+        b = bounds_from_sample(*args, **kwargs)
+        cells = np.flatnonzero(np.isfinite(b))
+        b.ravel()[cells[::2]] = np.inf
+        return b
+
+    return raised

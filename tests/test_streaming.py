@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import nudged_argmax_wins
+from conftest import nudged_argmax_wins, raised_bounds
 from golden_data import ALL_SETS, expected, inputs, manifest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -35,6 +35,23 @@ def test_exact_equals_in_memory_on_golden_sets(name, filter_by):
         got, _ = stream.exact_issue_rows(passes_for(labels, p, rows), n, k, p.dtype, filter_by=filter_by,
                                          n_jobs=n_jobs)
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", ["gen_k5", "cifar10"])
+def test_exact_redoes_cells_whose_sampled_bound_was_too_high(name, monkeypatch):
+    # Bounds too high for half the cells: the extra pass (D) redoes them and must still give
+    # the in-memory answer.
+    from labelaudit.core import _noise_rate
+
+    labels, p = inputs(name)
+    n, k = p.shape
+    want = la.find_label_issues(labels, p, return_indices_ranked_by="self_confidence")
+    monkeypatch.setattr(_noise_rate, "bounds_from_sample", raised_bounds(_noise_rate.bounds_from_sample))
+    passes = []
+    got, _ = stream.exact_issue_rows(passes_for(labels, p, 1000), n, k, p.dtype, n_jobs=2,
+                                     progress=lambda name, rows: passes.append(name[0]))
+    np.testing.assert_array_equal(got, want)
+    assert "D" in passes
 
 
 @pytest.mark.parametrize("name", ["gen_k5", "gen_absent", "gen_singleton", "gen_f32"])

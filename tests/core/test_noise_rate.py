@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import nudged_argmax_wins
+from conftest import nudged_argmax_wins, raised_bounds
 from golden_data import ALL_SETS, inputs
 
 import labelaudit as la
@@ -16,8 +16,8 @@ from labelaudit.core import _noise_rate
 @pytest.fixture(params=["sampled", "too_tight"])
 def candidate_route(request, monkeypatch):
     monkeypatch.setattr(_noise_rate, "DIRECT_ELEMENTS", 0)
-    if request.param == "too_tight":
-        monkeypatch.setattr(_noise_rate, "SLACK", 0.05)  # bounds above the true cut: exercise the fallback
+    if request.param == "too_tight":  # bounds above the true cut: exercise the fallback
+        monkeypatch.setattr(_noise_rate, "bounds_from_sample", raised_bounds(_noise_rate.bounds_from_sample))
     return request.param
 
 
@@ -27,7 +27,6 @@ def test_candidate_route_equals_per_class_route(name, kwargs, candidate_route):
     labels, p = inputs(name)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_noise_rate, "DIRECT_ELEMENTS", 1 << 40)
-        mp.setattr(_noise_rate, "SLACK", 1.25)
         want = la.find_label_issues(labels, p, **kwargs)
     got = la.find_label_issues(labels, p, **kwargs)
     np.testing.assert_array_equal(got, want)
@@ -45,6 +44,15 @@ def test_candidate_route_with_ties_and_batches(candidate_route):
     assert want.sum() > 50
     for batch_size in (1, 7, 1000, n + 1):
         np.testing.assert_array_equal(la.find_label_issues(labels, p, batch_size=batch_size), want)
+
+
+def test_poisson_want_hand_checked():
+    # P(Poisson(0.36) >= 3) = 1 - e^-0.36 (1 + 0.36 + 0.0648) = 0.0059 <= 1e-2, while P(>= 2) = 0.049
+    np.testing.assert_array_equal(_noise_rate.poisson_want(np.array([0.0, 0.36]), 1e-2), [1, 3])
+    # P(Poisson(1) >= 5) = 0.00366 > 1e-3 and P(>= 6) = 0.000594
+    assert _noise_rate.poisson_want(np.array([[1.0]]), 1e-3).tolist() == [[6]]
+    # the normal tail above mu = 500: mu + z * sqrt(mu) + 1, z(1e-6) = 4.753
+    assert _noise_rate.poisson_want(np.array([10_000.0]), 1e-6)[0] == int(np.ceil(10_000 + 4.7534 * 100)) + 1
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

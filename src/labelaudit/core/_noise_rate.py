@@ -13,14 +13,23 @@ Two exact routes, chosen by shape:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from labelaudit.core import _kernels as kn
 from labelaudit.core._common import batch_rows, map_batches, row_slices
 
 DIRECT_ELEMENTS = 1 << 23  # below this many pred_probs elements the per-class route is always taken
-SAMPLE_ELEMENTS = 1 << 21  # upper size of the subsample used for the bounds, in pred_probs elements
-SLACK = 1.25  # expected candidates per cell = SLACK * need + a few
+# Size of the subsample used for the bounds (in pred_probs elements), and the chance allowed per cell
+# that its bound comes out too high (the cell is then redone exactly). In memory a redo is a cheap
+# gather of one class; streamed it is one more pass over the data, so the stream samples more (which
+# also tightens the bounds: fewer candidates) and allows far fewer misses.
+SAMPLE_ELEMENTS = 1 << 21
+MISS = 1e-2
+STREAM_SAMPLE_ELEMENTS = 1 << 24
+STREAM_MISS = 1e-6
+SLACK = 1.25  # and at least SLACK times the expected number of sampled members above the cut, plus 2
 
 
 def margins(p: np.ndarray, members: np.ndarray, k: int, targets: np.ndarray, batch_size) -> np.ndarray:
@@ -44,6 +53,7 @@ class InMemoryMargins:
     """Margin access for an in-memory (or memory-mapped) pred_probs: random access to any row."""
 
     random_access = True
+    sample_elements, miss = SAMPLE_ELEMENTS, MISS
 
     def __init__(self, ctx):
         self.ctx = ctx
@@ -115,8 +125,8 @@ def select(ctx, need: np.ndarray, classes: list[int]) -> np.ndarray:
     if source.random_access and (sparse or n * k_all <= DIRECT_ELEMENTS):
         failed_cells = cells
     else:
-        d, ys = source.sample(max(4, -(-n * k_all // SAMPLE_ELEMENTS)))
-        bounds = bounds_from_sample(d, ys, counts, need, active)
+        d, ys = source.sample(sample_stride(n, k_all, source.sample_elements))
+        bounds = bounds_from_sample(d, ys, counts, need, active, source.miss)
         idx, code, val = source.candidates(bounds)
         failed = _select_candidates(idx, code, val, need, k_all, mask)
         failed_cells = {int(k): np.sort(failed[failed // k_all == k] % k_all) for k in np.unique(failed // k_all)}
@@ -127,18 +137,64 @@ def select(ctx, need: np.ndarray, classes: list[int]) -> np.ndarray:
     return mask
 
 
-def bounds_from_sample(d: np.ndarray, ys: np.ndarray, counts, need: np.ndarray, active) -> np.ndarray:
-    """(K, K) array in the dtype of the margins: bounds[k, j] = a margin value that about SLACK * need[j, k]
-    members of class k reach, judged from sampled margins d (|S|, K) with labels ys; +inf where nothing
-    is needed, -inf where the sample is too small to tell."""
+def sample_stride(n: int, k: int, elements: int) -> int:
+    """Every how many rows the bound subsample takes one: about `elements` pred_probs values in all."""
+    return max(4, -(-n * k // elements))
+
+
+def _normal_quantile(miss: float) -> float:
+    """z with P(Z >= z) = miss for a standard normal Z (bisection on erfc)."""
+    lo, hi = 0.0, 40.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if 0.5 * math.erfc(mid / math.sqrt(2)) > miss else (lo, mid)
+    return hi
+
+
+def poisson_want(mu: np.ndarray, miss: float) -> np.ndarray:
+    """Smallest w >= 1 with P(Poisson(mu) >= w) <= miss, elementwise (a normal tail above mu = 500).
+
+    A sampled bound is the w-th largest sampled margin of a cell; it is too high exactly when at least
+    w sampled members lie above the cell's true cut-off, a Poisson(mu) count for mu = need * sampling
+    rate. Candidates per cell are about w / rate, so w is the smallest with an acceptable miss."""
+    shape = np.shape(mu)
+    mu = np.asarray(mu, dtype=np.float64).ravel()
+    want = np.ones(mu.shape, dtype=np.int64)
+    big = mu > 500
+    want[big] = np.ceil(mu[big] + _normal_quantile(miss) * np.sqrt(mu[big])).astype(np.int64) + 1
+    small = np.flatnonzero(~big & (mu > 0))
+    if len(small):
+        m = mu[small]
+        pmf = np.exp(-m)  # P(X = i), from i = 0
+        tail = 1.0 - pmf  # P(X >= i + 1)
+        w = np.ones(len(m), dtype=np.int64)  # tail now is P(X >= w)
+        i = 0
+        while (open_ := tail > miss).any():
+            i += 1
+            pmf = pmf * m / i
+            tail = tail - pmf
+            w[open_] = i + 1
+        want[small] = w
+    return want.reshape(shape)
+
+
+def bounds_from_sample(d: np.ndarray, ys: np.ndarray, counts, need: np.ndarray, active, miss: float) -> np.ndarray:
+    """(K, K) array in the dtype of the margins: bounds[k, j] = a margin value that at least need[j, k]
+    members of class k reach except with probability about `miss`, judged from sampled margins d (|S|, K)
+    with labels ys; +inf where nothing is needed, -inf where the sample is too small to tell."""
     k_all = d.shape[1]
     sub = kn.group_by_class(ys, k_all)
+    rate = np.divide(np.bincount(ys, minlength=k_all), counts, out=np.zeros(k_all), where=counts > 0)
+    mu = need * rate[None, :]  # expected sampled members above the cut of cell (k, j), at [j, k]
+    # The Poisson tail bounds the sampling noise; the relative slack covers what it does not model
+    # (a strided sample of ordered data), and dominates where many sampled members are expected.
+    wants = np.maximum(poisson_want(mu, miss), np.ceil(mu * SLACK).astype(np.int64) + 2)
     bounds = np.full((k_all, k_all), np.inf, dtype=d.dtype)
     for k in active:
         targets = np.flatnonzero(need[:, k])
         members = sub.members(k)
         s_k = len(members)
-        want = np.ceil(need[targets, k] * (s_k / counts[k]) * SLACK).astype(np.int64) + 2
+        want = wants[targets, k]
         ok = want <= s_k
         bounds[k, targets[~ok]] = -np.inf
         if ok.any():

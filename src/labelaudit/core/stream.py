@@ -25,7 +25,7 @@ import numpy as np
 
 from labelaudit.core import _kernels as kn
 from labelaudit.core._common import C_MIN, EPS, T_MIN, class_counts, map_batches, resolve_n_jobs
-from labelaudit.core._noise_rate import SAMPLE_ELEMENTS, candidate_block
+from labelaudit.core._noise_rate import STREAM_MISS, STREAM_SAMPLE_ELEMENTS, candidate_block, sample_stride
 from labelaudit.core.count import Context
 from labelaudit.core.filter import PRUNE_FILTERS, issue_rows
 from labelaudit.core.rank import check_method, scores_of_block
@@ -69,6 +69,7 @@ class _StreamMargins:
     """Margin access for the noise-rate selection when pred_probs can only be streamed."""
 
     random_access = False
+    sample_elements, miss = STREAM_SAMPLE_ELEMENTS, STREAM_MISS
 
     def __init__(self, ctx: StreamContext):
         self.ctx = ctx
@@ -117,7 +118,7 @@ class StreamContext(Context):
         super().__init__(np.empty(0, dtype=np.intp), None, None, n_jobs)
         self.passes, self.n, self.k, self.dtype = passes, n, k, np.dtype(dtype)
         self.progress = progress
-        self.sample_stride = max(4, -(-n * k // SAMPLE_ELEMENTS))
+        self.sample_stride = sample_stride(n, k, STREAM_SAMPLE_ELEMENTS)
         self._predicted: np.ndarray | None = None
         self._match: np.ndarray | None = None
 
