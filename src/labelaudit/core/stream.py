@@ -249,13 +249,14 @@ def uses_candidates(filter_by: str) -> bool:
 class BatchedResult:
     """Outcome of the reference-semantics batched detection."""
 
-    def __init__(self, ranked, scores, predicted, thresholds, num_issues, labels):
+    def __init__(self, ranked, scores, predicted, thresholds, num_issues, labels, counts):
         self.ranked = ranked  # int64 flagged indices, lowest score first
         self.scores = scores  # (N,) scores of every example (the input dtype for plain self-confidence)
         self.predicted = predicted  # (N,) first argmax (smallest unsigned dtype that holds K - 1)
         self.thresholds = thresholds  # (K,) float64 running-mean thresholds
         self.num_issues = num_issues  # the estimated number before the "label wins" rule
         self.labels = labels
+        self.counts = counts  # (K,) examples per given label
 
 
 def batched_issue_rows(
@@ -374,4 +375,4 @@ def batched_issue_rows(
         num = int(round(float(np.sum(prune * cls / np.maximum(norm, C_MIN)))))
     lowest = kn.smallest_in_order(scores, num, n_jobs)
     ranked = lowest[~match[lowest]].astype(np.int64)
-    return BatchedResult(ranked, scores, predicted, t, num, labels)
+    return BatchedResult(ranked, scores, predicted, t, num, labels, cls)

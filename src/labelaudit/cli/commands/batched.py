@@ -106,7 +106,7 @@ def stream_issues(src, params: dict, n_jobs: int, quiet: bool, scores_out: str |
         if scores_out:
             sink = stack.enter_context(NpyStreamWriter(scores_out, (src.n,), np.float64)).write_at
         ranked, info = _run_engine(stream, src, params, n_jobs, quiet, sink)
-    src.warn_absent_classes(np.bincount(info["labels"], minlength=src.k))
+    src.warn_absent_classes(info["counts"])
     return ranked, info
 
 
@@ -121,14 +121,14 @@ def _run_engine(stream, src, params: dict, n_jobs: int, quiet: bool, sink):
                 scores_sink=sink,
             )
             scores = ctx.stored_scores[(params["rank_by"], params["adjust_pred_probs"])]
-            return ranked, {"labels": ctx.labels, "predicted": ctx.predicted(), "scores": scores}
+            return ranked, {"labels": ctx.labels, "predicted": ctx.predicted(), "scores": scores, "counts": ctx.counts}
         res = stream.batched_issue_rows(
             src.passes, src.n, src.k, method=params["rank_by"], adjust_pred_probs=params["adjust_pred_probs"],
             estimation_method=params["estimation_method"], chunk=params["chunk_size"], dtype=src.dtype,
             n_jobs=n_jobs, progress=progress, scores_sink=sink,
         )
         return res.ranked, {"labels": res.labels, "predicted": res.predicted, "scores": res.scores,
-                            "estimated_issues": res.num_issues}
+                            "estimated_issues": res.num_issues, "counts": res.counts}
 
 
 def finish(command_name, src, params, ranked, info, *, output, mask, fmt, fmt_name, top,
