@@ -1005,17 +1005,7 @@ def render_find(results: list[dict], meta: dict) -> list[str]:
         L.append(
             row(
                 [
-                    size_cell(r),
-                    f"{r['input_mb']:,.0f}",
-                    t(la_c),
-                    t(cl_c),
-                    ratio(cl_c["best"], la_c["best"]),
-                    t(la_p),
-                    t(cl_p),
-                    ratio(cl_p["best"], la_p["best"]),
-                    m(la_p),
-                    m(cl_p),
-                    ratio(cl_p["best_rss_mb"], la_p["best_rss_mb"]),
+                    *versus_cells(r, la_c, cl_c, la_p, cl_p),
                     flagged,
                     same_cell(r),
                 ]
@@ -1077,17 +1067,7 @@ def render_health(results: list[dict], meta: dict) -> list[str]:
         L.append(
             row(
                 [
-                    size_cell(r),
-                    f"{r['input_mb']:,.0f}",
-                    t(la_c),
-                    t(cl_c),
-                    ratio(cl_c["best"], la_c["best"]),
-                    t(la_p),
-                    t(cl_p),
-                    ratio(cl_p["best"], la_p["best"]),
-                    m(la_p),
-                    m(cl_p),
-                    ratio(cl_p["best_rss_mb"], la_p["best_rss_mb"]),
+                    *versus_cells(r, la_c, cl_c, la_p, cl_p),
                     " / ".join(f"{s:.6f}" for s in scores) or "–",
                     _health_same(r["same_call"]),
                     _health_same(r["same_proc"]),
@@ -1172,6 +1152,23 @@ def render_batched(results: list[dict], meta: dict) -> list[str]:
     )
     L.append("")
     return L
+
+
+def versus_cells(r: dict, la_c: dict, cl_c: dict, la_p: dict, cl_p: dict) -> list[str]:
+    """Size, input MB, then call and process times and process peak RSS of both libraries with ratios."""
+    return [
+        size_cell(r),
+        f"{r['input_mb']:,.0f}",
+        t(la_c),
+        t(cl_c),
+        ratio(cl_c["best"], la_c["best"]),
+        t(la_p),
+        t(cl_p),
+        ratio(cl_p["best"], la_p["best"]),
+        m(la_p),
+        m(cl_p),
+        ratio(cl_p["best_rss_mb"], la_p["best_rss_mb"]),
+    ]
 
 
 def paired_cell(ratios: list[float]) -> str:

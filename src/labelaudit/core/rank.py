@@ -113,7 +113,7 @@ def flagged_rows(issues, n: int) -> np.ndarray:
 
 def order_rows(ctx: Context, rows: np.ndarray, rank_by: str, adjust_pred_probs: bool = False) -> np.ndarray:
     """`rows` (increasing) reordered by increasing score, ties by index."""
-    return rows[kn.stable_order(scores_for_rows(ctx, rows, rank_by, adjust_pred_probs))]
+    return rows[kn.stable_order(scores_for_rows(ctx, rows, rank_by, adjust_pred_probs), ctx.n_jobs)]
 
 
 def order_label_issues(

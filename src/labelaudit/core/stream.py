@@ -1,8 +1,9 @@
 """Streaming engine: the same kernels as the in-memory path, driven over row blocks that io reads.
 
 A *pass* is one call of `blocks()`, which yields (start, labels_b, pred_probs_b) for consecutive blocks
-in row order, or zero-argument callables that make them (so a reader's work runs in the workers). The engine keeps O(K^2) counts, a few per-example scalars (labels, self-confidence,
-flags, the ranking score) and the candidates of the selection, never an (N, K) array. Per-block results
+in row order, or zero-argument callables that make them (so a reader's work runs in the workers). The
+engine keeps O(K^2) counts, a few per-example scalars (labels, self-confidence, flags, the ranking
+score) and the candidates of the selection, never an (N, K) array. Per-block results
 merge by position or by integer sums, so any block size and any number of workers give the same answer.
 
 Two modes:
@@ -65,6 +66,19 @@ def map_blocks(func: Callable[[Block], object], blocks: Iterable, n_jobs: int) -
             yield f.result()
 
 
+def run_pass(passes: Passes, name: str, func: Callable[[Block], object], n_jobs: int,
+             progress: Progress | None) -> Iterator:
+    """map_blocks over one pass, reporting each block's rows to `progress` under the pass's name."""
+
+    def counted(b: Block):
+        out = func(b)
+        if progress is not None:
+            progress(name, len(b[1]))
+        return out
+
+    return map_blocks(counted, passes(), n_jobs)
+
+
 class _StreamMargins:
     """Margin access for the noise-rate selection when pred_probs can only be streamed."""
 
@@ -124,13 +138,7 @@ class StreamContext(Context):
 
     # -- plumbing
     def run_pass(self, name: str, func: Callable[[Block], object]) -> Iterator:
-        def counted(b: Block):
-            out = func(b)
-            if self.progress is not None:
-                self.progress(name, len(b[1]))
-            return out
-
-        yield from map_blocks(counted, self.passes(), self.n_jobs)
+        return run_pass(self.passes, name, func, self.n_jobs, self.progress)
 
     @property
     def margins(self):
@@ -238,7 +246,7 @@ def exact_issue_rows(
         num_to_remove_per_class=num_to_remove_per_class,
         min_examples_per_class=min_examples_per_class,
     )
-    ranked = flagged[kn.stable_order(ctx.stored_scores[(rank_by, adjust_pred_probs)][flagged])]
+    ranked = flagged[kn.stable_order(ctx.stored_scores[(rank_by, adjust_pred_probs)][flagged], ctx.n_jobs)]
     return ranked.astype(np.int64), ctx
 
 
@@ -290,15 +298,6 @@ def batched_issue_rows(
     dtype = np.dtype(dtype)
     plain = method == "self_confidence" and not adjust_pred_probs
 
-    def run(name, func):
-        def counted(b):
-            out = func(b)
-            if progress is not None:
-                progress(name, len(b[1]))
-            return out
-
-        return map_blocks(counted, passes(), n_jobs)
-
     labels = np.empty(n, dtype=np.int32 if k < 1 << 31 else np.int64)
     self_conf = np.empty(n, dtype=dtype)
     top = np.empty(n, dtype=dtype)
@@ -308,8 +307,7 @@ def batched_issue_rows(
 
     def part1(b: Block) -> None:
         start, yb, pb = b
-        end = start + len(yb)
-        sl = slice(start, end)
+        sl = slice(start, start + len(yb))
         r = np.arange(len(yb))
         labels[sl] = yb
         sc = pb[r, yb]
@@ -324,7 +322,7 @@ def batched_issue_rows(
             if scores_sink is not None:
                 scores_sink(start, scores[sl])
 
-    for _ in run("1: scores", part1):
+    for _ in run_pass(passes, "1: scores", part1, n_jobs, progress):
         pass
 
     # Per-chunk class counts and means over the kept scalars, many chunks per vectorised call and the
@@ -351,7 +349,7 @@ def batched_issue_rows(
             if scores_sink is not None:
                 scores_sink(start, scores[sl])
 
-        for _ in run("2: adjusted scores", part2):
+        for _ in run_pass(passes, "2: adjusted scores", part2, n_jobs, progress):
             pass
 
     # The counts behind the estimated number of issues: argmax at or above its class threshold (over
@@ -363,7 +361,7 @@ def batched_issue_rows(
         ok = top[sl] >= level[g]
         return np.bincount(y[ok], minlength=k), np.bincount(y[ok & (g != y)], minlength=k)
 
-    cls = class_counts(labels, k)
+    cls = seen  # the chunks' class counts, summed over all chunks
     norm = np.zeros(k, dtype=np.int64)
     prune = np.zeros(k, dtype=np.int64)
     for c_norm, c_prune in map_batches(counts_part, n, SCALAR_ROWS, n_jobs):

@@ -61,7 +61,8 @@ def block_rows(n_classes: int, itemsize: int, memory_limit: int | None, batch_si
 
 
 class NpyRows:
-    """Row blocks of a 2-D C-order .npy file, read positionally into reused buffers: no mapping, no page pile-up."""
+    """Row blocks of a 2-D C-order .npy file, read positionally into reused buffers: no mapping, no page
+    pile-up."""
 
     def __init__(self, path: str, role: str = "pred_probs"):
         _check_exists(path, role)
@@ -112,6 +113,7 @@ class NpyRows:
                     raise InputError(f"{self.path}: truncated while reading: data ends at row {row} of {self.n}")
                 done += got
         return out
+
 
 class BlockSource:
     """Validated row blocks of (labels, pred_probs), one iterator per pass."""
