@@ -91,8 +91,9 @@ def run(python: str, code: str, d: Path, which: str) -> tuple[float, float, floa
     """(call seconds, whole-process seconds, peak RSS MiB); RSS from /usr/bin/time, since a forked
     child's ru_maxrss starts from this (large) parent's resident set."""
     t = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M", python, "-c", code, str(d), which],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", python, "-c", code, str(d), which], capture_output=True, text=True
+    )
     wall = time.perf_counter() - t
     if proc.returncode != 0:
         raise SystemExit(f"{python} failed on {which}: {proc.stderr[-500:]}")
@@ -110,8 +111,10 @@ def main() -> None:
     generate(d)
     have_cl = Path(args.cleanlab_python).exists()
     rows = []
-    for which, name, inputs in (("ml", "multi-label 1M x 50", ("ml_y.npy", "ml_p.npy")),
-                                ("tok", "token 2M tokens x 20 tags", ("tok_y.npy", "tok_p.npy", "tok_len.npy"))):
+    for which, name, inputs in (
+        ("ml", "multi-label 1M x 50", ("ml_y.npy", "ml_p.npy")),
+        ("tok", "token 2M tokens x 20 tags", ("tok_y.npy", "tok_p.npy", "tok_len.npy")),
+    ):
         size_mb = sum((d / f).stat().st_size for f in inputs) / 1e6
         la = min((run(sys.executable, LA, d, which) for _ in range(args.repeat)), key=lambda r: r[0])
         cl = run(args.cleanlab_python, CL, d, which) if have_cl else None
@@ -125,13 +128,17 @@ def main() -> None:
                 same += ", same order" if np.array_equal(a, b) else ", order differs only among equal scores"
         limit = 1.5 * size_mb / 1.048576 + 200 / 1.048576
         rows.append((name, size_mb, la, cl, same, limit))
-    print("| data | input MB | call: labelaudit | call: cleanlab | ratio | process: labelaudit | process: cleanlab |"
-          " ratio | peak RSS MiB: labelaudit (limit) | peak RSS MiB: cleanlab | same flagged set |")
+    print(
+        "| data | input MB | call: labelaudit | call: cleanlab | ratio | process: labelaudit | process: cleanlab |"
+        " ratio | peak RSS MiB: labelaudit (limit) | peak RSS MiB: cleanlab | same flagged set |"
+    )
     print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
     for name, size_mb, la, cl, same, limit in rows:
         c = cl or (float("nan"),) * 3
-        print(f"| {name} | {size_mb:.0f} | {la[0]:.2f} | {c[0]:.2f} | {c[0] / la[0]:.1f}x | {la[1]:.2f} | {c[1]:.2f} |"
-              f" {c[1] / la[1]:.1f}x | {la[2]:.0f} ({limit:.0f}) | {c[2]:.0f} | {same} |")
+        print(
+            f"| {name} | {size_mb:.0f} | {la[0]:.2f} | {c[0]:.2f} | {c[0] / la[0]:.1f}x | {la[1]:.2f} | {c[1]:.2f} |"
+            f" {c[1] / la[1]:.1f}x | {la[2]:.0f} ({limit:.0f}) | {c[2]:.0f} | {same} |"
+        )
 
 
 if __name__ == "__main__":

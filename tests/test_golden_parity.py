@@ -77,6 +77,8 @@ def test_matches_reference(case):
     if kind == "table":
         result = as_table(result)
     float32 = inputs(name)[1].dtype == np.float32
-    check(result, want, kind, float32, e["kwargs"].get("method") or e["kwargs"].get("return_indices_ranked_by"))
+    check(
+        result, want, kind, float32, e["kwargs"].get("method") or e["kwargs"].get("return_indices_ranked_by")
+    )
     if kind != "mask_indices" and e["output"] in ("scores",) and not float32:
         assert np.asarray(result).dtype == want.dtype

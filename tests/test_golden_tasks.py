@@ -33,8 +33,12 @@ def tok_inputs(name):
     d = GOLDEN / "inputs_token" / name
     tokens = json.loads((d / "tokens.json").read_text()) if (d / "tokens.json").exists() else None
     flat_tokens = [t for sent in tokens for t in sent] if tokens else None
-    return (np.load(d / "labels_flat.npy"), np.load(d / "pred_probs_flat.npy"), np.load(d / "sentence_lengths.npy"),
-            flat_tokens)
+    return (
+        np.load(d / "labels_flat.npy"),
+        np.load(d / "pred_probs_flat.npy"),
+        np.load(d / "sentence_lengths.npy"),
+        flat_tokens,
+    )
 
 
 @cache
@@ -83,8 +87,13 @@ def test_multilabel_matches_reference(case):
     func = e["func"]
     adjust = bool((kw.pop("rank_by_kwargs", None) or {}).get("adjust_pred_probs", False))
     if func == "get_label_quality_scores":
-        got = ml.get_label_quality_scores(y, p, method=kw.get("method", "self_confidence"),
-                                          adjust_pred_probs=kw.get("adjust_pred_probs", False), **_agg(kw))
+        got = ml.get_label_quality_scores(
+            y,
+            p,
+            method=kw.get("method", "self_confidence"),
+            adjust_pred_probs=kw.get("adjust_pred_probs", False),
+            **_agg(kw),
+        )
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=0)
     elif func == "get_label_quality_scores_per_class":
         np.testing.assert_allclose(ml.per_class_scores(y, p, **kw), want, rtol=1e-9, atol=0)
@@ -136,13 +145,20 @@ def test_token_matches_reference(case):
         np.testing.assert_array_equal(got, expected("expected_token", name)[e["key"]])
     elif func == "get_label_quality_scores":
         temp = (kw.get("sentence_score_kwargs") or {}).get("temperature", 0.05)
-        sent, tok = tk.get_label_quality_scores(y, p, lengths, token_score_method=kw["token_score_method"],
-                                                sentence_score_method=kw["sentence_score_method"], temperature=temp)
+        sent, tok = tk.get_label_quality_scores(
+            y,
+            p,
+            lengths,
+            token_score_method=kw["token_score_method"],
+            sentence_score_method=kw["sentence_score_method"],
+            temperature=temp,
+        )
         got = sent if e["item"] == 0 else tok
         # float32 softmin sums run in float32 in both tools but in a different order: ulps of float32 apart
         rtol = 2e-6 if float32 else 1e-9
-        np.testing.assert_allclose(np.asarray(got, dtype=float), expected("expected_token", name)[e["key"]],
-                                   rtol=rtol, atol=0)
+        np.testing.assert_allclose(
+            np.asarray(got, dtype=float), expected("expected_token", name)[e["key"]], rtol=rtol, atol=0
+        )
     elif func == "common_label_issues":
         issues = expected("expected_token", name)[e["args"][0].split(":")[1]]
         pred = p.argmax(axis=1)

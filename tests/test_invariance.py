@@ -33,8 +33,8 @@ def _registry() -> dict[str, Kernel]:
             y, p, calibrate=False, return_indices_of_off_diagonals=True, batch_size=bs
         ),
         "estimate_joint": lambda y, p, bs: la.estimate_joint(y, p, batch_size=bs),
-        "estimate_py_and_noise_matrices": lambda y, p, bs: la.estimate_py_and_noise_matrices_from_probabilities(
-            y, p, batch_size=bs
+        "estimate_py_and_noise_matrices": lambda y, p, bs: (
+            la.estimate_py_and_noise_matrices_from_probabilities(y, p, batch_size=bs)
         ),
     }
     for method in ("off_diagonal", "off_diagonal_calibrated"):
@@ -45,10 +45,8 @@ def _registry() -> dict[str, Kernel]:
         for adjust in (False, True):
             if adjust and method == "confidence_weighted_entropy":
                 continue
-            reg[f"get_label_quality_scores[{method},adjust={adjust}]"] = (
-                lambda y, p, bs, m=method, a=adjust: la.get_label_quality_scores(
-                    y, p, method=m, adjust_pred_probs=a, batch_size=bs
-                )
+            reg[f"get_label_quality_scores[{method},adjust={adjust}]"] = lambda y, p, bs, m=method, a=adjust: (
+                la.get_label_quality_scores(y, p, method=m, adjust_pred_probs=a, batch_size=bs)
             )
     for f in la.FILTERS:
         reg[f"find_label_issues[{f},mask]"] = lambda y, p, bs, f=f: la.find_label_issues(
@@ -172,8 +170,12 @@ def test_whole_golden_file_memmap_bitwise():
 
     y, p = inputs("cifar10")
     ym, pm = memmapped("cifar10")
-    for kname in ("find_label_issues[prune_by_noise_rate,ranked]", "get_label_quality_scores[normalized_margin,adjust=True]",
-                  "compute_confident_joint[calibrated]", "num_label_issues[off_diagonal]"):
+    for kname in (
+        "find_label_issues[prune_by_noise_rate,ranked]",
+        "get_label_quality_scores[normalized_margin,adjust=True]",
+        "compute_confident_joint[calibrated]",
+        "num_label_issues[off_diagonal]",
+    ):
         assert_identical(call(REGISTRY[kname], ym, pm), call(REGISTRY[kname], y, p), kname)
         assert_identical(call(REGISTRY[kname], y, p, 4096), call(REGISTRY[kname], y, p), f"{kname}/4096")
 
@@ -224,7 +226,9 @@ def test_float32_and_float64_agree():
             np.testing.assert_allclose(a32, a64, rtol=ADJUSTED_RTOL, atol=1e-7, err_msg=f"{method} adjusted")
 
     for est in ("off_diagonal", "off_diagonal_calibrated"):
-        assert la.num_label_issues(y, p32, estimation_method=est) == la.num_label_issues(y, p64, estimation_method=est)
+        assert la.num_label_issues(y, p32, estimation_method=est) == la.num_label_issues(
+            y, p64, estimation_method=est
+        )
     np.testing.assert_array_equal(la.compute_confident_joint(y, p32), la.compute_confident_joint(y, p64))
     n_flagged = 0
     for f in la.FILTERS:
@@ -233,7 +237,9 @@ def test_float32_and_float64_agree():
         np.testing.assert_array_equal(m32, m64, err_msg=f)
         n_flagged += int(m64.sum())
         r32 = la.find_label_issues(y, p32, filter_by=f, return_indices_ranked_by="self_confidence")
-        np.testing.assert_array_equal(r32, la.find_label_issues(y, p64, filter_by=f, return_indices_ranked_by="self_confidence"))
+        np.testing.assert_array_equal(
+            r32, la.find_label_issues(y, p64, filter_by=f, return_indices_ranked_by="self_confidence")
+        )
     assert n_flagged > 7 * 20  # the comparison is not vacuous: every filter flags a fair number
 
 
@@ -264,16 +270,23 @@ def test_batch_size_invariance_random(data):
     n = len(y)
     for f in la.FILTERS:
         for ranked in (None, "self_confidence", "normalized_margin"):
-            kernel = REGISTRY[f"find_label_issues[{f},mask]"] if ranked is None else (
-                lambda yy, pp, bs, f=f, r=ranked: la.find_label_issues(
-                    yy, pp, filter_by=f, return_indices_ranked_by=r, batch_size=bs
+            kernel = (
+                REGISTRY[f"find_label_issues[{f},mask]"]
+                if ranked is None
+                else (
+                    lambda yy, pp, bs, f=f, r=ranked: la.find_label_issues(
+                        yy, pp, filter_by=f, return_indices_ranked_by=r, batch_size=bs
+                    )
                 )
             )
             ref = call(kernel, y, p, n)
             for bs in (1, 3):
                 assert_identical(call(kernel, y, p, bs), ref, f"{f}/{ranked}/batch_size={bs}")
-    for kname in ("compute_confident_joint[calibrated]", "num_label_issues[off_diagonal]",
-                  "get_label_quality_scores[normalized_margin,adjust=True]"):
+    for kname in (
+        "compute_confident_joint[calibrated]",
+        "num_label_issues[off_diagonal]",
+        "get_label_quality_scores[normalized_margin,adjust=True]",
+    ):
         ref = call(REGISTRY[kname], y, p, n)
         for bs in (1, 3):
             assert_identical(call(REGISTRY[kname], y, p, bs), ref, f"{kname}/batch_size={bs}")

@@ -42,7 +42,9 @@ def test_noise_matrix_validity_rule_by_hand():
     py = np.array([0.5, 0.5])
     assert sim.noise_matrix_is_valid(np.array([[0.8, 0.3], [0.2, 0.7]]), py)
     assert not sim.noise_matrix_is_valid(np.array([[0.4, 0.6], [0.6, 0.4]]), py)  # more noise than signal
-    assert not sim.noise_matrix_is_valid(np.array([[0.8, 0.3], [0.2, 0.7]]), np.array([0.7, 0.7]))  # joint != 1
+    assert not sim.noise_matrix_is_valid(
+        np.array([[0.8, 0.3], [0.2, 0.7]]), np.array([0.7, 0.7])
+    )  # joint != 1
     with pytest.raises(InputError):
         sim.noise_matrix_from_trace(3, 1.0, py=np.full(3, 1 / 3))  # a valid matrix needs trace > 1
 
@@ -74,12 +76,18 @@ def test_ensemble_worked_example_e():
     p1 = np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4], [0.8, 0.2]])
     p2 = np.array([[0.6, 0.4], [0.45, 0.55], [0.2, 0.8], [0.55, 0.45]])
     f = la.get_label_quality_ensemble_scores
-    np.testing.assert_allclose(f(y, [p1, p2], weight_ensemble_members_by="uniform"), [0.75, 0.625, 0.6, 0.675])
+    np.testing.assert_allclose(
+        f(y, [p1, p2], weight_ensemble_members_by="uniform"), [0.75, 0.625, 0.6, 0.675]
+    )
     np.testing.assert_allclose(f(y, [p1, p2]), [0.72857143, 0.61428571, 0.62857143, 0.65714286], rtol=1e-7)
-    np.testing.assert_allclose(f(y, [p1, p2], weight_ensemble_members_by="log_loss_search"),
-                               [0.89991798, 0.69995899, 0.40010936, 0.79993165], rtol=1e-7)
-    np.testing.assert_allclose(f(y, [p1, p2], weight_ensemble_members_by="custom", custom_weights=[2, 1]),
-                               [2.4, 1.95, 1.6, 2.15])
+    np.testing.assert_allclose(
+        f(y, [p1, p2], weight_ensemble_members_by="log_loss_search"),
+        [0.89991798, 0.69995899, 0.40010936, 0.79993165],
+        rtol=1e-7,
+    )
+    np.testing.assert_allclose(
+        f(y, [p1, p2], weight_ensemble_members_by="custom", custom_weights=[2, 1]), [2.4, 1.95, 1.6, 2.15]
+    )
 
 
 def test_log_loss_search_does_not_underflow():
@@ -95,8 +103,24 @@ def test_log_loss_search_does_not_underflow():
 
 
 def test_cli_simulate_find_evaluate(runner, tmp_path):
-    r = runner.invoke(app, ["simulate", "-o", str(tmp_path), "--n", "3000", "--k", "4", "--noise-rate", "0.2",
-                            "--seed", "3", "--format", "json"])
+    r = runner.invoke(
+        app,
+        [
+            "simulate",
+            "-o",
+            str(tmp_path),
+            "--n",
+            "3000",
+            "--k",
+            "4",
+            "--noise-rate",
+            "0.2",
+            "--seed",
+            "3",
+            "--format",
+            "json",
+        ],
+    )
     assert r.exit_code == 0, r.stderr
     info = json.loads(r.stdout)
     labels, true = np.load(tmp_path / "labels.npy"), np.load(tmp_path / "true_labels.npy")
@@ -106,16 +130,34 @@ def test_cli_simulate_find_evaluate(runner, tmp_path):
     assert info["n_label_errors"] == int((labels != true).sum()) > 0 and info["noise_matrix_valid"]
     again = tmp_path / "again"
     again.mkdir()
-    assert runner.invoke(app, ["simulate", "-o", str(again), "--n", "3000", "--k", "4", "--noise-rate", "0.2",
-                               "--seed", "3"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app,
+            ["simulate", "-o", str(again), "--n", "3000", "--k", "4", "--noise-rate", "0.2", "--seed", "3"],
+        ).exit_code
+        == 0
+    )
     for name in ("labels.npy", "true_labels.npy", "pred_probs.npy", "noise_matrix.npy"):
         assert (tmp_path / name).read_bytes() == (again / name).read_bytes()
     base = ["-l", str(tmp_path / "labels.npy"), "-p", str(tmp_path / "pred_probs.npy")]
     assert runner.invoke(app, ["find-issues", *base, "-o", str(tmp_path / "i.npy")]).exit_code == 0
     assert runner.invoke(app, ["rank", *base, "-o", str(tmp_path / "s.npy")]).exit_code == 0
-    r = runner.invoke(app, ["evaluate", "-l", str(tmp_path / "labels.npy"), "-t", str(tmp_path / "true_labels.npy"),
-                            "--issues", str(tmp_path / "i.npy"), "--scores", str(tmp_path / "s.npy"),
-                            "--format", "json"])
+    r = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "-l",
+            str(tmp_path / "labels.npy"),
+            "-t",
+            str(tmp_path / "true_labels.npy"),
+            "--issues",
+            str(tmp_path / "i.npy"),
+            "--scores",
+            str(tmp_path / "s.npy"),
+            "--format",
+            "json",
+        ],
+    )
     assert r.exit_code == 0, r.stderr
     ev = json.loads(r.stdout)
     flagged = np.load(tmp_path / "i.npy")
@@ -143,14 +185,37 @@ def test_cli_rank_ensemble_equals_library(runner, tmp_path):
     np.save(tmp_path / "m0.npy", p)
     np.save(tmp_path / "m1.npy", second_model(p))
     np.save(tmp_path / "l.npy", labels)
-    for weight_by, extra, kw in (("accuracy", [], {}), ("log_loss_search", [], {}),
-                                 ("custom", ["--weights", "0.25,0.5"], {"custom_weights": [0.25, 0.5]})):
-        r = runner.invoke(app, ["rank", "-l", str(tmp_path / "l.npy"), "-p", str(tmp_path / "m*.npy"),
-                                "--weight-by", weight_by, *extra, "--method", "normalized_margin", "--format", "json"])
+    for weight_by, extra, kw in (
+        ("accuracy", [], {}),
+        ("log_loss_search", [], {}),
+        ("custom", ["--weights", "0.25,0.5"], {"custom_weights": [0.25, 0.5]}),
+    ):
+        r = runner.invoke(
+            app,
+            [
+                "rank",
+                "-l",
+                str(tmp_path / "l.npy"),
+                "-p",
+                str(tmp_path / "m*.npy"),
+                "--weight-by",
+                weight_by,
+                *extra,
+                "--method",
+                "normalized_margin",
+                "--format",
+                "json",
+            ],
+        )
         assert r.exit_code == 0, r.stderr
         doc = json.loads(r.stdout)
-        want = la.get_label_quality_ensemble_scores(labels, [p, second_model(p)], method="normalized_margin",
-                                                    weight_ensemble_members_by=weight_by, **kw)
+        want = la.get_label_quality_ensemble_scores(
+            labels,
+            [p, second_model(p)],
+            method="normalized_margin",
+            weight_ensemble_members_by=weight_by,
+            **kw,
+        )
         np.testing.assert_array_equal(np.array(doc["scores"]), want)
         assert len(doc["model_scores"]) == 2 and len(doc["params"]["models"]["paths"]) == 2
         assert "score_model_1" in doc["issues"][0]
@@ -162,7 +227,19 @@ def test_cli_ensemble_model_mismatch(runner, tmp_path):
     np.save(tmp_path / "b.npy", p[:, :4] / p[:, :4].sum(axis=1, keepdims=True))
     np.save(tmp_path / "l.npy", labels)
     out = tmp_path / "o.npy"
-    r = runner.invoke(app, ["find-issues", "-l", str(tmp_path / "l.npy"), "-p", str(tmp_path / "a.npy"),
-                            "-p", str(tmp_path / "b.npy"), "-o", str(out)])
+    r = runner.invoke(
+        app,
+        [
+            "find-issues",
+            "-l",
+            str(tmp_path / "l.npy"),
+            "-p",
+            str(tmp_path / "a.npy"),
+            "-p",
+            str(tmp_path / "b.npy"),
+            "-o",
+            str(out),
+        ],
+    )
     assert r.exit_code == 2 and "b.npy" in r.stderr
     assert not out.exists()

@@ -32,8 +32,9 @@ def test_exact_equals_in_memory_on_golden_sets(name, filter_by):
     n, k = p.shape
     want = la.find_label_issues(labels, p, filter_by=filter_by, return_indices_ranked_by="self_confidence")
     for rows, n_jobs in ((997, 1), (n + 1, 1), (2048, 2)):
-        got, _ = stream.exact_issue_rows(passes_for(labels, p, rows), n, k, p.dtype, filter_by=filter_by,
-                                         n_jobs=n_jobs)
+        got, _ = stream.exact_issue_rows(
+            passes_for(labels, p, rows), n, k, p.dtype, filter_by=filter_by, n_jobs=n_jobs
+        )
         np.testing.assert_array_equal(got, want)
 
 
@@ -48,8 +49,14 @@ def test_exact_redoes_cells_whose_sampled_bound_was_too_high(name, monkeypatch):
     want = la.find_label_issues(labels, p, return_indices_ranked_by="self_confidence")
     monkeypatch.setattr(_noise_rate, "bounds_from_sample", raised_bounds(_noise_rate.bounds_from_sample))
     passes = []
-    got, _ = stream.exact_issue_rows(passes_for(labels, p, 1000), n, k, p.dtype, n_jobs=2,
-                                     progress=lambda name, rows: passes.append(name[0]))
+    got, _ = stream.exact_issue_rows(
+        passes_for(labels, p, 1000),
+        n,
+        k,
+        p.dtype,
+        n_jobs=2,
+        progress=lambda name, rows: passes.append(name[0]),
+    )
     np.testing.assert_array_equal(got, want)
     assert "D" in passes
 
@@ -63,11 +70,19 @@ def test_exact_any_block_size_small(name):
         for kwargs in ({}, {"frac_noise": 0.6, "min_examples_per_class": 3}):
             if filter_by not in ("prune_by_noise_rate", "prune_by_class", "both"):
                 kwargs = {}
-            want = la.find_label_issues(labels, p, filter_by=filter_by, return_indices_ranked_by="normalized_margin",
-                                        **kwargs)
+            want = la.find_label_issues(
+                labels, p, filter_by=filter_by, return_indices_ranked_by="normalized_margin", **kwargs
+            )
             for rows in (1, 7, n - 1, n, n + 1):
-                got, _ = stream.exact_issue_rows(passes_for(labels, p, rows), n, k, p.dtype, filter_by=filter_by,
-                                                 rank_by="normalized_margin", **kwargs)
+                got, _ = stream.exact_issue_rows(
+                    passes_for(labels, p, rows),
+                    n,
+                    k,
+                    p.dtype,
+                    filter_by=filter_by,
+                    rank_by="normalized_margin",
+                    **kwargs,
+                )
                 np.testing.assert_array_equal(got, want, err_msg=f"{filter_by} {kwargs} rows={rows}")
 
 
@@ -91,8 +106,12 @@ def test_exact_equals_in_memory_hypothesis(seed, n, k, rows, filter_by):
     np.testing.assert_array_equal(got, want)
 
 
-BATCHED = [(name, e) for name in ALL_SETS for e in manifest(name)
-           if e["func"] == "find_label_issues_batched" and e.get("key")]
+BATCHED = [
+    (name, e)
+    for name in ALL_SETS
+    for e in manifest(name)
+    if e["func"] == "find_label_issues_batched" and e.get("key")
+]
 
 
 @pytest.mark.parametrize("case", BATCHED, ids=[f"{n}:{e['key']}" for n, e in BATCHED])
@@ -104,8 +123,9 @@ def test_default_mode_equals_reference_batched(case):
     method = (kw.get("num_issue_kwargs") or {}).get("estimation_method", "off_diagonal")
     want = expected(name)[e["key"]]
     for rows, n_jobs in ((999, 1), (4096, 2), (n + 1, 1)):
-        res = stream.batched_issue_rows(passes_for(labels, p, rows), n, k, estimation_method=method,
-                                        chunk=kw["batch_size"], n_jobs=n_jobs)
+        res = stream.batched_issue_rows(
+            passes_for(labels, p, rows), n, k, estimation_method=method, chunk=kw["batch_size"], n_jobs=n_jobs
+        )
         np.testing.assert_array_equal(np.sort(res.ranked), want)
         assert np.all(np.diff(res.scores[res.ranked]) >= 0)  # most severe first
 
@@ -155,9 +175,17 @@ def test_default_mode_equals_plain_reference_any_blocks(seed, n, k, chunk, metho
     want, want_scores = reference_batched(labels, p, chunk, method, adjust, estimation)
     for rows in (1, 7, n - 1, n, n + 1):
         for n_jobs in (1, 2):
-            res = stream.batched_issue_rows(passes_for(labels, p, rows), n, k, method=method,
-                                            adjust_pred_probs=adjust, estimation_method=estimation, chunk=chunk,
-                                            dtype=p.dtype, n_jobs=n_jobs)
+            res = stream.batched_issue_rows(
+                passes_for(labels, p, rows),
+                n,
+                k,
+                method=method,
+                adjust_pred_probs=adjust,
+                estimation_method=estimation,
+                chunk=chunk,
+                dtype=p.dtype,
+                n_jobs=n_jobs,
+            )
             np.testing.assert_array_equal(res.ranked, want, err_msg=f"rows={rows} n_jobs={n_jobs}")
             np.testing.assert_array_equal(np.asarray(res.scores, dtype=np.float64), want_scores)
             np.testing.assert_array_equal(res.predicted, p.argmax(axis=1))
@@ -173,8 +201,18 @@ def _json(result):
 
 def test_cli_batched_exact_equals_find_issues(runner, tmp_path):
     d = "tests/golden/inputs/cifar10"
-    args = ["-l", f"{d}/labels.npy", "-p", f"{d}/pred_probs.npy", "--format", "json", "--filter-by", "both",
-            "--rank-by", "normalized_margin"]
+    args = [
+        "-l",
+        f"{d}/labels.npy",
+        "-p",
+        f"{d}/pred_probs.npy",
+        "--format",
+        "json",
+        "--filter-by",
+        "both",
+        "--rank-by",
+        "normalized_margin",
+    ]
     want = _json(runner.invoke(app, ["find-issues", *args]))
     got = _json(runner.invoke(app, ["batched", "--exact", "--batch-size", "1234", *args]))
     low = _json(runner.invoke(app, ["find-issues", "--low-memory", "--batch-size", "999", *args]))
@@ -185,11 +223,33 @@ def test_cli_batched_exact_equals_find_issues(runner, tmp_path):
 def test_cli_batched_default_mode_mask_and_scores(runner, tmp_path):
     d = "tests/golden/inputs/gen_k5"
     labels, p = inputs("gen_k5")
-    entry = next(e for e in manifest("gen_k5") if e["func"] == "find_label_issues_batched"
-                 and e["kwargs"]["batch_size"] == 1000 and not e["kwargs"].get("num_issue_kwargs"))
+    entry = next(
+        e
+        for e in manifest("gen_k5")
+        if e["func"] == "find_label_issues_batched"
+        and e["kwargs"]["batch_size"] == 1000
+        and not e["kwargs"].get("num_issue_kwargs")
+    )
     out, scores = tmp_path / "mask.npy", tmp_path / "scores.npy"
-    r = runner.invoke(app, ["batched", "-l", f"{d}/labels.npy", "-p", f"{d}/pred_probs.npy", "--chunk-size", "1000",
-                            "--batch-size", "313", "-o", str(out), "--mask", "--scores-out", str(scores)])
+    r = runner.invoke(
+        app,
+        [
+            "batched",
+            "-l",
+            f"{d}/labels.npy",
+            "-p",
+            f"{d}/pred_probs.npy",
+            "--chunk-size",
+            "1000",
+            "--batch-size",
+            "313",
+            "-o",
+            str(out),
+            "--mask",
+            "--scores-out",
+            str(scores),
+        ],
+    )
     assert r.exit_code == 0, r.stderr
     np.testing.assert_array_equal(np.flatnonzero(np.load(out)), expected("gen_k5")[entry["key"]])
     np.testing.assert_array_equal(np.load(scores), la.get_label_quality_scores(labels, p))
@@ -201,9 +261,28 @@ def test_cli_batched_exact_scores_out_streams_the_ranking_score(runner, tmp_path
     labels, p = inputs("cifar10")
     for rank_by, adjust in (("self_confidence", []), ("normalized_margin", ["--adjust-pred-probs"])):
         scores = tmp_path / f"{rank_by}.npy"
-        r = runner.invoke(app, ["batched", "--exact", "-l", f"{d}/labels.npy", "-p", f"{d}/pred_probs.npy",
-                                "--rank-by", rank_by, *adjust, "--batch-size", "777", "--n-jobs", n_jobs,
-                                "--scores-out", str(scores), "-o", str(tmp_path / "issues.npy")])
+        r = runner.invoke(
+            app,
+            [
+                "batched",
+                "--exact",
+                "-l",
+                f"{d}/labels.npy",
+                "-p",
+                f"{d}/pred_probs.npy",
+                "--rank-by",
+                rank_by,
+                *adjust,
+                "--batch-size",
+                "777",
+                "--n-jobs",
+                n_jobs,
+                "--scores-out",
+                str(scores),
+                "-o",
+                str(tmp_path / "issues.npy"),
+            ],
+        )
         assert r.exit_code == 0, r.stderr
         got = np.load(scores)
         assert got.dtype == np.float64 and got.shape == (len(labels),)
@@ -219,8 +298,23 @@ def test_cli_batched_failed_run_leaves_no_scores_file(runner, tmp_path):
     np.save(tmp_path / "l.npy", labels)
     for mode in ([], ["--exact"]):
         scores = tmp_path / "scores.npy"
-        r = runner.invoke(app, ["batched", *mode, "-l", str(tmp_path / "l.npy"), "-p", str(tmp_path / "p.npy"),
-                                "--batch-size", "500", "--n-jobs", "2", "--scores-out", str(scores)])
+        r = runner.invoke(
+            app,
+            [
+                "batched",
+                *mode,
+                "-l",
+                str(tmp_path / "l.npy"),
+                "-p",
+                str(tmp_path / "p.npy"),
+                "--batch-size",
+                "500",
+                "--n-jobs",
+                "2",
+                "--scores-out",
+                str(scores),
+            ],
+        )
         assert r.exit_code == 2 and f"row {len(labels) - 3}" in r.stderr
         assert sorted(x.name for x in tmp_path.iterdir()) == ["l.npy", "p.npy"]
 
@@ -243,9 +337,25 @@ def test_cli_batched_bad_labels_found_by_the_workers(runner, tmp_path, change, f
     np.save(tmp_path / "l.npy", labels)
     np.save(tmp_path / "p.npy", p)
     for mode in ([], ["--exact"]):
-        r = runner.invoke(app, ["batched", *mode, "-l", str(tmp_path / "l.npy"), "-p", str(tmp_path / "p.npy"),
-                                "--batch-size", "300", "--n-jobs", "2", "-o", str(tmp_path / "o.npy"),
-                                "--scores-out", str(tmp_path / "s.npy")])
+        r = runner.invoke(
+            app,
+            [
+                "batched",
+                *mode,
+                "-l",
+                str(tmp_path / "l.npy"),
+                "-p",
+                str(tmp_path / "p.npy"),
+                "--batch-size",
+                "300",
+                "--n-jobs",
+                "2",
+                "-o",
+                str(tmp_path / "o.npy"),
+                "--scores-out",
+                str(tmp_path / "s.npy"),
+            ],
+        )
         assert r.exit_code == 2, r.stderr
         assert "l.npy" in r.stderr and all(f in r.stderr for f in fragments), r.stderr
         assert sorted(x.name for x in tmp_path.iterdir()) == ["l.npy", "p.npy"]
@@ -256,8 +366,18 @@ def test_cli_batched_warns_about_absent_classes(runner, tmp_path):
     labels = np.where(labels == 3, 2, labels)  # class 3 never given
     np.save(tmp_path / "l.npy", labels)
     np.save(tmp_path / "p.npy", p)
-    r = runner.invoke(app, ["batched", "-l", str(tmp_path / "l.npy"), "-p", str(tmp_path / "p.npy"),
-                            "-o", str(tmp_path / "o.npy")])
+    r = runner.invoke(
+        app,
+        [
+            "batched",
+            "-l",
+            str(tmp_path / "l.npy"),
+            "-p",
+            str(tmp_path / "p.npy"),
+            "-o",
+            str(tmp_path / "o.npy"),
+        ],
+    )
     assert r.exit_code == 0 and "1 class(es) have no examples" in r.stderr and "[3]" in r.stderr
 
 
@@ -293,14 +413,38 @@ def test_cli_batched_nan_row_named(runner, tmp_path):
     p[1777, 2] = np.nan
     np.save(tmp_path / "p.npy", p)
     np.save(tmp_path / "l.npy", labels)
-    r = runner.invoke(app, ["batched", "-l", str(tmp_path / "l.npy"), "-p", str(tmp_path / "p.npy"),
-                            "--batch-size", "500", "-o", str(tmp_path / "o.npy")])
+    r = runner.invoke(
+        app,
+        [
+            "batched",
+            "-l",
+            str(tmp_path / "l.npy"),
+            "-p",
+            str(tmp_path / "p.npy"),
+            "--batch-size",
+            "500",
+            "-o",
+            str(tmp_path / "o.npy"),
+        ],
+    )
     assert r.exit_code == 2 and "row 1777" in r.stderr and "NaN" in r.stderr
     assert not (tmp_path / "o.npy").exists()
 
 
 def test_cli_batched_gate(runner):
     d = "tests/golden/inputs/cifar10"
-    r = runner.invoke(app, ["batched", "-l", f"{d}/labels.npy", "-p", f"{d}/pred_probs.npy", "--max-issues", "5",
-                            "--format", "csv"])
+    r = runner.invoke(
+        app,
+        [
+            "batched",
+            "-l",
+            f"{d}/labels.npy",
+            "-p",
+            f"{d}/pred_probs.npy",
+            "--max-issues",
+            "5",
+            "--format",
+            "csv",
+        ],
+    )
     assert r.exit_code == 1 and "max_issues" in r.stderr

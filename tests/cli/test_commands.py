@@ -32,14 +32,20 @@ def cifar():
 
 def run(runner, *args, code: int = 0):
     result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == code, f"exit {result.exit_code}\nstdout: {result.stdout[:2000]}\nstderr: {result.stderr}"
+    assert result.exit_code == code, (
+        f"exit {result.exit_code}\nstdout: {result.stdout[:2000]}\nstderr: {result.stderr}"
+    )
     return result
 
 
 def ranked_issues(y, p, filter_by="prune_by_noise_rate", rank_by="self_confidence", adjust=False, **kw):
     return la.find_label_issues(
-        y, p, filter_by=filter_by, return_indices_ranked_by=rank_by,
-        rank_by_kwargs={"adjust_pred_probs": adjust}, **kw,
+        y,
+        p,
+        filter_by=filter_by,
+        return_indices_ranked_by=rank_by,
+        rank_by_kwargs={"adjust_pred_probs": adjust},
+        **kw,
     )
 
 
@@ -106,8 +112,10 @@ def test_json_report_describes_inputs(runner):
     assert doc["issues"] == [] and doc["n_issues"] > 0
 
 
-@pytest.mark.parametrize(("method", "adjust"), [("self_confidence", False), ("normalized_margin", True),
-                                                ("confidence_weighted_entropy", False)])
+@pytest.mark.parametrize(
+    ("method", "adjust"),
+    [("self_confidence", False), ("normalized_margin", True), ("confidence_weighted_entropy", False)],
+)
 def test_rank_json_equals_library(runner, cifar, method, adjust):
     y, p = cifar
     args = ["--method", method] + (["--adjust-pred-probs"] if adjust else [])
@@ -199,8 +207,22 @@ def test_rank_order_issues(runner, cifar, tmp_path, kind):
         pd.DataFrame({"index": np.flatnonzero(mask)}).to_csv(path, index=False)
     want = la.order_label_issues(mask, y, p, rank_by="normalized_margin")
     out = tmp_path / "ordered.npy"
-    res = run(runner, "rank", "-l", L, "-p", P, "--order-issues", path, "--method", "normalized_margin",
-              "-o", out, "--format", "json")
+    res = run(
+        runner,
+        "rank",
+        "-l",
+        L,
+        "-p",
+        P,
+        "--order-issues",
+        path,
+        "--method",
+        "normalized_margin",
+        "-o",
+        out,
+        "--format",
+        "json",
+    )
     np.testing.assert_array_equal(np.load(out), want)
     assert np.load(out).dtype == np.int64
     doc = json.loads(res.stdout)
@@ -215,8 +237,13 @@ def test_format_csv_parses_back(runner, cifar):
     y, p = cifar
     res = run(runner, "find-issues", "-l", L, "-p", P, "--format", "csv", "--rank-by", "normalized_margin")
     df = pd.read_csv(io.StringIO(res.stdout))
-    check_rows(df, y, p, ranked_issues(y, p, rank_by="normalized_margin"),
-               la.get_label_quality_scores(y, p, method="normalized_margin"))
+    check_rows(
+        df,
+        y,
+        p,
+        ranked_issues(y, p, rank_by="normalized_margin"),
+        la.get_label_quality_scores(y, p, method="normalized_margin"),
+    )
     assert res.stderr == ""
 
 
@@ -246,7 +273,9 @@ def test_top(runner, cifar, tmp_path):
     assert doc["n_issues"] == len(want)  # counts use every issue
     run(runner, "find-issues", "-l", L, "-p", P, "--top", "7", "-o", tmp_path / "top.npy")
     np.testing.assert_array_equal(np.load(tmp_path / "top.npy"), want[:7])
-    big = json.loads(run(runner, "find-issues", "-l", L, "-p", P, "--format", "json", "--top", "100000").stdout)
+    big = json.loads(
+        run(runner, "find-issues", "-l", L, "-p", P, "--format", "json", "--top", "100000").stdout
+    )
     assert len(big["issues"]) == len(want)
 
 
@@ -265,12 +294,16 @@ def gate_line(stderr: str, gate: str) -> str:
 
 
 def test_gate_max_issues(runner, n_issues, tmp_path):
-    res = run(runner, "find-issues", "-l", L, "-p", P, "--max-issues", n_issues - 1, "--format", "json", code=1)
+    res = run(
+        runner, "find-issues", "-l", L, "-p", P, "--max-issues", n_issues - 1, "--format", "json", code=1
+    )
     line = gate_line(res.stderr, "max_issues")
     assert str(n_issues) in line and str(n_issues - 1) in line
     assert json.loads(res.stdout)["n_issues"] == n_issues  # the report is still printed
     run(runner, "find-issues", "-l", L, "-p", P, "--max-issues", n_issues, "--format", "json")  # at the limit
-    res = run(runner, "find-issues", "-l", L, "-p", P, "--max-issues", 10 * n_issues, "-o", tmp_path / "a.npy")
+    res = run(
+        runner, "find-issues", "-l", L, "-p", P, "--max-issues", 10 * n_issues, "-o", tmp_path / "a.npy"
+    )
     assert "Gate failed" not in res.stderr
     # A failing gate still writes the requested output (CI keeps the report).
     run(runner, "find-issues", "-l", L, "-p", P, "--max-issues", 0, "-o", tmp_path / "b.csv", code=1)
@@ -279,7 +312,9 @@ def test_gate_max_issues(runner, n_issues, tmp_path):
 
 def test_gate_max_issue_rate(runner, n_issues):
     rate = n_issues / 10000
-    res = run(runner, "find-issues", "-l", L, "-p", P, "--max-issue-rate", rate / 2, "--format", "csv", code=1)
+    res = run(
+        runner, "find-issues", "-l", L, "-p", P, "--max-issue-rate", rate / 2, "--format", "csv", code=1
+    )
     line = gate_line(res.stderr, "max_issue_rate")
     assert f"{rate:.6g}" in line
     run(runner, "find-issues", "-l", L, "-p", P, "--max-issue-rate", rate, "--format", "csv")
@@ -287,8 +322,21 @@ def test_gate_max_issue_rate(runner, n_issues):
 
 
 def test_both_gates_one_failing(runner, n_issues):
-    res = run(runner, "find-issues", "-l", L, "-p", P, "--max-issues", n_issues, "--max-issue-rate", 0.001,
-              "--format", "csv", code=1)
+    res = run(
+        runner,
+        "find-issues",
+        "-l",
+        L,
+        "-p",
+        P,
+        "--max-issues",
+        n_issues,
+        "--max-issue-rate",
+        0.001,
+        "--format",
+        "csv",
+        code=1,
+    )
     gate_line(res.stderr, "max_issue_rate")
     assert "max_issues:" not in res.stderr
 
@@ -319,8 +367,17 @@ def test_from_logits(runner, tmp_path):
     np.save(tmp_path / "z.npy", logits)
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     p = e / e.sum(axis=1, keepdims=True)
-    run(runner, "find-issues", "-l", tmp_path / "y.npy", "-p", tmp_path / "z.npy", "--from-logits",
-        "-o", tmp_path / "out.npy")
+    run(
+        runner,
+        "find-issues",
+        "-l",
+        tmp_path / "y.npy",
+        "-p",
+        tmp_path / "z.npy",
+        "--from-logits",
+        "-o",
+        tmp_path / "out.npy",
+    )
     want = ranked_issues(y, p)
     assert len(want) > 0
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), want)
@@ -334,7 +391,9 @@ def test_absent_class_warns_on_stderr_only(runner, tmp_path):
     res = run(runner, "find-issues", "-l", tmp_path / "y.npy", "-p", tmp_path / "p.npy", "--format", "json")
     assert "no examples" in res.stderr and "Warning" in res.stderr
     json.loads(res.stdout)  # stdout stays a clean document
-    quiet = run(runner, "find-issues", "-l", tmp_path / "y.npy", "-p", tmp_path / "p.npy", "--format", "json", "-q")
+    quiet = run(
+        runner, "find-issues", "-l", tmp_path / "y.npy", "-p", tmp_path / "p.npy", "--format", "json", "-q"
+    )
     assert quiet.stderr == ""
     assert quiet.stdout == res.stdout
 
@@ -342,7 +401,19 @@ def test_absent_class_warns_on_stderr_only(runner, tmp_path):
 def test_batch_size_never_changes_output(runner, tmp_path):
     for bs in (None, 7, 9999):
         extra = [] if bs is None else ["--batch-size", bs]
-        run(runner, "find-issues", "-l", L, "-p", P, "-o", tmp_path / f"out_{bs}.csv", "--rank-by", "normalized_margin", *extra)
+        run(
+            runner,
+            "find-issues",
+            "-l",
+            L,
+            "-p",
+            P,
+            "-o",
+            tmp_path / f"out_{bs}.csv",
+            "--rank-by",
+            "normalized_margin",
+            *extra,
+        )
     ref = (tmp_path / "out_None.csv").read_bytes()
     assert (tmp_path / "out_7.csv").read_bytes() == ref
     assert (tmp_path / "out_9999.csv").read_bytes() == ref
@@ -357,7 +428,9 @@ def test_version(runner):
 
 
 def test_python_m_help_smoke():
-    res = subprocess.run([sys.executable, "-m", "labelaudit", "--help"], capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "labelaudit", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0, res.stderr
     assert "find-issues" in res.stdout and "rank" in res.stdout
 
@@ -390,7 +463,8 @@ sys.stderr.write("\nRESULT " + json.dumps({"code": code, "pandas": "pandas" in s
 )
 def test_npy_runs_never_import_pandas(tmp_path, args):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    res = subprocess.run([sys.executable, "-c", NO_PANDAS, json.dumps(args)], capture_output=True, text=True,
-                         timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-c", NO_PANDAS, json.dumps(args)], capture_output=True, text=True, timeout=120
+    )
     result = json.loads(res.stderr.rsplit("RESULT ", 1)[1])
     assert result == {"code": 0, "pandas": False, "pyarrow": False}, res.stderr

@@ -17,11 +17,21 @@ TESTS = Path(__file__).resolve().parent.parent
 CIFAR = TESTS / "golden" / "inputs" / "cifar10"
 L, P = str(CIFAR / "labels.npy"), str(CIFAR / "pred_probs.npy")
 
-CHECKS = ["shape", "label range", "finite", "row sums", "classes in labels", "classes in predictions", "out-of-sample"]
+CHECKS = [
+    "shape",
+    "label range",
+    "finite",
+    "row sums",
+    "classes in labels",
+    "classes in predictions",
+    "out-of-sample",
+]
 
 
 def doctor(runner, labels, probs, *extra, code: int = 0) -> dict:
-    res = runner.invoke(app, ["doctor", "-l", str(labels), "-p", str(probs), "--format", "json", *map(str, extra)])
+    res = runner.invoke(
+        app, ["doctor", "-l", str(labels), "-p", str(probs), "--format", "json", *map(str, extra)]
+    )
     assert res.exit_code == code, f"exit {res.exit_code}\nstdout: {res.stdout}\nstderr: {res.stderr}"
     assert "Traceback" not in res.stderr
     doc = json.loads(res.stdout)
@@ -162,7 +172,9 @@ def test_in_sample_predictions(runner, save_npy):
     p[np.arange(400), y] = 0.997  # every prediction right and near one-hot
     doc = doctor(runner, save_npy("y.npy", y), save_npy("p.npy", p), code=1)
     f = finding(doc, "out-of-sample")
-    assert f["severity"] == "error" and "accuracy 100.0000%" in f["message"] and "cross-validation" in f["fix"]
+    assert (
+        f["severity"] == "error" and "accuracy 100.0000%" in f["message"] and "cross-validation" in f["fix"]
+    )
 
 
 def test_confident_but_not_perfect_is_fine(runner, save_npy):
@@ -218,7 +230,9 @@ def test_table_and_csv_formats(runner, data, save_npy):
     lp, pp = save_npy("y.npy", y), save_npy("p.npy", p)
     res = runner.invoke(app, ["doctor", "-l", lp, "-p", pp, "--format", "table"])
     assert res.exit_code == 1
-    assert "FIX" in res.stdout and "label range" in res.stdout and "Verdict: 1 problem(s) to fix" in res.stdout
+    assert (
+        "FIX" in res.stdout and "label range" in res.stdout and "Verdict: 1 problem(s) to fix" in res.stdout
+    )
     res = runner.invoke(app, ["doctor", "-l", lp, "-p", pp, "--format", "csv"])
     assert res.exit_code == 1
     lines = res.stdout.splitlines()
@@ -249,16 +263,32 @@ def test_doctor_junit_and_github(runner, tmp_path):
     r = runner.invoke(app, [*base, "--format", "github"])
     assert r.exit_code == 1
     lines = r.stdout.splitlines()
-    assert any(line.startswith("::error file=") and "doctor: range" in line and "--from-logits" in line for line in lines)
+    assert any(
+        line.startswith("::error file=") and "doctor: range" in line and "--from-logits" in line
+        for line in lines
+    )
     assert lines[-1].startswith("::notice title=labelaudit doctor::")
 
 
 def test_id_column_missing_is_an_error(runner, tmp_path):
     import pandas as pd
 
-    pd.DataFrame({"label": [0, 1, 0, 1], "a": [.9, .2, .8, .3], "b": [.1, .8, .2, .7]}).to_csv(tmp_path / "t.csv",
-                                                                                            index=False)
+    pd.DataFrame({"label": [0, 1, 0, 1], "a": [0.9, 0.2, 0.8, 0.3], "b": [0.1, 0.8, 0.2, 0.7]}).to_csv(
+        tmp_path / "t.csv", index=False
+    )
     out = tmp_path / "o.csv"
-    r = runner.invoke(app, ["find-issues", "-l", str(tmp_path / "t.csv"), "-p", str(tmp_path / "t.csv"),
-                            "--id-column", "nope", "-o", str(out)])
+    r = runner.invoke(
+        app,
+        [
+            "find-issues",
+            "-l",
+            str(tmp_path / "t.csv"),
+            "-p",
+            str(tmp_path / "t.csv"),
+            "--id-column",
+            "nope",
+            "-o",
+            str(out),
+        ],
+    )
     assert r.exit_code == 2 and "--id-column 'nope' not found" in r.stderr and not out.exists()

@@ -115,7 +115,9 @@ def test_truncated_npy(runner, inp):
     data = whole.read_bytes()
     cut = inp.raw("cut.npy", data[: len(data) // 2])
     labels = inp.npy("labels600.npy", np.arange(600) % 3)
-    expect_error(runner, inp, find(inp, labels=labels, probs=cut), cut, "truncated", f"({len(data) // 2} bytes)")
+    expect_error(
+        runner, inp, find(inp, labels=labels, probs=cut), cut, "truncated", f"({len(data) // 2} bytes)"
+    )
 
 
 # ---------------------------------------------------------------------------- shapes
@@ -304,7 +306,11 @@ def test_class_names_not_unique(runner, inp):
 def test_string_label_not_in_class_names(runner, inp):
     labels = inp.text("labels.csv", "label\na\nb\nc\na\nzz\nb\n")
     names = inp.text("names.txt", "a\nb\nc\n")
-    err = error_line(expect_error(runner, inp, [*find(inp, labels=labels), "--class-names", names], labels, "'zz'", "row 4"))
+    err = error_line(
+        expect_error(
+            runner, inp, [*find(inp, labels=labels), "--class-names", names], labels, "'zz'", "row 4"
+        )
+    )
     assert "np.str_" not in err
 
 
@@ -338,14 +344,24 @@ def test_unsupported_input_format(runner, inp):
 
 def test_order_issues_file_missing(runner, inp):
     missing = str(inp.dir / "flagged.npy")
-    expect_error(runner, inp, ["rank", "-l", inp.labels, "-p", inp.probs, "--order-issues", missing], missing, "not found")
+    expect_error(
+        runner,
+        inp,
+        ["rank", "-l", inp.labels, "-p", inp.probs, "--order-issues", missing],
+        missing,
+        "not found",
+    )
 
 
 def test_order_issues_mask_wrong_length(runner, inp):
     mask = inp.npy("mask.npy", np.ones(4, dtype=bool))
-    expect_error(runner, inp, ["rank", "-l", inp.labels, "-p", inp.probs, "--order-issues", mask], mask, "N=6", "(4,)")
+    expect_error(
+        runner, inp, ["rank", "-l", inp.labels, "-p", inp.probs, "--order-issues", mask], mask, "N=6", "(4,)"
+    )
 
 
 def test_order_issues_index_out_of_range(runner, inp):
     idx = inp.npy("idx.npy", np.array([1, 6]))
-    expect_error(runner, inp, ["rank", "-l", inp.labels, "-p", inp.probs, "--order-issues", idx], idx, "0..5", "6")
+    expect_error(
+        runner, inp, ["rank", "-l", inp.labels, "-p", inp.probs, "--order-issues", idx], idx, "0..5", "6"
+    )

@@ -26,7 +26,9 @@ L5, P5 = str(GOLDEN / "gen_k5" / "labels.npy"), str(GOLDEN / "gen_k5" / "pred_pr
 
 def run(runner, *args, code: int = 0):
     result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == code, f"exit {result.exit_code}\nstdout: {result.stdout[:2000]}\nstderr: {result.stderr}"
+    assert result.exit_code == code, (
+        f"exit {result.exit_code}\nstdout: {result.stdout[:2000]}\nstderr: {result.stderr}"
+    )
     return result
 
 
@@ -69,7 +71,9 @@ def test_max_issue_rate_pass_and_fail(runner, cifar_issues):
     rate = len(cifar_issues) / 10000
     run(runner, "find-issues", "-l", L, "-p", P, "--max-issue-rate", repr(rate), "--format", "csv")
     below = float(np.nextafter(rate, 0))
-    res = run(runner, "find-issues", "-l", L, "-p", P, "--max-issue-rate", repr(below), "--format", "csv", code=1)
+    res = run(
+        runner, "find-issues", "-l", L, "-p", P, "--max-issue-rate", repr(below), "--format", "csv", code=1
+    )
     line = gate_failure(res.stderr, "max_issue_rate")
     assert repr(below) in line and "rate of issues" in line
     assert res.stderr.count("\n") == 1
@@ -89,7 +93,9 @@ def test_overlap_fail_over_pass_and_fail(runner, cifar):
     largest = float(la.find_overlapping_classes(*cifar)["joint_probability"][0])
     res = run(runner, "overlap", "-l", L, "-p", P, "--fail-over", repr(largest), "--format", "csv")
     assert res.stderr == ""
-    res = run(runner, "overlap", "-l", L, "-p", P, "--fail-over", repr(largest / 2), "--format", "csv", code=1)
+    res = run(
+        runner, "overlap", "-l", L, "-p", P, "--fail-over", repr(largest / 2), "--format", "csv", code=1
+    )
     gate_failure(res.stderr, "fail_over")
     assert res.stderr.count("\n") == 1
 
@@ -125,9 +131,15 @@ def test_baseline_same_data_nothing_new(runner, cifar_issues, cifar_baseline):
     np.testing.assert_array_equal(df["index"].to_numpy(), cifar_issues)
     assert (df["status"] == "persisting").all() and len(df) == n
     assert f"versus baseline: 0 new, 0 fixed, {n} persisting" in res.stderr
-    doc = json.loads(run(runner, "find-issues", "-l", L, "-p", P, "--baseline", cifar_baseline, "--format", "json").stdout)
+    doc = json.loads(
+        run(runner, "find-issues", "-l", L, "-p", P, "--baseline", cifar_baseline, "--format", "json").stdout
+    )
     assert doc["baseline"]["matched_by"] == "index"
-    assert (doc["baseline"]["n_new"], doc["baseline"]["n_persisting"], doc["baseline"]["n_fixed"]) == (0, n, 0)
+    assert (doc["baseline"]["n_new"], doc["baseline"]["n_persisting"], doc["baseline"]["n_fixed"]) == (
+        0,
+        n,
+        0,
+    )
     assert doc["baseline"]["fixed"] == []
     assert {r["status"] for r in doc["issues"]} == {"persisting"}
 
@@ -159,7 +171,11 @@ def flipped(cifar, cifar_issues, tmp_path_factory):
 
 def test_baseline_flipped_labels_new_and_fixed(runner, cifar_baseline, flipped):
     path, cur, new, fixed = flipped
-    doc = json.loads(run(runner, "find-issues", "-l", path, "-p", P, "--baseline", cifar_baseline, "--format", "json").stdout)
+    doc = json.loads(
+        run(
+            runner, "find-issues", "-l", path, "-p", P, "--baseline", cifar_baseline, "--format", "json"
+        ).stdout
+    )
     np.testing.assert_array_equal([r["index"] for r in doc["issues"]], cur)
     got_new = [r["index"] for r in doc["issues"] if r["status"] == "new"]
     assert got_new == new.tolist()  # in ranked order
@@ -253,7 +269,17 @@ def k5_baseline(tmp_path_factory):
     made = {
         "plain": ["find-issues", "-l", L5, "-p", P5, "--format", "json"],
         "top": ["find-issues", "-l", L5, "-p", P5, "--format", "json", "--top", "3"],
-        "named": ["find-issues", "-l", L5, "-p", P5, "--format", "json", "--class-names", str(d / "names_a.txt")],
+        "named": [
+            "find-issues",
+            "-l",
+            L5,
+            "-p",
+            P5,
+            "--format",
+            "json",
+            "--class-names",
+            str(d / "names_a.txt"),
+        ],
         "health": ["health", "-l", L5, "-p", P5, "--format", "json"],
         "rank": ["rank", "-l", L5, "-p", P5, "--format", "json"],
     }
@@ -288,7 +314,9 @@ def find_k5(*extra) -> list:
 
 def test_bad_baseline_missing_file(runner, tmp_path):
     missing = tmp_path / "nope.json"
-    expect_bad_baseline(runner, tmp_path, find_k5("--baseline", missing), str(missing), "baseline", "not found")
+    expect_bad_baseline(
+        runner, tmp_path, find_k5("--baseline", missing), str(missing), "baseline", "not found"
+    )
 
 
 def test_bad_baseline_not_json(runner, tmp_path):
@@ -301,7 +329,9 @@ def test_bad_baseline_not_json(runner, tmp_path):
 def test_bad_baseline_json_not_a_report(runner, tmp_path, content):
     bad = tmp_path / "other.json"
     bad.write_text(content)
-    expect_bad_baseline(runner, tmp_path, find_k5("--baseline", bad), str(bad), "not a labelaudit --format json report")
+    expect_bad_baseline(
+        runner, tmp_path, find_k5("--baseline", bad), str(bad), "not a labelaudit --format json report"
+    )
 
 
 @pytest.mark.parametrize("command", ["health", "rank"])
@@ -397,7 +427,9 @@ def test_junit_find_issues_gates_and_issues(runner, cifar, cifar_issues):
 
 
 def test_junit_without_gates_has_a_passing_summary_case(runner, cifar_issues):
-    gates, issues = junit(run(runner, "find-issues", "-l", L, "-p", P, "--format", "junit", "--top", 3).stdout)
+    gates, issues = junit(
+        run(runner, "find-issues", "-l", L, "-p", P, "--format", "junit", "--top", 3).stdout
+    )
     (case,) = gates.findall("testcase")
     assert case.find("failure") is None and gates.get("failures") == "0"
     assert f"{len(cifar_issues)} label issues" in case.find("system-out").text
@@ -449,7 +481,9 @@ def test_github_annotations(runner, cifar_issues):
 
 
 def test_github_passing_gate_has_no_error(runner):
-    res = run(runner, "find-issues", "-l", L, "-p", P, "--format", "github", "--max-issues", 10000, "--top", 2)
+    res = run(
+        runner, "find-issues", "-l", L, "-p", P, "--format", "github", "--max-issues", 10000, "--top", 2
+    )
     lines = res.stdout.splitlines()
     assert not any(ln.startswith("::error") for ln in lines)
     assert sum(ln.startswith("::warning") for ln in lines) == 2

@@ -29,7 +29,9 @@ PAIR_COLUMNS = ["class_a", "class_b", "n_overlapping", "joint_probability"]
 
 def run(runner, *args, code: int = 0):
     result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == code, f"exit {result.exit_code}\nstdout: {result.stdout[:2000]}\nstderr: {result.stderr}"
+    assert result.exit_code == code, (
+        f"exit {result.exit_code}\nstdout: {result.stdout[:2000]}\nstderr: {result.stderr}"
+    )
     return result
 
 
@@ -69,8 +71,22 @@ def test_health_json_equals_library(runner, cifar):
     res = run(runner, "health", "-l", L, "-p", P, "--format", "json", "--class-names", NAMES_FILE)
     assert res.stderr == ""
     doc = json.loads(res.stdout)
-    for key in ("version", "command", "params", "inputs", "n_examples", "n_classes", "class_names", "health_score",
-                "classes", "confident_joint", "joint", "noise_matrix", "inverse_noise_matrix", "prior"):
+    for key in (
+        "version",
+        "command",
+        "params",
+        "inputs",
+        "n_examples",
+        "n_classes",
+        "class_names",
+        "health_score",
+        "classes",
+        "confident_joint",
+        "joint",
+        "noise_matrix",
+        "inverse_noise_matrix",
+        "prior",
+    ):
         assert key in doc, key
     assert doc["command"] == "health" and doc["n_examples"] == 10000 and doc["n_classes"] == 10
     assert doc["class_names"] == NAMES
@@ -78,7 +94,9 @@ def test_health_json_equals_library(runner, cifar):
     n_off = la.num_label_issues(y, p)
     assert doc["n_issues"] == n_off and doc["health_score"] == 1 - n_off / 10000
     check_classes(doc["classes"], y, p, names=NAMES)
-    py, nm, inv, cj = la.estimate_py_and_noise_matrices_from_probabilities(y, p, converge_latent_estimates=True)
+    py, nm, inv, cj = la.estimate_py_and_noise_matrices_from_probabilities(
+        y, p, converge_latent_estimates=True
+    )
     np.testing.assert_array_equal(np.array(doc["confident_joint"]), cj)
     np.testing.assert_array_equal(np.array(doc["confident_joint"]), la.compute_confident_joint(y, p))
     assert np.array(doc["confident_joint"]).sum() == 10000  # calibrated: sums to N
@@ -120,14 +138,18 @@ def test_health_json_absent_classes(runner):
 
 def test_health_num_examples(runner, cifar):
     y, p = cifar
-    doc = json.loads(run(runner, "health", "-l", L, "-p", P, "--format", "json", "--num-examples", 25000).stdout)
+    doc = json.loads(
+        run(runner, "health", "-l", L, "-p", P, "--format", "json", "--num-examples", 25000).stdout
+    )
     assert doc["params"]["num_examples"] == 25000
     assert doc["health_score"] == la.overall_label_health_score(y, p, num_examples=25000)
     assert doc["health_score"] == pytest.approx(1 - la.num_label_issues(y, p) / 25000, abs=1e-15)
     check_classes(doc["classes"], y, p, num_examples=25000)
     # 2.5 times the examples: cat's 71 label issues (cifar10) become rint(0.0071 * 25000) = 178 (177.5, to even).
     plain = json.loads(run(runner, "health", "-l", L, "-p", P, "--format", "json").stdout)
-    assert sum(r["label_issues"] for r in doc["classes"]) > 2 * sum(r["label_issues"] for r in plain["classes"])
+    assert sum(r["label_issues"] for r in doc["classes"]) > 2 * sum(
+        r["label_issues"] for r in plain["classes"]
+    )
 
 
 # ---------------------------------------------------------------------------- health -o
@@ -137,9 +159,13 @@ def test_health_output_json_is_the_report(runner, cifar, tmp_path):
     out = tmp_path / "report.json"
     res = run(runner, "health", "-l", L, "-p", P, "-o", out, "--class-names", NAMES_FILE)
     assert res.stdout == ""
-    assert res.stderr.strip() == f"label health score {la.overall_label_health_score(*cifar):.4f}; wrote {out}"
+    assert (
+        res.stderr.strip() == f"label health score {la.overall_label_health_score(*cifar):.4f}; wrote {out}"
+    )
     written = json.loads(out.read_text())
-    printed = json.loads(run(runner, "health", "-l", L, "-p", P, "--format", "json", "--class-names", NAMES_FILE).stdout)
+    printed = json.loads(
+        run(runner, "health", "-l", L, "-p", P, "--format", "json", "--class-names", NAMES_FILE).stdout
+    )
     assert written == printed
 
 
@@ -172,9 +198,14 @@ def test_health_table_k10_heatmap(runner, cifar, cifar_score):
     y, p = cifar
     out = run(runner, "health", "-l", L, "-p", P, "--format", "table", "--class-names", NAMES_FILE).stdout
     n_off = la.num_label_issues(y, p)
-    assert f"Label health score: {cifar_score:.4f} ({n_off} estimated label issues in 10000 examples, K=10)" in out
+    assert (
+        f"Label health score: {cifar_score:.4f} ({n_off} estimated label issues in 10000 examples, K=10)"
+        in out
+    )
     assert "Classes, most problematic first" in out
-    assert "Noise matrix P(given | true), in percent" in out and "rows: given label, columns: true label" in out
+    assert (
+        "Noise matrix P(given | true), in percent" in out and "rows: given label, columns: true label" in out
+    )
     lines = out.splitlines()
     # The class table: most problematic class first, with its row of numbers.
     lib = la.rank_classes_by_label_quality(y, p)
@@ -211,7 +242,9 @@ def test_health_table_k50_summary(runner):
 
 def test_overlap_table(runner, cifar):
     y, p = cifar
-    out = run(runner, "overlap", "-l", L, "-p", P, "--format", "table", "--class-names", NAMES_FILE, "--top", 3).stdout
+    out = run(
+        runner, "overlap", "-l", L, "-p", P, "--format", "table", "--class-names", NAMES_FILE, "--top", 3
+    ).stdout
     assert "Most confused unordered class pairs" in out
     lib = la.find_overlapping_classes(y, p)
     got = [[c.strip() for c in ln.strip("│").split("│")] for ln in out.splitlines() if ln.startswith("│")]
@@ -231,16 +264,22 @@ def _has_matplotlib() -> bool:
     return True
 
 
-@pytest.mark.skipif(_has_matplotlib(), reason="matplotlib is installed: the missing-extra message cannot show")
+@pytest.mark.skipif(
+    _has_matplotlib(), reason="matplotlib is installed: the missing-extra message cannot show"
+)
 def test_plot_without_matplotlib(runner, tmp_path):
-    res = run(runner, "health", "-l", L, "-p", P, "--plot", tmp_path / "x.png", "-o", tmp_path / "r.json", code=2)
+    res = run(
+        runner, "health", "-l", L, "-p", P, "--plot", tmp_path / "x.png", "-o", tmp_path / "r.json", code=2
+    )
     assert "pip install 'labelaudit[plot]'" in res.stderr
     assert res.stdout == "" and list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("name", ["x.txt", "x.pdf", "x"])
 def test_plot_needs_png_or_svg(runner, tmp_path, name):
-    res = run(runner, "health", "-l", L, "-p", P, "--plot", tmp_path / name, "-o", tmp_path / "r.json", code=2)
+    res = run(
+        runner, "health", "-l", L, "-p", P, "--plot", tmp_path / name, "-o", tmp_path / "r.json", code=2
+    )
     assert ".png or .svg" in res.stderr and name in res.stderr
     assert list(tmp_path.iterdir()) == []
 
@@ -257,7 +296,9 @@ def test_plot_with_matplotlib(runner, tmp_path):
 def test_fail_under_passes_at_exactly_the_score(runner, cifar_score):
     res = run(runner, "health", "-l", L, "-p", P, "--fail-under", repr(cifar_score), "--format", "json")
     doc = json.loads(res.stdout)
-    assert doc["gates"] == [{"gate": "fail_under", "limit": cifar_score, "value": cifar_score, "passed": True}]
+    assert doc["gates"] == [
+        {"gate": "fail_under", "limit": cifar_score, "value": cifar_score, "passed": True}
+    ]
     assert "Gate failed" not in res.stderr
 
 
@@ -333,7 +374,9 @@ def test_overlap_top_and_num_examples(runner, cifar):
 def test_overlap_top_keeps_gate_on_the_largest(runner, cifar):
     # --top 0 lists nothing, but the gate still sees the largest joint probability.
     largest = la.find_overlapping_classes(*cifar)["joint_probability"][0]
-    res = run(runner, "overlap", "-l", L, "-p", P, "--format", "json", "--top", 0, "--fail-over", 0.001, code=1)
+    res = run(
+        runner, "overlap", "-l", L, "-p", P, "--format", "json", "--top", 0, "--fail-over", 0.001, code=1
+    )
     doc = json.loads(res.stdout)
     assert doc["pairs"] == [] and doc["gates"][0]["value"] == largest
 
@@ -346,7 +389,10 @@ def test_overlap_example_a_by_hand(runner, example_a, save_npy):
     assert got == [(0, 1, 5), (0, 2, 0), (1, 2, 0)]
     assert doc["pairs"][0]["joint_probability"] == pytest.approx(5 / 12, abs=1e-15)
     doc = json.loads(run(runner, "overlap", "-l", lp, "-p", pp, "--format", "json", "--asymmetric").stdout)
-    assert [(r["class_a"], r["class_b"], r["n_overlapping"]) for r in doc["pairs"][:2]] == [(1, 0, 3), (0, 1, 2)]
+    assert [(r["class_a"], r["class_b"], r["n_overlapping"]) for r in doc["pairs"][:2]] == [
+        (1, 0, 3),
+        (0, 1, 2),
+    ]
     doc = json.loads(run(runner, "health", "-l", lp, "-p", pp, "--format", "json").stdout)
     assert doc["health_score"] == pytest.approx(1 - 2 / 12, abs=1e-15)
     assert [(r["class_index"], r["n_examples"], r["label_issues"], r["inverse_label_issues"]) for r in doc["classes"]] == [
@@ -374,7 +420,9 @@ def test_overlap_csv_parses_back(runner, cifar):
     assert [int(r["class_a"]) for r in rows] == lib["class_a"].tolist()
     assert [int(r["class_b"]) for r in rows] == lib["class_b"].tolist()
     assert [int(r["n_overlapping"]) for r in rows] == lib["n_overlapping"].tolist()
-    assert [float(r["joint_probability"]) for r in rows] == lib["joint_probability"].tolist()  # exact round trip
+    assert [float(r["joint_probability"]) for r in rows] == lib[
+        "joint_probability"
+    ].tolist()  # exact round trip
     assert [r["name_a"] for r in rows] == [NAMES[a] for a in lib["class_a"]]
 
 

@@ -81,8 +81,12 @@ def test_example_a_health_report(example_a):
     np.testing.assert_array_equal(rep.confident_joint, [[2, 2, 0], [3, 3, 0], [0, 0, 2]])
     np.testing.assert_allclose(rep.joint, JOINT_A, rtol=1e-15, atol=0)
     # §7 Example A: P(given | true), P(true | given), prior (the convergence loop leaves them as they are).
-    np.testing.assert_allclose(rep.noise_matrix, [[0.4, 0.4, 0], [0.6, 0.6, 0], [0, 0, 1]], rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(rep.inverse_noise_matrix, [[0.5, 0.5, 0], [0.5, 0.5, 0], [0, 0, 1]], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        rep.noise_matrix, [[0.4, 0.4, 0], [0.6, 0.6, 0], [0, 0, 1]], rtol=1e-12, atol=1e-15
+    )
+    np.testing.assert_allclose(
+        rep.inverse_noise_matrix, [[0.5, 0.5, 0], [0.5, 0.5, 0], [0, 0, 1]], rtol=1e-12, atol=1e-15
+    )
     np.testing.assert_allclose(rep.prior, [5 / 12, 5 / 12, 1 / 6], rtol=1e-12, atol=0)
     assert list(rep.classes) == ["class_index", "n_examples", *CLASS_COLUMNS[1:]]
     assert rows(rep.classes, ["class_index", "n_examples", "label_issues", "inverse_label_issues"]) == [
@@ -127,7 +131,9 @@ def test_pair_table_ties_keep_row_major_order():
 def test_health_report_equals_library_functions(name):
     y, p = inputs(name)
     rep = HealthReport(Context(y, p))
-    py, nm, inv, cj = la.estimate_py_and_noise_matrices_from_probabilities(y, p, converge_latent_estimates=True)
+    py, nm, inv, cj = la.estimate_py_and_noise_matrices_from_probabilities(
+        y, p, converge_latent_estimates=True
+    )
     np.testing.assert_array_equal(rep.confident_joint, cj)
     np.testing.assert_array_equal(rep.confident_joint, la.compute_confident_joint(y, p))
     np.testing.assert_array_equal(rep.prior, py)
@@ -179,9 +185,13 @@ def test_health_report_equals_cleanlab_reference(name):
     rep = HealthReport(Context(y, p))
     ref = expected(name)
     table = np.column_stack([np.asarray(rep.classes[c], dtype=np.float64) for c in CLASS_COLUMNS])
-    np.testing.assert_allclose(table, ref[_golden_key(name, "rank_classes_by_label_quality", {})], rtol=1e-9, atol=0)
+    np.testing.assert_allclose(
+        table, ref[_golden_key(name, "rank_classes_by_label_quality", {})], rtol=1e-9, atol=0
+    )
     for asym, kw in ((False, {}), (True, {"asymmetric": True})):
         pairs = rep.pairs(asym)
         got = np.column_stack([np.asarray(pairs[c], dtype=np.float64) for c in PAIR_COLUMNS])
-        np.testing.assert_allclose(got, ref[_golden_key(name, "find_overlapping_classes", kw)], rtol=1e-9, atol=0)
+        np.testing.assert_allclose(
+            got, ref[_golden_key(name, "find_overlapping_classes", kw)], rtol=1e-9, atol=0
+        )
     assert rep.health_score == float(ref[_golden_key(name, "overall_label_health_score", {})])

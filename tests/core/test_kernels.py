@@ -103,7 +103,9 @@ def test_pairwise_sums_are_bitwise_numpy_sums(seed, runs, longest, dtype, zeros)
         values[rng.random(len(values)) < 0.5] = -0.0
     starts = np.cumsum(lengths) - lengths
     got = kn.pairwise_sums(values, starts, lengths)
-    want = np.array([np.add.reduce(values[a : a + m]) for a, m in zip(starts, lengths, strict=True)], dtype=dtype)
+    want = np.array(
+        [np.add.reduce(values[a : a + m]) for a, m in zip(starts, lengths, strict=True)], dtype=dtype
+    )
     assert got.dtype == dtype
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
@@ -125,7 +127,9 @@ def test_chunk_thresholds_equal_class_thresholds_per_chunk(seed, n, k, chunk, dt
     for i, a in enumerate(range(0, n, chunk)):
         c = np.bincount(labels[a : a + chunk], minlength=k)
         np.testing.assert_array_equal(counts[i], c)
-        np.testing.assert_array_equal(t[i], kn.class_thresholds(values[a : a + chunk], labels[a : a + chunk], c))
+        np.testing.assert_array_equal(
+            t[i], kn.class_thresholds(values[a : a + chunk], labels[a : a + chunk], c)
+        )
 
 
 # ---------------------------------------------------------------------------- §4 / §5 confident joint
@@ -491,7 +495,9 @@ def test_order_label_issues_mask_and_indices(example_a):
     got = la.order_label_issues(mask, y, p, rank_by="normalized_margin")
     np.testing.assert_array_equal(got, [1, 11, 2, 0, 3])
     # Indices in any order give the same ordering.
-    np.testing.assert_array_equal(la.order_label_issues(np.array([11, 3, 2, 1, 0]), y, p, rank_by="normalized_margin"), got)
+    np.testing.assert_array_equal(
+        la.order_label_issues(np.array([11, 3, 2, 1, 0]), y, p, rank_by="normalized_margin"), got
+    )
     # self_confidence: 2 (.25) ties 11 (.25), then 3 (.30), 1 (.35), 0 (.45).
     np.testing.assert_array_equal(la.order_label_issues(mask, y, p), [2, 11, 3, 1, 0])
 
@@ -552,7 +558,9 @@ def _prefix_mask(order: np.ndarray, m: int, n: int) -> np.ndarray:
 def test_select_smallest_is_stable_argsort_prefix(values, data):
     n = len(values)
     m = data.draw(st.integers(-1, n + 2))
-    np.testing.assert_array_equal(kn.select_smallest(values, m), _prefix_mask(np.argsort(values, kind="stable"), m, n))
+    np.testing.assert_array_equal(
+        kn.select_smallest(values, m), _prefix_mask(np.argsort(values, kind="stable"), m, n)
+    )
 
 
 @settings(max_examples=30, deadline=None)
@@ -560,7 +568,9 @@ def test_select_smallest_is_stable_argsort_prefix(values, data):
 def test_select_largest_is_stable_argsort_prefix_of_negation(values, data):
     n = len(values)
     m = data.draw(st.integers(-1, n + 2))
-    np.testing.assert_array_equal(kn.select_largest(values, m), _prefix_mask(np.argsort(-values, kind="stable"), m, n))
+    np.testing.assert_array_equal(
+        kn.select_largest(values, m), _prefix_mask(np.argsort(-values, kind="stable"), m, n)
+    )
 
 
 @settings(max_examples=30, deadline=None)

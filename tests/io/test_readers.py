@@ -57,7 +57,12 @@ def test_input_file_description(save_npy):
     d = ds.files[1].describe()
     with open(path, "rb") as f:
         raw = f.read()
-    assert d == {"role": "pred_probs", "path": path, "bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+    assert d == {
+        "role": "pred_probs",
+        "path": path,
+        "bytes": len(raw),
+        "sha256": hashlib.sha256(raw).hexdigest(),
+    }
 
 
 def test_absent_class_warns(save_npy):
@@ -227,8 +232,15 @@ def test_label_column_option_and_single_column(tmp_path, save_npy):
 
 
 def test_prob_columns_list_and_glob(tmp_path):
-    df = pd.DataFrame({"label": Y3, "score_extra": np.arange(6.0), "prob_a": P3[:, 0], "prob_b": P3[:, 1],
-                       "prob_c": P3[:, 2]})
+    df = pd.DataFrame(
+        {
+            "label": Y3,
+            "score_extra": np.arange(6.0),
+            "prob_a": P3[:, 0],
+            "prob_b": P3[:, 1],
+            "prob_c": P3[:, 2],
+        }
+    )
     path = _write(df, tmp_path / "t.parquet")
     ds = load(path, path, prob_columns="prob_a, prob_b,prob_c")
     np.testing.assert_array_equal(ds.pred_probs, P3)

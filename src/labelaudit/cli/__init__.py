@@ -8,6 +8,7 @@ import importlib
 
 __all__ = ["app", "main"]
 
+
 def __getattr__(name: str):
     if name not in ("app", "main"):
         raise AttributeError(name)

@@ -42,17 +42,28 @@ OUTPUT = "Output"
 
 Labels = Annotated[
     str,
-    typer.Option("--labels", "-l", help="Given labels: .npy of ints, or a .csv/.tsv/.parquet table.", rich_help_panel=INPUTS),
+    typer.Option(
+        "--labels",
+        "-l",
+        help="Given labels: .npy of ints, or a .csv/.tsv/.parquet table.",
+        rich_help_panel=INPUTS,
+    ),
 ]
 PredProbs = Annotated[
     str,
     typer.Option(
-        "--pred-probs", "-p", help="Out-of-sample predicted probabilities (N, K): .npy or a table.", rich_help_panel=INPUTS
+        "--pred-probs",
+        "-p",
+        help="Out-of-sample predicted probabilities (N, K): .npy or a table.",
+        rich_help_panel=INPUTS,
     ),
 ]
 LabelColumn = Annotated[
     str | None,
-    typer.Option(help="Table column holding the labels (default: 'label', else the only column).", rich_help_panel=INPUTS),
+    typer.Option(
+        help="Table column holding the labels (default: 'label', else the only column).",
+        rich_help_panel=INPUTS,
+    ),
 ]
 ProbColumns = Annotated[
     str | None,
@@ -68,17 +79,24 @@ ClassNames = Annotated[
 ]
 IdColumn = Annotated[
     str | None,
-    typer.Option(help="Table column with example ids, reported beside the row index (default: 'id' if present).",
-                 rich_help_panel=INPUTS),
+    typer.Option(
+        help="Table column with example ids, reported beside the row index (default: 'id' if present).",
+        rich_help_panel=INPUTS,
+    ),
 ]
 FromLogits = Annotated[
     bool,
-    typer.Option("--from-logits", help="pred_probs holds logits: apply a softmax to each row first.", rich_help_panel=INPUTS),
+    typer.Option(
+        "--from-logits",
+        help="pred_probs holds logits: apply a softmax to each row first.",
+        rich_help_panel=INPUTS,
+    ),
 ]
 Output = Annotated[
     str | None,
     typer.Option(
-        "--output", "-o",
+        "--output",
+        "-o",
         help="Write results: .npy, .csv, .tsv, .parquet, .json, .jsonl, or '-' for stdout.",
         rich_help_panel=OUTPUT,
     ),
@@ -86,7 +104,8 @@ Output = Annotated[
 Format = Annotated[
     OutputFormat | None,
     typer.Option(
-        "--format", "-f",
+        "--format",
+        "-f",
         help="stdout format: table (default on a terminal), csv (default otherwise), json (one report document), "
         "junit (JUnit XML for CI) or github (workflow annotations).",
         rich_help_panel=OUTPUT,
@@ -94,13 +113,22 @@ Format = Annotated[
 ]
 Top = Annotated[
     int | None,
-    typer.Option(min=0, help="Keep only the N most severe examples in every listing (counts and gates use all).",
-                 rich_help_panel=OUTPUT),
+    typer.Option(
+        min=0,
+        help="Keep only the N most severe examples in every listing (counts and gates use all).",
+        rich_help_panel=OUTPUT,
+    ),
 ]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No warnings or progress on stderr.", rich_help_panel=OUTPUT)]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No warnings or progress on stderr.", rich_help_panel=OUTPUT)
+]
 BatchSize = Annotated[
     int | None,
-    typer.Option(min=1, help="Rows per batch when reading pred_probs (never changes results).", rich_help_panel="Performance"),
+    typer.Option(
+        min=1,
+        help="Rows per batch when reading pred_probs (never changes results).",
+        rich_help_panel="Performance",
+    ),
 ]
 Baseline = Annotated[
     str | None,
@@ -111,13 +139,17 @@ Baseline = Annotated[
 ]
 NJobs = Annotated[
     int,
-    typer.Option(min=-1, help="Worker threads for the passes over pred_probs (-1: one per core). Never changes results.",
-                 rich_help_panel="Performance"),
+    typer.Option(
+        min=-1,
+        help="Worker threads for the passes over pred_probs (-1: one per core). Never changes results.",
+        rich_help_panel="Performance",
+    ),
 ]
 PredProbsMany = Annotated[
     list[str],
     typer.Option(
-        "--pred-probs", "-p",
+        "--pred-probs",
+        "-p",
         help="Out-of-sample predicted probabilities (N, K): .npy or a table. Repeat it (or give a glob) for an "
         "ensemble of models.",
         rich_help_panel=INPUTS,
@@ -138,8 +170,10 @@ WeightByOpt = Annotated[
 ]
 Weights = Annotated[
     str | None,
-    typer.Option(help="Ensembles: a comma list of one weight per model (custom weighting, not normalised).",
-                 rich_help_panel="Ensembles"),
+    typer.Option(
+        help="Ensembles: a comma list of one weight per model (custom weighting, not normalised).",
+        rich_help_panel="Ensembles",
+    ),
 ]
 
 
@@ -150,11 +184,19 @@ class Task(str, Enum):
 
 
 TASKS = "Multi-label and token tasks"
-TaskOpt = Annotated[Task, typer.Option(help="Kind of data: one label per row, several per row, or one per token.",
-                                       rich_help_panel=TASKS)]
-PerClass = Annotated[bool, typer.Option("--per-class", help="multilabel: per (example, class) results.",
-                                        rich_help_panel=TASKS)]
-SentenceLengths = Annotated[str | None, typer.Option(help="token: .npy of tokens per sentence (flat inputs).",
-                                                     rich_help_panel=TASKS)]
-TokensColumn = Annotated[str | None, typer.Option("--tokens", help="token: the table column of token strings.",
-                                                  rich_help_panel=TASKS)]
+TaskOpt = Annotated[
+    Task,
+    typer.Option(
+        help="Kind of data: one label per row, several per row, or one per token.", rich_help_panel=TASKS
+    ),
+]
+PerClass = Annotated[
+    bool, typer.Option("--per-class", help="multilabel: per (example, class) results.", rich_help_panel=TASKS)
+]
+SentenceLengths = Annotated[
+    str | None, typer.Option(help="token: .npy of tokens per sentence (flat inputs).", rich_help_panel=TASKS)
+]
+TokensColumn = Annotated[
+    str | None,
+    typer.Option("--tokens", help="token: the table column of token strings.", rich_help_panel=TASKS),
+]

@@ -78,7 +78,9 @@ def report(command: str, params: dict, dataset, **results) -> dict:
 def print_json(doc: dict) -> None:
     import numpy as np
 
-    json.dump(doc, sys.stdout, indent=1, default=lambda o: o.item() if isinstance(o, np.generic) else o.tolist())
+    json.dump(
+        doc, sys.stdout, indent=1, default=lambda o: o.item() if isinstance(o, np.generic) else o.tolist()
+    )
     sys.stdout.write("\n")
 
 
@@ -98,8 +100,9 @@ def _csv_values(col) -> list:
     return a.tolist()
 
 
-def print_table(title: str, cols: dict, total: int, caption: str | None = None,
-                limit: int | None = TERMINAL_ROWS) -> None:
+def print_table(
+    title: str, cols: dict, total: int, caption: str | None = None, limit: int | None = TERMINAL_ROWS
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -118,13 +121,19 @@ def print_table(title: str, cols: dict, total: int, caption: str | None = None,
         row = [str(i + 1), str(shown["index"][i])]
         if "id" in shown:
             row.append(str(shown["id"][i]))
-        row += [str(given), f"[red]{pred}[/red]" if pred != given else str(pred), f"{shown['label_quality'][i]:.4g}"]
+        row += [
+            str(given),
+            f"[red]{pred}[/red]" if pred != given else str(pred),
+            f"{shown['label_quality'][i]:.4g}",
+        ]
         if "status" in shown:
             row.append("[bold]new[/bold]" if shown["status"][i] == "new" else "persisting")
         table.add_row(*row)
     console.print(table)
     if n_rows < total:
-        console.print(f"... {total - n_rows} more (use --top N, --format csv or -o FILE to see all)", style="dim")
+        console.print(
+            f"... {total - n_rows} more (use --top N, --format csv or -o FILE to see all)", style="dim"
+        )
 
 
 def class_label(class_names: list[str] | None, k: int) -> str:
@@ -179,8 +188,13 @@ def print_heatmap(matrix, class_names: list[str] | None, title: str) -> None:
             table.add_row(class_label(class_names, a), class_label(class_names, b), f"{matrix[a][b]:.4f}")
         console.print(table)
         return
-    table = Table(title=f"{title}, in percent", header_style="bold", caption="rows: given label, columns: true label",
-                  padding=(0, 0), collapse_padding=True)
+    table = Table(
+        title=f"{title}, in percent",
+        header_style="bold",
+        caption="rows: given label, columns: true label",
+        padding=(0, 0),
+        collapse_padding=True,
+    )
     table.add_column("given\\true", no_wrap=True)
     for b in range(k):
         table.add_column(" " + class_label(class_names, b)[:5], justify="right", no_wrap=True)
@@ -255,7 +269,9 @@ def print_junit(command: str, gates: list[dict], rows: list[dict], summary: str)
     gate_suite.set("failures", str(sum(not g["passed"] for g in cases)))
     issue_suite = ET.SubElement(root, "testsuite", name=f"labelaudit {command} label issues")
     for row in rows:
-        case = ET.SubElement(issue_suite, "testcase", classname="labelaudit.label_issue", name=f"example {row['index']}")
+        case = ET.SubElement(
+            issue_suite, "testcase", classname="labelaudit.label_issue", name=f"example {row['index']}"
+        )
         status = f" [{row['status']}]" if "status" in row else ""
         ET.SubElement(case, "failure", message=_issue_text(row) + status, type="label_issue")
     issue_suite.set("tests", str(len(rows)))
@@ -278,7 +294,9 @@ def print_github(gates: list[dict], rows: list[dict], file: str, summary: str) -
     """GitHub Actions workflow commands: a warning per flagged example, an error per failed gate."""
     for row in rows:
         status = f" [{row['status']}]" if "status" in row else ""
-        sys.stdout.write(f"::warning file={_gh_property(file)},title=label issue::{_gh_escape(_issue_text(row) + status)}\n")
+        sys.stdout.write(
+            f"::warning file={_gh_property(file)},title=label issue::{_gh_escape(_issue_text(row) + status)}\n"
+        )
     for g in gates:
         if not g["passed"]:
             value, limit = gate_numbers(g["value"], g["limit"])
@@ -292,7 +310,11 @@ def print_findings(findings, verdict: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    marks = {"ok": "[green]ok[/green]", "warning": "[yellow]warn[/yellow]", "error": "[bold red]FIX[/bold red]"}
+    marks = {
+        "ok": "[green]ok[/green]",
+        "warning": "[yellow]warn[/yellow]",
+        "error": "[bold red]FIX[/bold red]",
+    }
     table = Table(title="labelaudit doctor", header_style="bold", show_lines=False)
     for h in ("", "check", "finding", "what to do"):
         table.add_column(h)
@@ -320,7 +342,9 @@ class PassProgress:
 
             class RowsPerSecond(ProgressColumn):
                 def render(self, task) -> Text:
-                    return Text(f"{task.speed:,.0f} rows/s" if task.speed else "", style="progress.data.speed")
+                    return Text(
+                        f"{task.speed:,.0f} rows/s" if task.speed else "", style="progress.data.speed"
+                    )
 
             self._bar = Progress(
                 TextColumn("{task.description}"),
@@ -405,7 +429,9 @@ def print_token_issues(ds, pairs, flat, scores, title: str, limit: int = TERMINA
     console = Console()
     console.print(table)
     if len(pairs) > limit:
-        console.print(f"... {len(pairs) - limit} more (use --top N, --format csv or -o FILE to see all)", style="dim")
+        console.print(
+            f"... {len(pairs) - limit} more (use --top N, --format csv or -o FILE to see all)", style="dim"
+        )
 
 
 def print_findings_junit(findings, verdict: str) -> None:
@@ -413,16 +439,25 @@ def print_findings_junit(findings, verdict: str) -> None:
     import xml.etree.ElementTree as ET
 
     root = ET.Element("testsuites", name="labelaudit doctor")
-    suite = ET.SubElement(root, "testsuite", name="labelaudit doctor", tests=str(len(findings)),
-                          failures=str(sum(f.severity == "error" for f in findings)))
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        name="labelaudit doctor",
+        tests=str(len(findings)),
+        failures=str(sum(f.severity == "error" for f in findings)),
+    )
     for f in findings:
         case = ET.SubElement(suite, "testcase", classname="labelaudit.doctor", name=f.check)
         if f.severity == "error":
             ET.SubElement(case, "failure", message=f.message).text = f.fix
         else:
-            ET.SubElement(case, "system-out").text = f"{f.severity}: {f.message}" + (f" ({f.fix})" if f.fix else "")
+            ET.SubElement(case, "system-out").text = f"{f.severity}: {f.message}" + (
+                f" ({f.fix})" if f.fix else ""
+            )
     ET.indent(root)
-    sys.stdout.write('<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n")
+    sys.stdout.write(
+        '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    )
 
 
 def print_findings_github(findings, verdict: str, file: str) -> None:
@@ -431,5 +466,7 @@ def print_findings_github(findings, verdict: str, file: str) -> None:
         if f.severity != "ok":
             level = "error" if f.severity == "error" else "warning"
             text = f.message + (f". {f.fix}" if f.fix else "")
-            sys.stdout.write(f"::{level} file={_gh_property(file)},title=labelaudit doctor: {f.check}::{_gh_escape(text)}\n")
+            sys.stdout.write(
+                f"::{level} file={_gh_property(file)},title=labelaudit doctor: {f.check}::{_gh_escape(text)}\n"
+            )
     sys.stdout.write(f"::notice title=labelaudit doctor::{_gh_escape(verdict)}\n")

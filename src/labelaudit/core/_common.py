@@ -108,7 +108,9 @@ def scan_pred_probs(
         return -1, float(bmin), float(bmax), float(sums.min()), float(sums.max())
 
     vmin, vmax, smin, smax = np.inf, -np.inf, np.inf, -np.inf
-    for bad_row, bmin, bmax, bsmin, bsmax in map_batches(part, n, batch_rows(k, batch_size), resolve_n_jobs(n_jobs)):
+    for bad_row, bmin, bmax, bsmin, bsmax in map_batches(
+        part, n, batch_rows(k, batch_size), resolve_n_jobs(n_jobs)
+    ):
         if bad_row >= 0:
             return ProbStats(vmin, vmax, smin, smax, bad_row)
         vmin, vmax = min(vmin, bmin), max(vmax, bmax)

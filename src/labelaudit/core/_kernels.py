@@ -74,7 +74,13 @@ GROUP_SLICE = 1 << 20  # rows sorted at a time when grouping values by class
 
 def _small_key(labels: np.ndarray, n_classes: int) -> np.ndarray:
     """Labels in the narrowest unsigned type: numpy sorts 8- and 16-bit keys by radix, stably."""
-    return labels.astype(np.uint8) if n_classes <= 1 << 8 else labels.astype(np.uint16) if n_classes <= 1 << 16 else labels
+    return (
+        labels.astype(np.uint8)
+        if n_classes <= 1 << 8
+        else labels.astype(np.uint16)
+        if n_classes <= 1 << 16
+        else labels
+    )
 
 
 def group_values(values: np.ndarray, labels: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -191,12 +197,15 @@ def _block_sums(values: np.ndarray, s: np.ndarray, n: np.ndarray, neg_zero) -> n
     seq = np.empty((len(s), 8), dtype=values.dtype)
     seq[:, 0] = np.where(body > 0, res, neg_zero)
     tail = np.arange(7)
-    seq[:, 1:] = np.where(tail < (n - body)[:, None], values[np.minimum((s + body)[:, None] + tail, last)], neg_zero)
+    seq[:, 1:] = np.where(
+        tail < (n - body)[:, None], values[np.minimum((s + body)[:, None] + tail, last)], neg_zero
+    )
     return np.add.accumulate(seq, axis=1)[:, -1]
 
 
-def chunk_thresholds(self_conf: np.ndarray, labels: np.ndarray, n_classes: int, chunk: int
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def chunk_thresholds(
+    self_conf: np.ndarray, labels: np.ndarray, n_classes: int, chunk: int
+) -> tuple[np.ndarray, np.ndarray]:
     """class_counts and class_thresholds of each consecutive `chunk` rows (the last may be shorter) in
     one vectorised step: (C, K) int64 counts and (C, K) float64 thresholds holding exactly the values
     class_thresholds gives each chunk (its input-dtype means, BIG for an absent class, the T_MIN floor
@@ -205,8 +214,10 @@ def chunk_thresholds(self_conf: np.ndarray, labels: np.ndarray, n_classes: int, 
     n_chunks = -(-m // chunk)
     if self_conf.dtype not in (np.float32, np.float64):  # float16 sums through float32: per chunk
         counts = np.array([class_counts(labels[c : c + chunk], n_classes) for c in range(0, m, chunk)])
-        t = [class_thresholds(self_conf[c : c + chunk], labels[c : c + chunk], counts[i])
-             for i, c in enumerate(range(0, m, chunk))]
+        t = [
+            class_thresholds(self_conf[c : c + chunk], labels[c : c + chunk], counts[i])
+            for i, c in enumerate(range(0, m, chunk))
+        ]
         return counts, np.array(t, dtype=np.float64)
     key = (np.arange(m) // chunk) * n_classes + labels
     cells = n_chunks * n_classes
@@ -420,7 +431,9 @@ def stable_order(values: np.ndarray, n_jobs: int = 1) -> np.ndarray:
     n = len(values)
     if n_jobs <= 1 or n < PARALLEL_SORT_MIN:
         return np.argsort(values, kind="stable")
-    runs = list(map_batches(lambda sl: np.argsort(values[sl], kind="stable") + sl.start, n, _parts(n, n_jobs), n_jobs))
+    runs = list(
+        map_batches(lambda sl: np.argsort(values[sl], kind="stable") + sl.start, n, _parts(n, n_jobs), n_jobs)
+    )
     return _merge_runs(values, runs)
 
 

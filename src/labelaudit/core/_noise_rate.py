@@ -129,7 +129,9 @@ def select(ctx, need: np.ndarray, classes: list[int]) -> np.ndarray:
         bounds = bounds_from_sample(d, ys, counts, need, active, source.miss)
         idx, code, val = source.candidates(bounds)
         failed = _select_candidates(idx, code, val, need, k_all, mask)
-        failed_cells = {int(k): np.sort(failed[failed // k_all == k] % k_all) for k in np.unique(failed // k_all)}
+        failed_cells = {
+            int(k): np.sort(failed[failed // k_all == k] % k_all) for k in np.unique(failed // k_all)
+        }
     if failed_cells:
         for k, m in source.class_margins(failed_cells).items():
             targets = failed_cells[k]
@@ -178,7 +180,9 @@ def poisson_want(mu: np.ndarray, miss: float) -> np.ndarray:
     return want.reshape(shape)
 
 
-def bounds_from_sample(d: np.ndarray, ys: np.ndarray, counts, need: np.ndarray, active, miss: float) -> np.ndarray:
+def bounds_from_sample(
+    d: np.ndarray, ys: np.ndarray, counts, need: np.ndarray, active, miss: float
+) -> np.ndarray:
     """(K, K) array in the dtype of the margins: bounds[k, j] = a margin value that at least need[j, k]
     members of class k reach except with probability about `miss`, judged from sampled margins d (|S|, K)
     with labels ys; +inf where nothing is needed, -inf where the sample is too small to tell."""

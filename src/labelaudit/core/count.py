@@ -172,7 +172,9 @@ def _prior(ps, nm, inv, method, true_totals=None):
     return clip_values(py, C_MIN, 1.0, 1.0)
 
 
-def estimate_latent(confident_joint, labels, *, py_method: str = "cnt", converge_latent_estimates: bool = False):
+def estimate_latent(
+    confident_joint, labels, *, py_method: str = "cnt", converge_latent_estimates: bool = False
+):
     """From a (calibrated) CJ: prior P(true) (K,), noise matrix P(given | true) (K, K) and inverse noise
     matrix P(true | given) (K, K), both with columns summing to 1. Returns (py, noise, inverse_noise)."""
     cj = np.asarray(confident_joint)
@@ -277,7 +279,9 @@ class Context:
     @property
     def groups(self) -> kn.ClassGroups:
         if self._groups is None:
-            if self.k <= 4:  # a few flatnonzero passes beat a counting sort (binary views of multi-label data)
+            if (
+                self.k <= 4
+            ):  # a few flatnonzero passes beat a counting sort (binary views of multi-label data)
                 order = np.concatenate([np.flatnonzero(self.labels == c) for c in range(self.k)])
                 starts = np.zeros(self.k + 1, dtype=np.int64)
                 np.cumsum(self.counts, out=starts[1:])
@@ -295,13 +299,17 @@ class Context:
     @property
     def self_confidence(self) -> np.ndarray:
         if self._self_conf is None:
-            self._self_conf = kn.gather_self_confidence(self.labels, self.pred_probs, self.batch_size, self.n_jobs)
+            self._self_conf = kn.gather_self_confidence(
+                self.labels, self.pred_probs, self.batch_size, self.n_jobs
+            )
         return self._self_conf
 
     @property
     def thresholds(self) -> np.ndarray:
         if self._thresholds is None:
-            self._thresholds = kn.class_thresholds(self.self_confidence, self.labels, self.counts, self._groups)
+            self._thresholds = kn.class_thresholds(
+                self.self_confidence, self.labels, self.counts, self._groups
+            )
         return self._thresholds
 
     @property

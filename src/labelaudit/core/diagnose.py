@@ -52,101 +52,183 @@ def _scan(p: np.ndarray, batch_size: int | None):
     return vmin, vmax, smin, smax, bad_rows, first_bad, argmax, top_sum / max(1, n - bad_rows)
 
 
-def diagnose(labels: np.ndarray, pred_probs: np.ndarray, class_names: list[str] | None = None,
-             batch_size: int | None = None) -> list[Finding]:
+def diagnose(
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    class_names: list[str] | None = None,
+    batch_size: int | None = None,
+) -> list[Finding]:
     """Findings about raw labels (N,) and pred_probs (N, K), most severe checks first."""
     out: list[Finding] = []
     p, y = pred_probs, np.asarray(labels)
     if p.ndim != 2 or p.shape[0] == 0 or p.shape[1] < 2:
-        return [Finding("shape", "error", f"pred_probs must be 2-D (N, K) with N >= 1 and K >= 2; got shape {p.shape}",
-                        "export one row of class probabilities per example")]
+        return [
+            Finding(
+                "shape",
+                "error",
+                f"pred_probs must be 2-D (N, K) with N >= 1 and K >= 2; got shape {p.shape}",
+                "export one row of class probabilities per example",
+            )
+        ]
     n, k = p.shape
     if y.ndim != 1 or len(y) != n:
-        return [Finding("shape", "error", f"labels have shape {y.shape} but pred_probs has {n} rows",
-                        "labels and pred_probs must list the same examples in the same order")]
+        return [
+            Finding(
+                "shape",
+                "error",
+                f"labels have shape {y.shape} but pred_probs has {n} rows",
+                "labels and pred_probs must list the same examples in the same order",
+            )
+        ]
     out.append(Finding("shape", "ok", f"N={n} examples, K={k} classes, pred_probs dtype {p.dtype}"))
     if class_names is not None and len(class_names) != k:
-        out.append(Finding("class names", "error", f"{len(class_names)} class names for K={k} columns",
-                           "give one name per pred_probs column, in column order"))
+        out.append(
+            Finding(
+                "class names",
+                "error",
+                f"{len(class_names)} class names for K={k} columns",
+                "give one name per pred_probs column, in column order",
+            )
+        )
 
     if y.dtype.kind == "f" and not (np.isfinite(y).all() and (y == np.floor(y)).all()):
-        out.append(Finding("labels", "error", "labels are not whole numbers", "store class indices as integers"))
+        out.append(
+            Finding("labels", "error", "labels are not whole numbers", "store class indices as integers")
+        )
         return out
     yi = y.astype(np.int64)
     lo, hi = int(yi.min()), int(yi.max())
     if lo < 0 or hi >= k:
         bad = (yi < 0) | (yi >= k)
-        out.append(Finding(
-            "label range", "error",
-            f"{int(bad.sum())} labels outside 0..{k - 1} (first at row {int(np.argmax(bad))}: {int(yi[np.argmax(bad)])}); "
-            f"labels reach {hi} but pred_probs has K={k} columns",
-            "check that pred_probs has a column for every class and that labels are 0-based",
-        ))
+        out.append(
+            Finding(
+                "label range",
+                "error",
+                f"{int(bad.sum())} labels outside 0..{k - 1} (first at row {int(np.argmax(bad))}: {int(yi[np.argmax(bad)])}); "
+                f"labels reach {hi} but pred_probs has K={k} columns",
+                "check that pred_probs has a column for every class and that labels are 0-based",
+            )
+        )
         yi = np.clip(yi, 0, k - 1)
     else:
         out.append(Finding("label range", "ok", f"labels within 0..{k - 1}"))
 
     if not np.issubdtype(p.dtype, np.floating):
-        out.append(Finding("dtype", "error", f"pred_probs dtype {p.dtype} is not floating point",
-                           "export probabilities as float32 or float64"))
+        out.append(
+            Finding(
+                "dtype",
+                "error",
+                f"pred_probs dtype {p.dtype} is not floating point",
+                "export probabilities as float32 or float64",
+            )
+        )
         return out
     if p.dtype == np.float16:
-        out.append(Finding("precision", "warning",
-                           "float16 pred_probs keep about 3 significant digits: many scores tie and small "
-                           "probabilities round to 0", "export float32"))
+        out.append(
+            Finding(
+                "precision",
+                "warning",
+                "float16 pred_probs keep about 3 significant digits: many scores tie and small "
+                "probabilities round to 0",
+                "export float32",
+            )
+        )
 
     vmin, vmax, smin, smax, bad_rows, first_bad, argmax, mean_top = _scan(p, batch_size)
     if bad_rows:
-        out.append(Finding("finite", "error", f"{bad_rows} rows contain NaN or inf (first at row {first_bad})",
-                           "fix the model export; NaN usually means a failed prediction"))
+        out.append(
+            Finding(
+                "finite",
+                "error",
+                f"{bad_rows} rows contain NaN or inf (first at row {first_bad})",
+                "fix the model export; NaN usually means a failed prediction",
+            )
+        )
     else:
         out.append(Finding("finite", "ok", "no NaN or inf"))
     if vmin < -DRIFT_TOL or vmax > 1 + DRIFT_TOL:
-        out.append(Finding("range", "error",
-                           f"values run from {vmin:.4g} to {vmax:.4g}: these look like logits or scores, not probabilities",
-                           "pass --from-logits (a softmax per row) or export probabilities"))
+        out.append(
+            Finding(
+                "range",
+                "error",
+                f"values run from {vmin:.4g} to {vmax:.4g}: these look like logits or scores, not probabilities",
+                "pass --from-logits (a softmax per row) or export probabilities",
+            )
+        )
     elif smin < 1 - DRIFT_TOL or smax > 1 + DRIFT_TOL:
-        out.append(Finding("row sums", "error",
-                           f"rows sum to between {smin:.4g} and {smax:.4g}, not 1: independent per-class scores "
-                           "(sigmoids) or a missing class column?",
-                           "export softmax probabilities over all K classes (or --from-logits for logits)"))
+        out.append(
+            Finding(
+                "row sums",
+                "error",
+                f"rows sum to between {smin:.4g} and {smax:.4g}, not 1: independent per-class scores "
+                "(sigmoids) or a missing class column?",
+                "export softmax probabilities over all K classes (or --from-logits for logits)",
+            )
+        )
     elif max(abs(smin - 1), abs(smax - 1)) > 1e-6 or vmin < 0 or vmax > 1:
-        out.append(Finding("row sums", "warning",
-                           f"small drift: values in [{vmin:.6g}, {vmax:.6g}], row sums in [{smin:.6g}, {smax:.6g}]",
-                           "nothing to do: drift within 1e-3 is repaired automatically (values clipped into [0, 1])"))
+        out.append(
+            Finding(
+                "row sums",
+                "warning",
+                f"small drift: values in [{vmin:.6g}, {vmax:.6g}], row sums in [{smin:.6g}, {smax:.6g}]",
+                "nothing to do: drift within 1e-3 is repaired automatically (values clipped into [0, 1])",
+            )
+        )
     else:
         out.append(Finding("row sums", "ok", "every row sums to 1"))
 
     counts = class_counts(yi, k)
     absent = np.flatnonzero(counts == 0)
     if len(absent):
-        out.append(Finding("classes in labels", "warning",
-                           f"{len(absent)} classes have no examples: {_names(absent, class_names)}",
-                           "fine if intended; otherwise check the label mapping"))
+        out.append(
+            Finding(
+                "classes in labels",
+                "warning",
+                f"{len(absent)} classes have no examples: {_names(absent, class_names)}",
+                "fine if intended; otherwise check the label mapping",
+            )
+        )
     else:
         out.append(Finding("classes in labels", "ok", "every class has examples"))
     predicted = class_counts(argmax[argmax >= 0], k)
     never = np.flatnonzero(predicted == 0)
     if len(never):
-        out.append(Finding("classes in predictions", "warning",
-                           f"{len(never)} classes are never the model's top prediction: {_names(never, class_names)}",
-                           "check the column order of pred_probs against the class indices"))
+        out.append(
+            Finding(
+                "classes in predictions",
+                "warning",
+                f"{len(never)} classes are never the model's top prediction: {_names(never, class_names)}",
+                "check the column order of pred_probs against the class indices",
+            )
+        )
     else:
         out.append(Finding("classes in predictions", "ok", "every class is predicted for some example"))
 
     valid = argmax >= 0
     accuracy = float((argmax[valid] == yi[valid]).mean()) if valid.any() else 0.0
     if accuracy >= IN_SAMPLE_ACCURACY and mean_top >= IN_SAMPLE_CONFIDENCE:
-        out.append(Finding("out-of-sample", "error",
-                           f"accuracy {accuracy:.4%} with mean top probability {mean_top:.4f}: these look like "
-                           "in-sample predictions (the model was trained on these examples), which hide label errors",
-                           "produce pred_probs with cross-validation (each example predicted by a model that did not see it)"))
+        out.append(
+            Finding(
+                "out-of-sample",
+                "error",
+                f"accuracy {accuracy:.4%} with mean top probability {mean_top:.4f}: these look like "
+                "in-sample predictions (the model was trained on these examples), which hide label errors",
+                "produce pred_probs with cross-validation (each example predicted by a model that did not see it)",
+            )
+        )
     elif accuracy < 1.5 / k:
-        out.append(Finding("out-of-sample", "warning",
-                           f"accuracy {accuracy:.2%} is near chance (1/K = {1 / k:.2%}): are labels and pred_probs aligned?",
-                           "check row order and class order"))
+        out.append(
+            Finding(
+                "out-of-sample",
+                "warning",
+                f"accuracy {accuracy:.2%} is near chance (1/K = {1 / k:.2%}): are labels and pred_probs aligned?",
+                "check row order and class order",
+            )
+        )
     else:
-        out.append(Finding("out-of-sample", "ok", f"accuracy {accuracy:.2%}, mean top probability {mean_top:.4f}"))
+        out.append(
+            Finding("out-of-sample", "ok", f"accuracy {accuracy:.2%}, mean top probability {mean_top:.4f}")
+        )
     return out
 
 

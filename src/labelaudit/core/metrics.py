@@ -13,8 +13,14 @@ def set_metrics(flagged: np.ndarray, is_error: np.ndarray) -> dict[str, float]:
     precision = hits / len(flagged) if len(flagged) else 0.0
     recall = hits / n_errors if n_errors else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"n_flagged": len(flagged), "n_errors": n_errors, "true_positives": hits,
-            "precision": precision, "recall": recall, "f1": f1}
+    return {
+        "n_flagged": len(flagged),
+        "n_errors": n_errors,
+        "true_positives": hits,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+    }
 
 
 def auroc(scores: np.ndarray, is_error: np.ndarray) -> float:

@@ -29,13 +29,21 @@ def check_multilabel(labels, pred_probs) -> tuple[np.ndarray, np.ndarray]:
     if not np.issubdtype(p.dtype, np.floating):
         raise InputError(f"pred_probs must be floating point, got dtype {p.dtype}")
     if y.shape != p.shape:
-        raise InputError(f"multi-label labels must be an (N, K) 0/1 matrix matching pred_probs {p.shape}, got {y.shape}")
-    if y.size and (y.dtype.kind not in "biuf" or y.min() < 0 or y.max() > 1 or (y.dtype.kind == "f" and (y % 1).any())):
+        raise InputError(
+            f"multi-label labels must be an (N, K) 0/1 matrix matching pred_probs {p.shape}, got {y.shape}"
+        )
+    if y.size and (
+        y.dtype.kind not in "biuf" or y.min() < 0 or y.max() > 1 or (y.dtype.kind == "f" and (y % 1).any())
+    ):
         raise InputError("multi-label labels must hold only 0 and 1")
     if not np.isfinite(p).all():
-        raise InputError(f"pred_probs contains NaN or inf (first at row {int(np.argmax(~np.isfinite(p).all(axis=1)))})")
+        raise InputError(
+            f"pred_probs contains NaN or inf (first at row {int(np.argmax(~np.isfinite(p).all(axis=1)))})"
+        )
     if p.min() < -EPS or p.max() > 1 + EPS:
-        raise InputError(f"pred_probs values must be in [0, 1]; found {p.min() if p.min() < -EPS else p.max()!r}")
+        raise InputError(
+            f"pred_probs values must be in [0, 1]; found {p.min() if p.min() < -EPS else p.max()!r}"
+        )
     if not y.any():
         raise InputError("multi-label labels are empty: no example carries any class")
     # Kept compact ((N, K) int64 would be 8x the int8 input); each class's column is widened on its own.
@@ -66,8 +74,14 @@ def _binary_context(y: np.ndarray, p: np.ndarray, k: int) -> Context:
     return Context(y[:, k].astype(np.int32), binary_view(p, k))
 
 
-def per_class_scores(labels, pred_probs, *, method: str = "self_confidence", adjust_pred_probs: bool = False,
-                     _checked: bool = False) -> np.ndarray:
+def per_class_scores(
+    labels,
+    pred_probs,
+    *,
+    method: str = "self_confidence",
+    adjust_pred_probs: bool = False,
+    _checked: bool = False,
+) -> np.ndarray:
     """(N, K) float64: the score of each class's binary problem for each example (thresholds for the
     adjustment from that class's binary problem)."""
     check_method(method, adjust_pred_probs)
@@ -79,8 +93,13 @@ def per_class_scores(labels, pred_probs, *, method: str = "self_confidence", adj
     return out
 
 
-def aggregate(scores: np.ndarray, method: str = "exponential_moving_average", *, alpha: float | None = None,
-              temperature: float = 0.1) -> np.ndarray:
+def aggregate(
+    scores: np.ndarray,
+    method: str = "exponential_moving_average",
+    *,
+    alpha: float | None = None,
+    temperature: float = 0.1,
+) -> np.ndarray:
     """(N,) one score per example from (N, K) per-class scores.
 
     exponential_moving_average: sort each row descending, fold e = alpha * d_c + (1 - alpha) * e (the worst
@@ -112,9 +131,16 @@ def _softmin_rows(s: np.ndarray, temperature: float) -> np.ndarray:
     return np.sum(s * w, axis=1)
 
 
-def get_label_quality_scores(labels, pred_probs, *, method: str = "self_confidence",
-                             adjust_pred_probs: bool = False, aggregator: str = "exponential_moving_average",
-                             alpha: float | None = DEFAULT_ALPHA, temperature: float = 0.1) -> np.ndarray:
+def get_label_quality_scores(
+    labels,
+    pred_probs,
+    *,
+    method: str = "self_confidence",
+    adjust_pred_probs: bool = False,
+    aggregator: str = "exponential_moving_average",
+    alpha: float | None = DEFAULT_ALPHA,
+    temperature: float = 0.1,
+) -> np.ndarray:
     """(N,) float64 multi-label label quality: per-class scores aggregated per example."""
     s = per_class_scores(labels, pred_probs, method=method, adjust_pred_probs=adjust_pred_probs)
     return aggregate(s, aggregator, alpha=alpha, temperature=temperature)
@@ -131,9 +157,16 @@ def confident_joint(labels, pred_probs, *, calibrate: bool = True) -> np.ndarray
     return out
 
 
-def find_issues_per_class(labels, pred_probs, *, filter_by: str = "prune_by_noise_rate", frac_noise: float = 1.0,
-                          num_to_remove_per_class=None, min_examples_per_class: int = 1,
-                          _checked: bool = False) -> np.ndarray:
+def find_issues_per_class(
+    labels,
+    pred_probs,
+    *,
+    filter_by: str = "prune_by_noise_rate",
+    frac_noise: float = 1.0,
+    num_to_remove_per_class=None,
+    min_examples_per_class: int = 1,
+    _checked: bool = False,
+) -> np.ndarray:
     """(N, K) bool: column k flags the examples whose class-k indicator looks wrong (the multi-class
     filter on class k's binary problem; num_to_remove_per_class[k] applies to its "absent" side, as in the
     reference)."""
@@ -152,17 +185,27 @@ def find_issues_per_class(labels, pred_probs, *, filter_by: str = "prune_by_nois
             ctx,
             filter_by=filter_by,
             frac_noise=frac_noise,
-            num_to_remove_per_class=None if num_to_remove_per_class is None else [num_to_remove_per_class[k], 0],
+            num_to_remove_per_class=None
+            if num_to_remove_per_class is None
+            else [num_to_remove_per_class[k], 0],
             min_examples_per_class=min_examples_per_class,
         )
         mask[rows, k] = True
     return mask
 
 
-def find_label_issues(labels, pred_probs, *, filter_by: str = "prune_by_noise_rate",
-                      return_indices_ranked_by: str | None = None, adjust_pred_probs: bool = False,
-                      frac_noise: float = 1.0, num_to_remove_per_class=None, min_examples_per_class: int = 1,
-                      scores: np.ndarray | None = None):
+def find_label_issues(
+    labels,
+    pred_probs,
+    *,
+    filter_by: str = "prune_by_noise_rate",
+    return_indices_ranked_by: str | None = None,
+    adjust_pred_probs: bool = False,
+    frac_noise: float = 1.0,
+    num_to_remove_per_class=None,
+    min_examples_per_class: int = 1,
+    scores: np.ndarray | None = None,
+):
     """Examples with any class flagged: a bool mask (N,), or int64 indices ordered by the aggregated
     score (EMA, alpha 0.8) of `return_indices_ranked_by`.
 
@@ -184,22 +227,36 @@ def find_label_issues(labels, pred_probs, *, filter_by: str = "prune_by_noise_ra
         if len(rows) == 0:
             return rows.astype(np.int64)
         q2 = aggregate(
-            per_class_scores(y[rows], p[rows], method=return_indices_ranked_by, adjust_pred_probs=adjust_pred_probs,
-                             _checked=True),
+            per_class_scores(
+                y[rows],
+                p[rows],
+                method=return_indices_ranked_by,
+                adjust_pred_probs=adjust_pred_probs,
+                _checked=True,
+            ),
             alpha=DEFAULT_ALPHA,
         )
         return rows[kn.stable_order(q2)].astype(np.int64)
     per_class = find_issues_per_class(
-        y, p, filter_by=filter_by, frac_noise=frac_noise, num_to_remove_per_class=num_to_remove_per_class,
-        min_examples_per_class=min_examples_per_class, _checked=True,
+        y,
+        p,
+        filter_by=filter_by,
+        frac_noise=frac_noise,
+        num_to_remove_per_class=num_to_remove_per_class,
+        min_examples_per_class=min_examples_per_class,
+        _checked=True,
     )
     rows = np.flatnonzero(per_class.any(axis=1))
     if return_indices_ranked_by is None:
         return _mask(rows, len(y))
     q = scores
     if q is None:
-        q = aggregate(per_class_scores(y, p, method=return_indices_ranked_by, adjust_pred_probs=adjust_pred_probs,
-                                       _checked=True), alpha=DEFAULT_ALPHA)
+        q = aggregate(
+            per_class_scores(
+                y, p, method=return_indices_ranked_by, adjust_pred_probs=adjust_pred_probs, _checked=True
+            ),
+            alpha=DEFAULT_ALPHA,
+        )
     return rows[kn.stable_order(q[rows])].astype(np.int64)
 
 
@@ -242,10 +299,15 @@ def class_table(labels, pred_probs) -> dict[str, np.ndarray]:
     n = len(np.asarray(labels))
     first: list[int] = []
     rec: dict[int, dict] = {}
-    for c, given, prob in zip(common["class_index"].tolist(), common["in_given_label"].tolist(),
-                              common["issue_probability"].tolist(), strict=True):
-        r = rec.setdefault(c, {"label_issues": 0, "inverse_label_issues": 0, "label_noise": 0.0,
-                               "inverse_label_noise": 0.0})
+    for c, given, prob in zip(
+        common["class_index"].tolist(),
+        common["in_given_label"].tolist(),
+        common["issue_probability"].tolist(),
+        strict=True,
+    ):
+        r = rec.setdefault(
+            c, {"label_issues": 0, "inverse_label_issues": 0, "label_noise": 0.0, "inverse_label_noise": 0.0}
+        )
         if c not in first:
             first.append(c)
         if given:

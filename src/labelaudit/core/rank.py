@@ -104,7 +104,9 @@ def flagged_rows(issues, n: int) -> np.ndarray:
     if a.ndim != 1 or a.dtype.kind not in "iu":
         raise InputError(f"issues must be a boolean mask or 1-D integer indices, got {a.dtype} {a.shape}")
     if a.min() < 0 or a.max() >= n:
-        raise InputError(f"issue indices must be in 0..{n - 1}; found {int(a.min() if a.min() < 0 else a.max())}")
+        raise InputError(
+            f"issue indices must be in 0..{n - 1}; found {int(a.min() if a.min() < 0 else a.max())}"
+        )
     out = np.unique(a.astype(np.int64))
     if len(out) != len(a):
         raise InputError("issue indices contain duplicates")

@@ -24,8 +24,9 @@ def noise_matrix_is_valid(noise_matrix: np.ndarray, py: np.ndarray) -> bool:
     return bool(np.all(ps * py < np.diagonal(nm) * py))
 
 
-def random_probabilities(rng: np.random.Generator, n: int, total: float, *, max_prob: float = 1.0,
-                         min_prob: float = 0.0) -> np.ndarray:
+def random_probabilities(
+    rng: np.random.Generator, n: int, total: float, *, max_prob: float = 1.0, min_prob: float = 0.0
+) -> np.ndarray:
     """n non-negative values summing to `total`, each within [min_prob, max_prob] (up to 1e-6)."""
     if n == 0:
         return np.zeros(0)
@@ -51,7 +52,9 @@ def random_probabilities(rng: np.random.Generator, n: int, total: float, *, max_
     return x
 
 
-def distribute(rng: np.random.Generator, total: int, bins: int, *, max_per_bin: int | None = None) -> np.ndarray:
+def distribute(
+    rng: np.random.Generator, total: int, bins: int, *, max_per_bin: int | None = None
+) -> np.ndarray:
     """`bins` non-negative integers summing to `total` (reduced to max_per_bin * bins if that is less)."""
     if total <= 0:
         return np.zeros(bins, dtype=np.int64)
@@ -108,13 +111,16 @@ def noise_matrix_from_trace(
         zeros_wanted = max(0, int(k * (k - 1) * frac_zero_noise_rates) - (k - len(noisy)) * (k - 1))
         zeros = distribute(rng, zeros_wanted, len(noisy), max_per_bin=k - 2) if len(noisy) else []
         for col, z in zip(noisy, zeros, strict=True):
-            rates = random_probabilities(rng, k - 1 - int(z), 1 - diag[col], max_prob=max_noise_rate,
-                                         min_prob=min_noise_rate)
+            rates = random_probabilities(
+                rng, k - 1 - int(z), 1 - diag[col], max_prob=max_noise_rate, min_prob=min_noise_rate
+            )
             rows = rng.choice(np.delete(np.arange(k), col), size=len(rates), replace=False)
             nm[rows, col] = rates
         if not valid_noise_matrix or noise_matrix_is_valid(nm, py):
             return nm
-    raise InputError(f"no valid noise matrix with trace {trace} found in {max_iter} tries; try a larger trace")
+    raise InputError(
+        f"no valid noise matrix with trace {trace} found in {max_iter} tries; try a larger trace"
+    )
 
 
 def noisy_labels(rng: np.random.Generator, true_labels: np.ndarray, noise_matrix: np.ndarray) -> np.ndarray:
@@ -136,8 +142,9 @@ def noisy_labels(rng: np.random.Generator, true_labels: np.ndarray, noise_matrix
     return out
 
 
-def pred_probs_block(rng: np.random.Generator, true_labels: np.ndarray, k: int, sharpness: float,
-                     dtype=np.float32) -> np.ndarray:
+def pred_probs_block(
+    rng: np.random.Generator, true_labels: np.ndarray, k: int, sharpness: float, dtype=np.float32
+) -> np.ndarray:
     """(B, K) pred_probs of a model that knows the true labels: Dirichlet with concentration `sharpness`
     on the true class and 1/(K-1) on each other class, so the true class gets sharpness/(sharpness+1)
     of the mass on average whatever K is."""

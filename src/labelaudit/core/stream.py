@@ -66,8 +66,9 @@ def map_blocks(func: Callable[[Block], object], blocks: Iterable, n_jobs: int) -
             yield f.result()
 
 
-def run_pass(passes: Passes, name: str, func: Callable[[Block], object], n_jobs: int,
-             progress: Progress | None) -> Iterator:
+def run_pass(
+    passes: Passes, name: str, func: Callable[[Block], object], n_jobs: int, progress: Progress | None
+) -> Iterator:
     """map_blocks over one pass, reporting each block's rows to `progress` under the pass's name."""
 
     def counted(b: Block):
@@ -98,9 +99,7 @@ class _StreamMargins:
 
     def candidates(self, bounds: np.ndarray):
         ctx = self.ctx
-        parts = list(
-            ctx.run_pass("C: candidates", lambda b: candidate_block(b[2], b[1], bounds, b[0]))
-        )
+        parts = list(ctx.run_pass("C: candidates", lambda b: candidate_block(b[2], b[1], bounds, b[0])))
         return tuple(np.concatenate([q[i] for q in parts]) for i in range(3))
 
     def class_margins(self, cells: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
@@ -127,8 +126,16 @@ class _StreamMargins:
 class StreamContext(Context):
     """A Context whose per-example results were computed while streaming; pred_probs is never held."""
 
-    def __init__(self, passes: Passes, n: int, k: int, dtype, *, n_jobs: int | None = 1,
-                 progress: Progress | None = None):
+    def __init__(
+        self,
+        passes: Passes,
+        n: int,
+        k: int,
+        dtype,
+        *,
+        n_jobs: int | None = 1,
+        progress: Progress | None = None,
+    ):
         super().__init__(np.empty(0, dtype=np.intp), None, None, n_jobs)
         self.passes, self.n, self.k, self.dtype = passes, n, k, np.dtype(dtype)
         self.progress = progress
@@ -169,8 +176,9 @@ class StreamContext(Context):
         self._counts = class_counts(labels, k)
 
     # -- pass B: confident joint, flags, predictions and the scores some filters and rankings need
-    def pass_b(self, score_keys: Iterable[tuple[str, bool]], sink: tuple[tuple[str, bool], ScoresSink] | None = None
-               ) -> None:
+    def pass_b(
+        self, score_keys: Iterable[tuple[str, bool]], sink: tuple[tuple[str, bool], ScoresSink] | None = None
+    ) -> None:
         """`sink` (score key, callback) receives that score of every block as it is computed."""
         n, k = self.n, self.k
         level = self.thresholds - EPS
@@ -190,7 +198,9 @@ class StreamContext(Context):
             r = np.arange(len(yb))
             match[sl] = kn.label_wins(am, pb[r, am], pb[r, yb], yb)
             for method, adjust in keys:
-                scores[(method, adjust)][sl] = scores_of_block(pb, yb, method, self.thresholds if adjust else None)
+                scores[(method, adjust)][sl] = scores_of_block(
+                    pb, yb, method, self.thresholds if adjust else None
+                )
             if sink is not None:
                 key, send = sink
                 send(start, scores[key][sl] if key in scores else self._self_conf[sl])

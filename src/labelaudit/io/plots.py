@@ -7,7 +7,9 @@ import numpy as np
 from labelaudit.io.writers import atomic_path
 
 
-def write_health_plot(path: str, noise_matrix: np.ndarray, scores: np.ndarray, class_names: list[str] | None) -> None:
+def write_health_plot(
+    path: str, noise_matrix: np.ndarray, scores: np.ndarray, class_names: list[str] | None
+) -> None:
     """Two panels: the noise matrix P(given | true) as a heatmap, and a histogram of label quality."""
     import matplotlib
 

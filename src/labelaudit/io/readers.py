@@ -120,7 +120,9 @@ def read_table(path: str, role: str, columns: list[str] | None = None):
         else:
             df = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
     except Exception as exc:  # pandas/pyarrow raise many types for corrupt files
-        raise InputError(f"{path}: unreadable {suffix} file: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
+        raise InputError(
+            f"{path}: unreadable {suffix} file: {str(exc).splitlines()[0] if str(exc) else exc!r}"
+        ) from None
     _TABLE_CACHE[key] = df
     return df
 
@@ -134,7 +136,9 @@ def _resolve_columns(df, spec: str | None, exclude: set[str], path: str) -> list
             picked = [c.strip() for c in spec.split(",") if c.strip()]
             missing = [c for c in picked if c not in names]
             if missing:
-                raise InputError(f"{path}: --prob-columns names missing columns {missing}; columns are {names}")
+                raise InputError(
+                    f"{path}: --prob-columns names missing columns {missing}; columns are {names}"
+                )
         if not picked:
             raise InputError(f"{path}: --prob-columns {spec!r} matches no column; columns are {names}")
         return picked
@@ -156,7 +160,9 @@ def _label_column(df, name: str | None, path: str) -> str:
         return "label"
     if len(cols) == 1:
         return cols[0]
-    raise InputError(f"{path}: cannot tell which column holds the labels; pass --label-column (columns: {cols})")
+    raise InputError(
+        f"{path}: cannot tell which column holds the labels; pass --label-column (columns: {cols})"
+    )
 
 
 def read_class_names(path: str) -> list[str]:
@@ -208,7 +214,9 @@ def check_prob_shape(path: str, n: int, k: int, dtype, class_names, class_names_
     if k < 2:
         raise InputError(f"{path}: pred_probs must have at least 2 classes (columns), got K={k}")
     if class_names is not None and len(class_names) != k:
-        raise InputError(f"{class_names_path or path}: {len(class_names)} class names but pred_probs has K={k} columns")
+        raise InputError(
+            f"{class_names_path or path}: {len(class_names)} class names but pred_probs has K={k} columns"
+        )
 
 
 def load_dataset(
@@ -256,17 +264,23 @@ def read_inputs(
     elif _suffix(pred_probs_path) in TABLE_SUFFIXES:
         df = read_table(pred_probs_path, "pred_probs")
         exclude = {id_column or "id", "index"}
-        if _suffix(labels_path) in TABLE_SUFFIXES and os.path.abspath(labels_path) == os.path.abspath(pred_probs_path):
+        if _suffix(labels_path) in TABLE_SUFFIXES and os.path.abspath(labels_path) == os.path.abspath(
+            pred_probs_path
+        ):
             exclude.add(_label_column(df, label_column, pred_probs_path))
         cols = _resolve_columns(df, prob_columns, exclude, pred_probs_path)
         try:
             p = df[cols].to_numpy(dtype=np.float64)
         except (ValueError, TypeError) as exc:
-            raise InputError(f"{pred_probs_path}: probability columns {cols} are not all numeric: {exc}") from None
+            raise InputError(
+                f"{pred_probs_path}: probability columns {cols} are not all numeric: {exc}"
+            ) from None
         if class_names is None and _labels_are_strings(labels_path, label_column):
             class_names = cols
     else:
-        raise InputError(f"{pred_probs_path}: unsupported pred_probs format (use .npy, .csv, .tsv or .parquet)")
+        raise InputError(
+            f"{pred_probs_path}: unsupported pred_probs format (use .npy, .csv, .tsv or .parquet)"
+        )
 
     if _suffix(labels_path) == ".npy":
         raw = read_npy(labels_path, "labels")
@@ -280,7 +294,9 @@ def read_inputs(
             row = int(np.argmax(df[col].isna().to_numpy()))
             raise InputError(f"{labels_path}: missing label at row {row}")
         if id_column is not None and id_column not in df.columns:
-            raise InputError(f"{labels_path}: --id-column {id_column!r} not found; columns are {list(df.columns)}")
+            raise InputError(
+                f"{labels_path}: --id-column {id_column!r} not found; columns are {list(df.columns)}"
+            )
         idc = id_column or ("id" if "id" in df.columns else None)
         if idc is not None:
             ids = df[idc].to_numpy()
@@ -325,10 +341,12 @@ def validate_inputs(raw_inputs: RawInputs, *, from_logits: bool = False) -> Data
     absent = np.flatnonzero(counts == 0)
     if len(absent):
         shown = [class_names[i] for i in absent[:20]] if class_names else absent[:20].tolist()
-        warnings.warn(f"{len(absent)} class(es) have no examples in {labels_path}: {shown}", LabelauditWarning, stacklevel=2)
+        warnings.warn(
+            f"{len(absent)} class(es) have no examples in {labels_path}: {shown}",
+            LabelauditWarning,
+            stacklevel=2,
+        )
     return Dataset(labels, p, class_names, raw_inputs.files, raw_inputs.ids, self_conf)
-
-
 
 
 def _labels_are_strings(labels_path: str, label_column: str | None) -> bool:
@@ -360,10 +378,16 @@ def _check_values(
     if row_sums and (stats.row_sum_min < 1 - DRIFT_TOL or stats.row_sum_max > 1 + DRIFT_TOL):
         row = _first_row(p, lambda b: np.abs(b.sum(axis=1, dtype=np.float64) - 1) > DRIFT_TOL)
         total = float(np.asarray(p[row], dtype=np.float64).sum())
-        raise InputError(f"{path}: each pred_probs row must sum to 1 (±{DRIFT_TOL:g}); row {row} sums to {total!r}{hint}")
+        raise InputError(
+            f"{path}: each pred_probs row must sum to 1 (±{DRIFT_TOL:g}); row {row} sums to {total!r}{hint}"
+        )
     drift = max(abs(stats.row_sum_min - 1), abs(stats.row_sum_max - 1))
     if row_sums and drift > ROW_SUM_WARN:
-        warnings.warn(f"{path}: row sums drift from 1 by up to {drift:.2g}; accepted as is", LabelauditWarning, stacklevel=3)
+        warnings.warn(
+            f"{path}: row sums drift from 1 by up to {drift:.2g}; accepted as is",
+            LabelauditWarning,
+            stacklevel=3,
+        )
     if stats.vmin < 0 or stats.vmax > 1:
         warnings.warn(
             f"{path}: values outside [0, 1] by up to {max(-stats.vmin, stats.vmax - 1):.2g} were clipped into [0, 1]",

@@ -40,7 +40,16 @@ from labelaudit.io.readers import (
 
 _PREADV = hasattr(os, "preadv")  # positional reads into a buffer; elsewhere each read opens its own file
 
-_UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "M": 1 << 20, "MB": 1 << 20, "G": 1 << 30, "GB": 1 << 30}
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "K": 1 << 10,
+    "KB": 1 << 10,
+    "M": 1 << 20,
+    "MB": 1 << 20,
+    "G": 1 << 30,
+    "GB": 1 << 30,
+}
 
 
 def parse_memory(text: str) -> int:
@@ -110,7 +119,9 @@ class NpyRows:
                 got = os.preadv(f.fileno(), [rest], offset + done) if _PREADV else f.readinto(rest)
                 if not got:
                     row = start + done // self.row_bytes
-                    raise InputError(f"{self.path}: truncated while reading: data ends at row {row} of {self.n}")
+                    raise InputError(
+                        f"{self.path}: truncated while reading: data ends at row {row} of {self.n}"
+                    )
                 done += got
         return out
 
@@ -147,7 +158,9 @@ class BlockSource:
             self._npy = None
             self._open_table(pred_probs_path, labels_path, label_column, prob_columns, id_column)
         else:
-            raise InputError(f"{pred_probs_path}: unsupported pred_probs format (use .npy, .csv, .tsv or .parquet)")
+            raise InputError(
+                f"{pred_probs_path}: unsupported pred_probs format (use .npy, .csv, .tsv or .parquet)"
+            )
         check_prob_shape(pred_probs_path, self.n, self.k, self.dtype, self.class_names, class_names_path)
         if from_logits:
             self.dtype = np.dtype(np.float64)
@@ -160,8 +173,11 @@ class BlockSource:
         absent = np.flatnonzero(np.asarray(counts) == 0)
         if len(absent):
             shown = [self.class_names[i] for i in absent[:20]] if self.class_names else absent[:20].tolist()
-            warnings.warn(f"{len(absent)} class(es) have no examples in {self.labels_path}: {shown}",
-                          LabelauditWarning, stacklevel=2)
+            warnings.warn(
+                f"{len(absent)} class(es) have no examples in {self.labels_path}: {shown}",
+                LabelauditWarning,
+                stacklevel=2,
+            )
 
     # ------------------------------------------------------------------ inputs
     def _open_table(self, path, labels_path, label_column, prob_columns, id_column) -> None:
@@ -247,7 +263,9 @@ class BlockSource:
         if raw.ndim != 1:
             raise InputError(f"{path}: labels must be 1-D, got shape {raw.shape}")
         if len(raw) != self.n:
-            raise InputError(f"{path}: {len(raw)} labels but {self.pred_probs_path} has {self.n} rows (N must match)")
+            raise InputError(
+                f"{path}: {len(raw)} labels but {self.pred_probs_path} has {self.n} rows (N must match)"
+            )
         try:
             return check_labels(raw, n_classes=self.k)
         except InputError as exc:
@@ -338,7 +356,9 @@ class BlockSource:
             bad = (block < -DRIFT_TOL) | (block > 1 + DRIFT_TOL)
             r = int(np.argmax(bad.any(axis=1)))
             value = block[r][bad[r]][0]
-            raise InputError(f"{path}: pred_probs must be in [0, 1]; row {start + r} has {float(value)!r}{hint}")
+            raise InputError(
+                f"{path}: pred_probs must be in [0, 1]; row {start + r} has {float(value)!r}{hint}"
+            )
         # row sums by a BLAS product (float32 accumulation is far inside the 1e-3 tolerance)
         ones = np.ones(block.shape[1], dtype=block.dtype if block.dtype.itemsize >= 4 else np.float32)
         sums = (block if block.dtype == ones.dtype else block.astype(ones.dtype)) @ ones
@@ -351,7 +371,9 @@ class BlockSource:
                 f"{float(sums[r])!r}{hint}"
             )
         if worst > ROW_SUM_WARN:
-            self._warn_once("rowsum", f"{path}: row sums drift from 1 by up to about {worst:.2g}; accepted as is")
+            self._warn_once(
+                "rowsum", f"{path}: row sums drift from 1 by up to about {worst:.2g}; accepted as is"
+            )
         if lo < 0 or hi > 1:
             self._warn_once("clip", f"{path}: values slightly outside [0, 1] were clipped into [0, 1]")
             self._clip = True

@@ -84,8 +84,14 @@ def _check_probs(p: np.ndarray, path: str) -> np.ndarray:
     return _check_values(p, path, from_logits=True, row_sums=False)
 
 
-def load_multilabel(labels_path: str, pred_probs_path: str, *, label_column: str | None = None,
-                    prob_columns: str | None = None, class_names_path: str | None = None) -> MultilabelData:
+def load_multilabel(
+    labels_path: str,
+    pred_probs_path: str,
+    *,
+    label_column: str | None = None,
+    prob_columns: str | None = None,
+    class_names_path: str | None = None,
+) -> MultilabelData:
     """labels: an (N, K) 0/1 .npy, or a table column of class lists; pred_probs (N, K) independent
     per-class probabilities (.npy or table columns)."""
     class_names = read_class_names(class_names_path) if class_names_path else None
@@ -102,12 +108,16 @@ def load_multilabel(labels_path: str, pred_probs_path: str, *, label_column: str
     else:
         raise InputError(f"{pred_probs_path}: unsupported pred_probs format")
     if p.ndim != 2 or p.shape[0] == 0:
-        raise InputError(f"{pred_probs_path}: multi-label pred_probs must be (N, K) with N >= 1, got shape {p.shape}")
+        raise InputError(
+            f"{pred_probs_path}: multi-label pred_probs must be (N, K) with N >= 1, got shape {p.shape}"
+        )
     n, k = p.shape
     if k < 2:
         raise InputError(f"{pred_probs_path}: multi-label data needs K >= 2 classes, got K={k}")
     if class_names is not None and len(class_names) != k:
-        raise InputError(f"{class_names_path or pred_probs_path}: {len(class_names)} class names for K={k} columns")
+        raise InputError(
+            f"{class_names_path or pred_probs_path}: {len(class_names)} class names for K={k} columns"
+        )
     if _suffix(labels_path) == ".npy":
         y = np.asarray(read_npy(labels_path, "labels"))
         if y.ndim != 2:
@@ -120,7 +130,9 @@ def load_multilabel(labels_path: str, pred_probs_path: str, *, label_column: str
         if not np.isin(y, (0, 1)).all():
             bad = ~np.isin(y, (0, 1))
             row = int(np.argmax(bad.any(axis=1)))
-            raise InputError(f"{labels_path}: multi-label labels must be 0/1; row {row} holds {y[row][bad[row]][0]!r}")
+            raise InputError(
+                f"{labels_path}: multi-label labels must be 0/1; row {row} holds {y[row][bad[row]][0]!r}"
+            )
         y = y.astype(np.int8)
     elif _suffix(labels_path) in TABLE_SUFFIXES:
         df = read_table(labels_path, "labels")
@@ -141,9 +153,16 @@ def load_multilabel(labels_path: str, pred_probs_path: str, *, label_column: str
     return MultilabelData(y, _check_probs(p, pred_probs_path), class_names, files)
 
 
-def load_tokens(labels_path: str, pred_probs_path: str, *, sentence_lengths: str | None = None,
-                label_column: str | None = None, prob_column: str | None = None, tokens_column: str | None = None,
-                class_names_path: str | None = None) -> TokenData:
+def load_tokens(
+    labels_path: str,
+    pred_probs_path: str,
+    *,
+    sentence_lengths: str | None = None,
+    label_column: str | None = None,
+    prob_column: str | None = None,
+    tokens_column: str | None = None,
+    class_names_path: str | None = None,
+) -> TokenData:
     """Flat per-token labels (.npy) and pred_probs (.npy) with --sentence-lengths, or a .parquet/.jsonl table
     with one row per sentence and list columns (labels, per-token probabilities, tokens)."""
     from labelaudit.core import check_labels
@@ -181,7 +200,9 @@ def load_tokens(labels_path: str, pred_probs_path: str, *, sentence_lengths: str
         p = np.vstack(rows) if rows else np.zeros((0, 0))
         if flat_labels and isinstance(flat_labels[0], str):
             if class_names is None:
-                raise InputError(f"{pred_probs_path}: string tags need --class-names (one tag per line, in column order)")
+                raise InputError(
+                    f"{pred_probs_path}: string tags need --class-names (one tag per line, in column order)"
+                )
             lookup = {c: i for i, c in enumerate(class_names)}
             unknown = [t for t in flat_labels if t not in lookup]
             if unknown:
@@ -196,9 +217,13 @@ def load_tokens(labels_path: str, pred_probs_path: str, *, sentence_lengths: str
             if len(tokens) != len(raw):
                 raise InputError(f"{pred_probs_path}: {len(tokens)} tokens but {len(raw)} labels")
     if p.ndim != 2 or p.shape[1] < 2:
-        raise InputError(f"{pred_probs_path}: token pred_probs must be (T, K) with K >= 2, got shape {p.shape}")
+        raise InputError(
+            f"{pred_probs_path}: token pred_probs must be (T, K) with K >= 2, got shape {p.shape}"
+        )
     if len(raw) != len(p):
-        raise InputError(f"{labels_path}: {len(raw)} token labels but {pred_probs_path} has {len(p)} token rows")
+        raise InputError(
+            f"{labels_path}: {len(raw)} token labels but {pred_probs_path} has {len(p)} token rows"
+        )
     if len(raw) == 0:
         raise InputError(f"{labels_path}: no tokens")
     try:

@@ -46,7 +46,9 @@ def check_output_path(path: str, allowed: tuple[str, ...]) -> None:
         return
     suffix = Path(path).suffix.lower()
     if suffix not in allowed:
-        raise InputError(f"{path}: unsupported output format {suffix or '(none)'!r}; use one of {', '.join(allowed)}")
+        raise InputError(
+            f"{path}: unsupported output format {suffix or '(none)'!r}; use one of {', '.join(allowed)}"
+        )
     folder = Path(path).parent
     if str(folder) and not folder.is_dir():
         raise InputError(f"{path}: output folder {str(folder)!r} does not exist")
@@ -124,11 +126,22 @@ def read_report(path: str, command: str | None = None) -> dict:
             doc = json.load(f)
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: baseline is not a readable JSON report: {exc}") from None
-    if command is not None and isinstance(doc, dict) and isinstance(doc.get("command"), str) and doc["command"] != command:
+    if (
+        command is not None
+        and isinstance(doc, dict)
+        and isinstance(doc.get("command"), str)
+        and doc["command"] != command
+    ):
         raise InputError(f"{path}: baseline comes from '{doc['command']}', not '{command}'")
-    missing = [k for k in ("command", "params", "n_classes", "issues", "n_issues") if not isinstance(doc, dict) or k not in doc]
+    missing = [
+        k
+        for k in ("command", "params", "n_classes", "issues", "n_issues")
+        if not isinstance(doc, dict) or k not in doc
+    ]
     if missing:
-        raise InputError(f"{path}: baseline is not a labelaudit --format json report (missing {', '.join(missing)})")
+        raise InputError(
+            f"{path}: baseline is not a labelaudit --format json report (missing {', '.join(missing)})"
+        )
     return doc
 
 
@@ -149,7 +162,11 @@ class NpyStreamWriter:
     def __enter__(self) -> NpyStreamWriter:
         self._tmp = self._ctx.__enter__()
         self._f = open(self._tmp, "wb")
-        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": self.shape}
+        header = {
+            "descr": np.lib.format.dtype_to_descr(self.dtype),
+            "fortran_order": False,
+            "shape": self.shape,
+        }
         np.lib.format.write_array_header_1_0(self._f, header)  # the version np.save writes
         self._f.flush()
         self._data_at = self._f.tell()

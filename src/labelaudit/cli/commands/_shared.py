@@ -79,7 +79,9 @@ def apply_baseline(path: str, command: str, ds, params: dict, cols: dict, id_col
     doc = read_report(path, command)
     if doc["command"] != command:
         raise InputError(f"{path}: baseline comes from '{doc['command']}', not '{command}'")
-    if doc["n_classes"] != ds.k or (doc.get("class_names") and ds.class_names and doc["class_names"] != ds.class_names):
+    if doc["n_classes"] != ds.k or (
+        doc.get("class_names") and ds.class_names and doc["class_names"] != ds.class_names
+    ):
         raise InputError(
             f"{path}: baseline has different classes (K={doc['n_classes']}, names {doc.get('class_names')}) "
             f"than the input (K={ds.k}, names {ds.class_names})"
@@ -97,7 +99,9 @@ def apply_baseline(path: str, command: str, ds, params: dict, cols: dict, id_col
     use_ids = ds.ids is not None and all("id" in r for r in doc["issues"])
     if id_column and not use_ids:
         if ds.ids is None:
-            raise InputError(f"{path}: --id-column {id_column!r} given but the input has no such id column to match by")
+            raise InputError(
+                f"{path}: --id-column {id_column!r} given but the input has no such id column to match by"
+            )
         raise InputError(f"{path}: --id-column {id_column!r} given but the baseline's issues carry no 'id'")
     key_name = "id" if use_ids else "index"
     current = ds.ids[cols["index"]] if use_ids else cols["index"]
@@ -141,8 +145,19 @@ def expand_models(paths: list[str]) -> list[str]:
     return out
 
 
-def load_models(labels, pred_probs: list[str], label_column, prob_columns, class_names, id_column, from_logits,
-                batch_size, n_jobs, weight_by: str, weights: str | None):
+def load_models(
+    labels,
+    pred_probs: list[str],
+    label_column,
+    prob_columns,
+    class_names,
+    id_column,
+    from_logits,
+    batch_size,
+    n_jobs,
+    weight_by: str,
+    weights: str | None,
+):
     """One model: (dataset, Context, None). Several: the dataset of the first (with every model's file
     listed), a Context over the weighted average of the models, and the ensemble's member weights."""
     from labelaudit.core import Context, average_pred_probs
@@ -164,7 +179,9 @@ def load_models(labels, pred_probs: list[str], label_column, prob_columns, class
         return ds, Context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf), None
     for path, other in zip(paths[1:], dsets[1:], strict=True):
         if (other.n, other.k) != (ds.n, ds.k):
-            raise InputError(f"{path}: model has N={other.n}, K={other.k} but {paths[0]} has N={ds.n}, K={ds.k}")
+            raise InputError(
+                f"{path}: model has N={other.n}, K={other.k} but {paths[0]} has N={ds.n}, K={ds.k}"
+            )
     ds.files = ds.files + [f for other in dsets[1:] for f in other.files if f.role == "pred_probs"]
     members = [d.pred_probs for d in dsets]
     if weights is not None:
@@ -189,9 +206,13 @@ def ensemble_scores(ds, ens: dict, method: str, adjust: bool):
     from labelaudit.core import get_label_quality_ensemble_scores
 
     return get_label_quality_ensemble_scores(
-        ds.labels, ens["members"], method=method, adjust_pred_probs=adjust,
+        ds.labels,
+        ens["members"],
+        method=method,
+        adjust_pred_probs=adjust,
         weight_ensemble_members_by=ens["weight_by"],
-        custom_weights=ens["weights"] if ens["weight_by"] == "custom" else None, return_details=True,
+        custom_weights=ens["weights"] if ens["weight_by"] == "custom" else None,
+        return_details=True,
     )
 
 
@@ -204,12 +225,26 @@ def issue_gates(counted: int, n: int, max_issues, max_issue_rate, what: str = "i
     """The --max-issues / --max-issue-rate gates on `counted` issues out of n examples."""
     gates = []
     if max_issues is not None:
-        gates.append({"gate": "max_issues", "what": what, "limit": max_issues, "value": counted,
-                      "passed": counted <= max_issues})
+        gates.append(
+            {
+                "gate": "max_issues",
+                "what": what,
+                "limit": max_issues,
+                "value": counted,
+                "passed": counted <= max_issues,
+            }
+        )
     if max_issue_rate is not None:
         rate = counted / n
-        gates.append({"gate": "max_issue_rate", "what": f"rate of {what}", "limit": max_issue_rate, "value": rate,
-                      "passed": rate <= max_issue_rate})
+        gates.append(
+            {
+                "gate": "max_issue_rate",
+                "what": f"rate of {what}",
+                "limit": max_issue_rate,
+                "value": rate,
+                "passed": rate <= max_issue_rate,
+            }
+        )
     return gates
 
 

@@ -28,14 +28,23 @@ def doctor(
     from labelaudit.core.diagnose import diagnose
     from labelaudit.io.readers import read_inputs
 
-    raw = read_inputs(labels, pred_probs, label_column=label_column, prob_columns=prob_columns,
-                      class_names_path=class_names, id_column=id_column)
+    raw = read_inputs(
+        labels,
+        pred_probs,
+        label_column=label_column,
+        prob_columns=prob_columns,
+        class_names_path=class_names,
+        id_column=id_column,
+    )
     findings = diagnose(raw.labels, raw.pred_probs, raw.class_names, batch_size)
     errors = [f for f in findings if f.severity == "error"]
     warnings_ = [f for f in findings if f.severity == "warning"]
     verdict = (
-        f"{len(errors)} problem(s) to fix before auditing labels" if errors
-        else f"ready to audit ({len(warnings_)} warning(s))" if warnings_ else "ready to audit"
+        f"{len(errors)} problem(s) to fix before auditing labels"
+        if errors
+        else f"ready to audit ({len(warnings_)} warning(s))"
+        if warnings_
+        else "ready to audit"
     )
     fmt_name = render.resolve_format(fmt)
     if fmt_name == "junit":
@@ -43,12 +52,20 @@ def doctor(
     elif fmt_name == "github":
         render.print_findings_github(findings, verdict, labels)
     elif fmt_name == "json":
-        render.print_json({
-            "version": __version__, "command": "doctor", "inputs": [f.describe() for f in raw.files], "verdict": verdict,
-            "ok": not errors, "findings": [f.__dict__ for f in findings],
-        })
+        render.print_json(
+            {
+                "version": __version__,
+                "command": "doctor",
+                "inputs": [f.describe() for f in raw.files],
+                "verdict": verdict,
+                "ok": not errors,
+                "findings": [f.__dict__ for f in findings],
+            }
+        )
     elif fmt_name == "csv":
-        render.print_csv({k: [getattr(f, k) for f in findings] for k in ("check", "severity", "message", "fix")})
+        render.print_csv(
+            {k: [getattr(f, k) for f in findings] for k in ("check", "severity", "message", "fix")}
+        )
     else:
         render.print_findings(findings, verdict)
     if errors:

@@ -34,17 +34,57 @@ GATES = "Gates (exit 1 when one fails)"
 def find_issues(
     labels: o.Labels,
     pred_probs: o.PredProbsMany,
-    filter_by: Annotated[o.FilterBy, typer.Option(help="How to flag issues.", rich_help_panel=DETECT)] = o.FilterBy.prune_by_noise_rate,
-    rank_by: Annotated[o.ScoreMethod, typer.Option(help="Score that orders issues (lowest = most severe).", rich_help_panel=DETECT)] = o.ScoreMethod.self_confidence,
-    adjust_pred_probs: Annotated[bool, typer.Option(help="Subtract class thresholds before scoring for the ranking.", rich_help_panel=DETECT)] = False,
-    frac_noise: Annotated[float, typer.Option(min=0.0, max=1.0, help="Flag only this fraction of the estimated issues (prune filters).", rich_help_panel=DETECT)] = 1.0,
-    num_to_remove_per_class: Annotated[str | None, typer.Option(help="Comma list of K counts to flag per class (prune filters).", rich_help_panel=DETECT)] = None,
-    min_examples_per_class: Annotated[int, typer.Option(min=0, help="Leave at least this many examples in each class.", rich_help_panel=DETECT)] = 1,
-    max_issues: Annotated[int | None, typer.Option(min=0, help="Fail when more than N issues are found.", rich_help_panel=GATES)] = None,
-    max_issue_rate: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Fail when the issue rate exceeds FRACTION.", rich_help_panel=GATES)] = None,
+    filter_by: Annotated[
+        o.FilterBy, typer.Option(help="How to flag issues.", rich_help_panel=DETECT)
+    ] = o.FilterBy.prune_by_noise_rate,
+    rank_by: Annotated[
+        o.ScoreMethod,
+        typer.Option(help="Score that orders issues (lowest = most severe).", rich_help_panel=DETECT),
+    ] = o.ScoreMethod.self_confidence,
+    adjust_pred_probs: Annotated[
+        bool,
+        typer.Option(
+            help="Subtract class thresholds before scoring for the ranking.", rich_help_panel=DETECT
+        ),
+    ] = False,
+    frac_noise: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Flag only this fraction of the estimated issues (prune filters).",
+            rich_help_panel=DETECT,
+        ),
+    ] = 1.0,
+    num_to_remove_per_class: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma list of K counts to flag per class (prune filters).", rich_help_panel=DETECT
+        ),
+    ] = None,
+    min_examples_per_class: Annotated[
+        int,
+        typer.Option(min=0, help="Leave at least this many examples in each class.", rich_help_panel=DETECT),
+    ] = 1,
+    max_issues: Annotated[
+        int | None, typer.Option(min=0, help="Fail when more than N issues are found.", rich_help_panel=GATES)
+    ] = None,
+    max_issue_rate: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=1.0, help="Fail when the issue rate exceeds FRACTION.", rich_help_panel=GATES
+        ),
+    ] = None,
     baseline: o.Baseline = None,
     output: o.Output = None,
-    mask: Annotated[bool, typer.Option("--mask", help="A .npy output holds a bool mask of length N instead of ranked indices.", rich_help_panel=o.OUTPUT)] = False,
+    mask: Annotated[
+        bool,
+        typer.Option(
+            "--mask",
+            help="A .npy output holds a bool mask of length N instead of ranked indices.",
+            rich_help_panel=o.OUTPUT,
+        ),
+    ] = False,
     fmt: o.Format = None,
     top: o.Top = None,
     label_column: o.LabelColumn = None,
@@ -56,8 +96,17 @@ def find_issues(
     per_class: o.PerClass = False,
     sentence_lengths: o.SentenceLengths = None,
     tokens: o.TokensColumn = None,
-    by: Annotated[str, typer.Option(help="token: list issues per 'token' or per 'sentence'.", rich_help_panel=o.TASKS)] = "token",
-    low_memory: Annotated[bool, typer.Option("--low-memory", help="Stream pred_probs in bounded memory (same result; see `batched --exact`).", rich_help_panel="Performance")] = False,
+    by: Annotated[
+        str, typer.Option(help="token: list issues per 'token' or per 'sentence'.", rich_help_panel=o.TASKS)
+    ] = "token",
+    low_memory: Annotated[
+        bool,
+        typer.Option(
+            "--low-memory",
+            help="Stream pred_probs in bounded memory (same result; see `batched --exact`).",
+            rich_help_panel="Performance",
+        ),
+    ] = False,
     weight_by: o.WeightByOpt = o.WeightBy.accuracy,
     weights: o.Weights = None,
     batch_size: o.BatchSize = None,
@@ -81,17 +130,34 @@ def find_issues(
             raise InputError(f"--low-memory and --baseline are for --task multiclass, not {task.value}")
         if by not in ("token", "sentence"):
             raise InputError(f"--by must be 'token' or 'sentence', got {by!r}")
-        params = {"filter_by": filter_by.value, "rank_by": rank_by.value, "adjust_pred_probs": adjust_pred_probs,
-                  "frac_noise": frac_noise, "min_examples_per_class": min_examples_per_class, "top": top}
-        common = {"output": output, "fmt": fmt, "fmt_name": fmt_name, "top": top, "max_issues": max_issues,
-                  "max_issue_rate": max_issue_rate, "quiet": quiet}
+        params = {
+            "filter_by": filter_by.value,
+            "rank_by": rank_by.value,
+            "adjust_pred_probs": adjust_pred_probs,
+            "frac_noise": frac_noise,
+            "min_examples_per_class": min_examples_per_class,
+            "top": top,
+        }
+        common = {
+            "output": output,
+            "fmt": fmt,
+            "fmt_name": fmt_name,
+            "top": top,
+            "max_issues": max_issues,
+            "max_issue_rate": max_issue_rate,
+            "quiet": quiet,
+        }
         if task == o.Task.multilabel:
             ds = tasks.load_ml(labels, pred_probs, label_column, prob_columns, class_names)
-            params["num_to_remove_per_class"] = int_list(num_to_remove_per_class, ds.k, "--num-to-remove-per-class")
+            params["num_to_remove_per_class"] = int_list(
+                num_to_remove_per_class, ds.k, "--num-to-remove-per-class"
+            )
             tasks.ml_find(ds, params, per_class=per_class, **common)
         else:
             ds = tasks.load_tok(labels, pred_probs, sentence_lengths, label_column, tokens, class_names)
-            params["num_to_remove_per_class"] = int_list(num_to_remove_per_class, ds.k, "--num-to-remove-per-class")
+            params["num_to_remove_per_class"] = int_list(
+                num_to_remove_per_class, ds.k, "--num-to-remove-per-class"
+            )
             tasks.tok_find(ds, params, by=by, **common)
         return
     if low_memory:
@@ -102,21 +168,57 @@ def find_issues(
 
         if len(pred_probs) > 1:
             raise InputError("--low-memory takes one --pred-probs model")
-        src = BlockSource(labels, pred_probs[0], label_column=label_column, prob_columns=prob_columns,
-                          class_names_path=class_names, id_column=id_column, from_logits=from_logits, rows=batch_size)
+        src = BlockSource(
+            labels,
+            pred_probs[0],
+            label_column=label_column,
+            prob_columns=prob_columns,
+            class_names_path=class_names,
+            id_column=id_column,
+            from_logits=from_logits,
+            rows=batch_size,
+        )
         params = {
-            "mode": "exact", "filter_by": filter_by.value, "rank_by": rank_by.value,
-            "adjust_pred_probs": adjust_pred_probs, "frac_noise": frac_noise,
+            "mode": "exact",
+            "filter_by": filter_by.value,
+            "rank_by": rank_by.value,
+            "adjust_pred_probs": adjust_pred_probs,
+            "frac_noise": frac_noise,
             "num_to_remove_per_class": int_list(num_to_remove_per_class, src.k, "--num-to-remove-per-class"),
-            "min_examples_per_class": min_examples_per_class, "top": top,
+            "min_examples_per_class": min_examples_per_class,
+            "top": top,
         }
         ranked, info = stream_issues(src, params, n_jobs, quiet)
-        finish("find-issues", src, params, ranked, info, output=output, mask=mask, fmt=fmt,
-               fmt_name=fmt_name, top=top, max_issues=max_issues, max_issue_rate=max_issue_rate, quiet=quiet,
-               labels_path=labels)
+        finish(
+            "find-issues",
+            src,
+            params,
+            ranked,
+            info,
+            output=output,
+            mask=mask,
+            fmt=fmt,
+            fmt_name=fmt_name,
+            top=top,
+            max_issues=max_issues,
+            max_issue_rate=max_issue_rate,
+            quiet=quiet,
+            labels_path=labels,
+        )
         return
-    ds, ctx, ens = load_models(labels, pred_probs, label_column, prob_columns, class_names, id_column,
-                               from_logits, batch_size, n_jobs, weight_by.value, weights)
+    ds, ctx, ens = load_models(
+        labels,
+        pred_probs,
+        label_column,
+        prob_columns,
+        class_names,
+        id_column,
+        from_logits,
+        batch_size,
+        n_jobs,
+        weight_by.value,
+        weights,
+    )
     params = {
         "filter_by": filter_by.value,
         "rank_by": rank_by.value,
@@ -137,7 +239,11 @@ def find_issues(
     if ens is not None:  # rank by the ensemble's score; detection ran on the weighted average model
         details = ensemble_scores(ds, ens, rank_by.value, adjust_pred_probs)
         ctx.stored_scores[(rank_by.value, adjust_pred_probs)] = details.scores
-        params["models"] = {"paths": ens["paths"], "weight_by": ens["weight_by"], "weights": list(details.weights)}
+        params["models"] = {
+            "paths": ens["paths"],
+            "weight_by": ens["weight_by"],
+            "weights": list(details.weights),
+        }
     ranked = order_rows(ctx, flagged, rank_by.value, adjust_pred_probs)
     listed = ranked[:top] if top is not None else ranked
     # Per-example rows cost a pass over the flagged rows: skip them when only a .npy is written.
@@ -158,7 +264,9 @@ def find_issues(
             cols["is_label_issue"] = np.ones(n_issues, dtype=bool)
         diff, base = apply_baseline(baseline, "find-issues", ds, params, cols, id_column)
         counted = diff.n_new
-        summary += f"; versus baseline: {diff.n_new} new, {len(diff.fixed)} fixed, {diff.n_persisting} persisting"
+        summary += (
+            f"; versus baseline: {diff.n_new} new, {len(diff.fixed)} fixed, {diff.n_persisting} persisting"
+        )
         if top is not None:
             cols = {k: v[:top] for k, v in cols.items()}
     what = "new issues" if baseline is not None else "issues"
@@ -180,7 +288,14 @@ def find_issues(
             if fmt_name == "json":
                 extra = {"baseline": base} if base is not None else {}
                 doc = render.report(
-                    "find-issues", params, ds, n_issues=n_issues, issue_rate=rate, gates=gates, issues=rows, **extra
+                    "find-issues",
+                    params,
+                    ds,
+                    n_issues=n_issues,
+                    issue_rate=rate,
+                    gates=gates,
+                    issues=rows,
+                    **extra,
                 )
             emit(ds, cols, fmt_name, n_issues, doc, summary, top)
     elif output != "-" and not quiet:

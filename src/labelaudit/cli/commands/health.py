@@ -20,9 +20,25 @@ HEALTH_OUTPUTS = (".json", ".csv", ".tsv", ".parquet", ".jsonl")
 def health(
     labels: o.Labels,
     pred_probs: o.PredProbs,
-    num_examples: Annotated[int | None, typer.Option(min=1, help="Scale issue counts to this many examples (default: N).")] = None,
-    fail_under: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Fail (exit 1) when the health score is below SCORE.", rich_help_panel="Gates (exit 1 when one fails)")] = None,
-    plot: Annotated[str | None, typer.Option(help="Write a noise-matrix heatmap and a histogram of label quality scores (.png or .svg; needs labelaudit[plot]).", rich_help_panel=o.OUTPUT)] = None,
+    num_examples: Annotated[
+        int | None, typer.Option(min=1, help="Scale issue counts to this many examples (default: N).")
+    ] = None,
+    fail_under: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Fail (exit 1) when the health score is below SCORE.",
+            rich_help_panel="Gates (exit 1 when one fails)",
+        ),
+    ] = None,
+    plot: Annotated[
+        str | None,
+        typer.Option(
+            help="Write a noise-matrix heatmap and a histogram of label quality scores (.png or .svg; needs labelaudit[plot]).",
+            rich_help_panel=o.OUTPUT,
+        ),
+    ] = None,
     task: o.TaskOpt = o.Task.multiclass,
     sentence_lengths: o.SentenceLengths = None,
     tokens: o.TokensColumn = None,
@@ -53,9 +69,17 @@ def health(
     if task != o.Task.multiclass:
         from labelaudit.cli.commands import tasks
 
-        common = {"output": output, "fmt": fmt, "fmt_name": fmt_name, "fail_under": fail_under, "quiet": quiet}
+        common = {
+            "output": output,
+            "fmt": fmt,
+            "fmt_name": fmt_name,
+            "fail_under": fail_under,
+            "quiet": quiet,
+        }
         if task == o.Task.multilabel:
-            tasks.ml_health(tasks.load_ml(labels, [pred_probs], label_column, prob_columns, class_names), **common)
+            tasks.ml_health(
+                tasks.load_ml(labels, [pred_probs], label_column, prob_columns, class_names), **common
+            )
         else:
             ds = tasks.load_tok(labels, [pred_probs], sentence_lengths, label_column, tokens, class_names)
             tasks.tok_health(ds, **common)
@@ -66,14 +90,27 @@ def health(
     classes = render.named_classes(rep.classes, ds.class_names)
     gates = []
     if fail_under is not None:
-        gates.append({"gate": "fail_under", "limit": fail_under, "value": rep.health_score,
-                      "passed": rep.health_score >= fail_under})
+        gates.append(
+            {
+                "gate": "fail_under",
+                "limit": fail_under,
+                "value": rep.health_score,
+                "passed": rep.health_score >= fail_under,
+            }
+        )
     doc = render.report(
-        "health", {"num_examples": num_examples, "fail_under": fail_under}, ds,
-        n_issues=rep.num_issues, issue_rate=rep.num_issues / ds.n, health_score=rep.health_score, gates=gates,
+        "health",
+        {"num_examples": num_examples, "fail_under": fail_under},
+        ds,
+        n_issues=rep.num_issues,
+        issue_rate=rep.num_issues / ds.n,
+        health_score=rep.health_score,
+        gates=gates,
         classes=render.records(classes),
-        confident_joint=rep.confident_joint.tolist(), joint=rep.joint.tolist(),
-        noise_matrix=rep.noise_matrix.tolist(), inverse_noise_matrix=rep.inverse_noise_matrix.tolist(),
+        confident_joint=rep.confident_joint.tolist(),
+        joint=rep.joint.tolist(),
+        noise_matrix=rep.noise_matrix.tolist(),
+        inverse_noise_matrix=rep.inverse_noise_matrix.tolist(),
         prior=rep.prior.tolist(),
     )
     if output:
@@ -90,14 +127,23 @@ def health(
         scores = scores_for_rows(ctx, None, "self_confidence")
         write_health_plot(plot, rep.noise_matrix, scores, ds.class_names)
     if stdout_listing(output, fmt):
-        if emit_ci(fmt_name, "health", gates, [], labels, f"label health score {rep.health_score:.4f} ({rep.num_issues} issues in {ds.n} examples)"):
+        if emit_ci(
+            fmt_name,
+            "health",
+            gates,
+            [],
+            labels,
+            f"label health score {rep.health_score:.4f} ({rep.num_issues} issues in {ds.n} examples)",
+        ):
             pass
         elif fmt_name == "json":
             render.print_json(doc)
         elif fmt_name == "csv":
             render.print_csv(classes)
         else:
-            score_style = "green" if rep.health_score >= 0.95 else "yellow" if rep.health_score >= 0.8 else "red"
+            score_style = (
+                "green" if rep.health_score >= 0.95 else "yellow" if rep.health_score >= 0.8 else "red"
+            )
             from rich.console import Console
 
             Console().print(

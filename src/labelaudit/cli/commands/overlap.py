@@ -19,9 +19,21 @@ OVERLAP_OUTPUTS = (".json", ".csv", ".tsv", ".parquet", ".jsonl")
 def overlap(
     labels: o.Labels,
     pred_probs: o.PredProbs,
-    asymmetric: Annotated[bool, typer.Option("--asymmetric", help="Report (given a, true b) and (given b, true a) separately.")] = False,
-    num_examples: Annotated[int | None, typer.Option(min=1, help="Scale overlap counts to this many examples (default: N).")] = None,
-    fail_over: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Fail (exit 1) when the largest joint probability exceeds FRACTION.", rich_help_panel="Gates (exit 1 when one fails)")] = None,
+    asymmetric: Annotated[
+        bool, typer.Option("--asymmetric", help="Report (given a, true b) and (given b, true a) separately.")
+    ] = False,
+    num_examples: Annotated[
+        int | None, typer.Option(min=1, help="Scale overlap counts to this many examples (default: N).")
+    ] = None,
+    fail_over: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Fail (exit 1) when the largest joint probability exceeds FRACTION.",
+            rich_help_panel="Gates (exit 1 when one fails)",
+        ),
+    ] = None,
     top: o.Top = None,
     output: o.Output = None,
     fmt: o.Format = None,
@@ -50,10 +62,16 @@ def overlap(
     named = _named_pairs(pairs, ds.class_names)
     gates = []
     if fail_over is not None:
-        gates.append({"gate": "fail_over", "limit": fail_over, "value": largest, "passed": largest <= fail_over})
+        gates.append(
+            {"gate": "fail_over", "limit": fail_over, "value": largest, "passed": largest <= fail_over}
+        )
     doc = render.report(
-        "overlap", {"asymmetric": asymmetric, "num_examples": num_examples, "top": top, "fail_over": fail_over},
-        ds, largest_joint_probability=largest, gates=gates, pairs=render.records(named),
+        "overlap",
+        {"asymmetric": asymmetric, "num_examples": num_examples, "top": top, "fail_over": fail_over},
+        ds,
+        largest_joint_probability=largest,
+        gates=gates,
+        pairs=render.records(named),
     )
     if output:
         from labelaudit.io import write_json, write_rows

@@ -26,15 +26,44 @@ from labelaudit.errors import InputError
 def rank(
     labels: o.Labels,
     pred_probs: o.PredProbsMany,
-    method: Annotated[o.ScoreMethod, typer.Option(help="Label quality score (lower = more likely mislabelled).")] = o.ScoreMethod.self_confidence,
-    adjust_pred_probs: Annotated[bool, typer.Option(help="Subtract class thresholds before scoring.")] = False,
-    order_issues: Annotated[str | None, typer.Option(help="Order this flagged set instead (.npy bool mask or int indices, or a table with an 'index' column).")] = None,
+    method: Annotated[
+        o.ScoreMethod, typer.Option(help="Label quality score (lower = more likely mislabelled).")
+    ] = o.ScoreMethod.self_confidence,
+    adjust_pred_probs: Annotated[
+        bool, typer.Option(help="Subtract class thresholds before scoring.")
+    ] = False,
+    order_issues: Annotated[
+        str | None,
+        typer.Option(
+            help="Order this flagged set instead (.npy bool mask or int indices, or a table with an 'index' column)."
+        ),
+    ] = None,
     task: o.TaskOpt = o.Task.multiclass,
     per_class: o.PerClass = False,
-    aggregator: Annotated[str, typer.Option(help="multilabel: exponential_moving_average, softmin, mean or min.", rich_help_panel=o.TASKS)] = "exponential_moving_average",
-    alpha: Annotated[float, typer.Option(min=0.0, max=1.0, help="multilabel: weight of the worst class in the moving average.", rich_help_panel=o.TASKS)] = 0.8,
-    temperature: Annotated[float | None, typer.Option(min=0.0, help="softmin temperature (multilabel default 0.1, token 0.05).", rich_help_panel=o.TASKS)] = None,
-    sentence_method: Annotated[str, typer.Option(help="token: sentence score 'min' or 'softmin'.", rich_help_panel=o.TASKS)] = "min",
+    aggregator: Annotated[
+        str,
+        typer.Option(
+            help="multilabel: exponential_moving_average, softmin, mean or min.", rich_help_panel=o.TASKS
+        ),
+    ] = "exponential_moving_average",
+    alpha: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="multilabel: weight of the worst class in the moving average.",
+            rich_help_panel=o.TASKS,
+        ),
+    ] = 0.8,
+    temperature: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, help="softmin temperature (multilabel default 0.1, token 0.05).", rich_help_panel=o.TASKS
+        ),
+    ] = None,
+    sentence_method: Annotated[
+        str, typer.Option(help="token: sentence score 'min' or 'softmin'.", rich_help_panel=o.TASKS)
+    ] = "min",
     sentence_lengths: o.SentenceLengths = None,
     tokens: o.TokensColumn = None,
     output: o.Output = None,
@@ -77,15 +106,38 @@ def rank(
         common = {"output": output, "fmt": fmt, "fmt_name": fmt_name, "top": top, "quiet": quiet}
         if task == o.Task.multilabel:
             ds = tasks.load_ml(labels, pred_probs, label_column, prob_columns, class_names)
-            tasks.ml_rank(ds, params, per_class=per_class, aggregator=aggregator, alpha=alpha,
-                          temperature=0.1 if temperature is None else temperature, **common)
+            tasks.ml_rank(
+                ds,
+                params,
+                per_class=per_class,
+                aggregator=aggregator,
+                alpha=alpha,
+                temperature=0.1 if temperature is None else temperature,
+                **common,
+            )
         else:
             ds = tasks.load_tok(labels, pred_probs, sentence_lengths, label_column, tokens, class_names)
-            tasks.tok_rank(ds, params, sentence_method=sentence_method,
-                           temperature=0.05 if temperature is None else temperature, **common)
+            tasks.tok_rank(
+                ds,
+                params,
+                sentence_method=sentence_method,
+                temperature=0.05 if temperature is None else temperature,
+                **common,
+            )
         return
-    ds, ctx, ens = load_models(labels, pred_probs, label_column, prob_columns, class_names, id_column,
-                               from_logits, batch_size, n_jobs, weight_by.value, weights)
+    ds, ctx, ens = load_models(
+        labels,
+        pred_probs,
+        label_column,
+        prob_columns,
+        class_names,
+        id_column,
+        from_logits,
+        batch_size,
+        n_jobs,
+        weight_by.value,
+        weights,
+    )
     if order_issues is not None:
         try:
             given = flagged_rows(read_issue_set(order_issues, ds.n), ds.n)
@@ -95,12 +147,21 @@ def rank(
             raise type(exc)(f"{order_issues}: {exc}") from None
     else:
         given = issue_rows(ctx)
-    params = {"method": method.value, "adjust_pred_probs": adjust_pred_probs, "order_issues": order_issues, "top": top}
+    params = {
+        "method": method.value,
+        "adjust_pred_probs": adjust_pred_probs,
+        "order_issues": order_issues,
+        "top": top,
+    }
     details = None
     if ens is not None:  # the ensemble's score replaces the single-model score everywhere below
         details = ensemble_scores(ds, ens, method.value, adjust_pred_probs)
         ctx.stored_scores[(method.value, adjust_pred_probs)] = details.scores
-        params["models"] = {"paths": ens["paths"], "weight_by": ens["weight_by"], "weights": list(details.weights)}
+        params["models"] = {
+            "paths": ens["paths"],
+            "weight_by": ens["weight_by"],
+            "weights": list(details.weights),
+        }
     ranked = order_rows(ctx, given, method.value, adjust_pred_probs)
     listed = ranked[:top] if top is not None else ranked
     cols = example_rows(ctx, listed, method=method.value, adjust_pred_probs=adjust_pred_probs)
@@ -115,7 +176,9 @@ def rank(
         if order_issues is not None:
             write_listing(output, ds, cols, listed.astype(np.int64), fmt_name)
         else:
-            all_cols = example_rows(ctx, np.arange(ds.n), method=method.value, adjust_pred_probs=adjust_pred_probs)
+            all_cols = example_rows(
+                ctx, np.arange(ds.n), method=method.value, adjust_pred_probs=adjust_pred_probs
+            )
             issue_mask = np.zeros(ds.n, dtype=bool)
             issue_mask[given] = True
             all_cols["is_label_issue"] = issue_mask
@@ -129,8 +192,13 @@ def rank(
             if details is not None and scores is not None:
                 extra["model_scores"] = [m.astype(float).tolist() for m in details.member_scores]
             doc = render.report(
-                "rank", params, ds, n_issues=len(ranked), issue_rate=len(ranked) / ds.n,
-                issues=render.records(render.named_columns(cols, ds.class_names, ds.ids)), **extra,
+                "rank",
+                params,
+                ds,
+                n_issues=len(ranked),
+                issue_rate=len(ranked) / ds.n,
+                issues=render.records(render.named_columns(cols, ds.class_names, ds.ids)),
+                **extra,
             )
         title = f"{len(ranked)} flagged examples ordered by {method.value}"
         emit(ds, cols, fmt_name, len(ranked), doc, title, top)

@@ -15,14 +15,41 @@ from labelaudit.errors import InputError
 @app.command("simulate")
 @command
 def simulate(
-    out_dir: Annotated[str, typer.Option("--out-dir", "-o", help="Folder for labels.npy, true_labels.npy, pred_probs.npy, noise_matrix.npy, prior.npy.")],
+    out_dir: Annotated[
+        str,
+        typer.Option(
+            "--out-dir",
+            "-o",
+            help="Folder for labels.npy, true_labels.npy, pred_probs.npy, noise_matrix.npy, prior.npy.",
+        ),
+    ],
     n: Annotated[int, typer.Option("--n", min=1, help="Number of examples.")] = 10000,
     k: Annotated[int, typer.Option("--k", min=2, help="Number of classes.")] = 10,
-    noise_rate: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Average share of wrong labels (sets the trace to K x (1 - rate)).")] = None,
-    trace: Annotated[float | None, typer.Option(help="Trace of the noise matrix (overrides --noise-rate).")] = None,
-    frac_zero_noise_rates: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of off-diagonal noise rates that are exactly zero.")] = 0.0,
-    prior: Annotated[str, typer.Option(help="Class prior P(true): 'uniform', 'random' (Dirichlet), or a comma list of K values.")] = "uniform",
-    sharpness: Annotated[float, typer.Option(min=0.01, help="pred_probs model: Dirichlet concentration on the true class (mean true-class probability s/(s+1)).")] = 4.0,
+    noise_rate: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=1.0, help="Average share of wrong labels (sets the trace to K x (1 - rate))."
+        ),
+    ] = None,
+    trace: Annotated[
+        float | None, typer.Option(help="Trace of the noise matrix (overrides --noise-rate).")
+    ] = None,
+    frac_zero_noise_rates: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of off-diagonal noise rates that are exactly zero.")
+    ] = 0.0,
+    prior: Annotated[
+        str,
+        typer.Option(
+            help="Class prior P(true): 'uniform', 'random' (Dirichlet), or a comma list of K values."
+        ),
+    ] = "uniform",
+    sharpness: Annotated[
+        float,
+        typer.Option(
+            min=0.01,
+            help="pred_probs model: Dirichlet concentration on the true class (mean true-class probability s/(s+1)).",
+        ),
+    ] = 4.0,
     dtype: Annotated[str, typer.Option(help="pred_probs dtype: float32 or float64.")] = "float32",
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives byte-identical files.")] = 0,
     batch_size: o.BatchSize = None,
@@ -70,22 +97,40 @@ def simulate(
     write_npy(path("noise_matrix.npy"), nm)
     write_npy(path("prior.npy"), py)
     n_wrong = int(np.count_nonzero(labels != true_labels))
-    summary = {"n": n, "k": k, "trace": float(np.trace(nm)), "n_label_errors": n_wrong, "error_rate": n_wrong / n,
-               "noise_matrix_valid": sim.noise_matrix_is_valid(nm, py), "seed": seed, "out_dir": out_dir}
+    summary = {
+        "n": n,
+        "k": k,
+        "trace": float(np.trace(nm)),
+        "n_label_errors": n_wrong,
+        "error_rate": n_wrong / n,
+        "noise_matrix_valid": sim.noise_matrix_is_valid(nm, py),
+        "seed": seed,
+        "out_dir": out_dir,
+    }
     if render.resolve_format(fmt) == "json":
         render.print_json({"command": "simulate", **summary})
     elif not quiet:
-        err(f"wrote {n} examples x {k} classes to {out_dir}: {n_wrong} wrong labels ({n_wrong / n:.2%}), "
-            f"noise matrix trace {np.trace(nm):.4g}")
+        err(
+            f"wrote {n} examples x {k} classes to {out_dir}: {n_wrong} wrong labels ({n_wrong / n:.2%}), "
+            f"noise matrix trace {np.trace(nm):.4g}"
+        )
 
 
 @app.command("evaluate")
 @command
 def evaluate(
     labels: o.Labels,
-    true_labels: Annotated[str, typer.Option("--true-labels", "-t", help="The correct labels (.npy), e.g. from simulate.")],
-    issues: Annotated[str | None, typer.Option(help="A find-issues output: .npy indices or mask, or a table with an 'index' column.")] = None,
-    scores: Annotated[str | None, typer.Option(help="A rank output: .npy float scores of all N examples (lower = more suspicious).")] = None,
+    true_labels: Annotated[
+        str, typer.Option("--true-labels", "-t", help="The correct labels (.npy), e.g. from simulate.")
+    ],
+    issues: Annotated[
+        str | None,
+        typer.Option(help="A find-issues output: .npy indices or mask, or a table with an 'index' column."),
+    ] = None,
+    scores: Annotated[
+        str | None,
+        typer.Option(help="A rank output: .npy float scores of all N examples (lower = more suspicious)."),
+    ] = None,
     fmt: o.Format = None,
     quiet: o.Quiet = False,
 ) -> None:
@@ -101,7 +146,9 @@ def evaluate(
     y = np.asarray(read_npy(labels, "labels"))
     t = np.asarray(read_npy(true_labels, "true labels"))
     if y.shape != t.shape or y.ndim != 1:
-        raise InputError(f"{true_labels}: true labels have shape {t.shape}, labels {y.shape}; they must match")
+        raise InputError(
+            f"{true_labels}: true labels have shape {t.shape}, labels {y.shape}; they must match"
+        )
     is_error = y != t
     result: dict = {"n_examples": len(y), "n_label_errors": int(is_error.sum())}
     if issues is not None:
@@ -114,14 +161,20 @@ def evaluate(
         s = np.asarray(read_npy(scores, "scores"), dtype=np.float64)
         if s.shape != y.shape:
             raise InputError(f"{scores}: scores have shape {s.shape} but there are {len(y)} labels")
-        result["scores"] = {"auroc": metrics.auroc(s, is_error), **metrics.top_k_metrics(s, is_error, int(is_error.sum()))}
+        result["scores"] = {
+            "auroc": metrics.auroc(s, is_error),
+            **metrics.top_k_metrics(s, is_error, int(is_error.sum())),
+        }
     if render.resolve_format(fmt) == "json":
         render.print_json({"command": "evaluate", **result})
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Against {result['n_label_errors']} known label errors in {len(y)} examples", header_style="bold")
+    table = Table(
+        title=f"Against {result['n_label_errors']} known label errors in {len(y)} examples",
+        header_style="bold",
+    )
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in result.get("issues", {}).items():

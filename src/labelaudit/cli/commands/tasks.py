@@ -43,8 +43,13 @@ def load_ml(labels, pred_probs, label_column, prob_columns, class_names):
 
     if len(pred_probs) != 1:
         raise InputError("--task multilabel takes one --pred-probs model")
-    return load_multilabel(labels, pred_probs[0], label_column=label_column, prob_columns=prob_columns,
-                           class_names_path=class_names)
+    return load_multilabel(
+        labels,
+        pred_probs[0],
+        label_column=label_column,
+        prob_columns=prob_columns,
+        class_names_path=class_names,
+    )
 
 
 def ml_rows(ds, rows, scores) -> dict:
@@ -61,13 +66,16 @@ def ml_rows(ds, rows, scores) -> dict:
 def ml_find(ds, params, *, per_class, output, fmt, fmt_name, top, max_issues, max_issue_rate, quiet) -> None:
     from labelaudit.core import multilabel as ml
 
-    kw = {k: params[k] for k in ("filter_by", "frac_noise", "num_to_remove_per_class", "min_examples_per_class")}
+    kw = {
+        k: params[k] for k in ("filter_by", "frac_noise", "num_to_remove_per_class", "min_examples_per_class")
+    }
     if per_class:
         if kw["filter_by"] in ("low_self_confidence", "low_normalized_margin"):
             raise InputError("--per-class does not support the low_* filters")
         mask = ml.find_issues_per_class(ds.labels, ds.pred_probs, **kw)
-        s = ml.per_class_scores(ds.labels, ds.pred_probs, method=params["rank_by"],
-                                adjust_pred_probs=params["adjust_pred_probs"])
+        s = ml.per_class_scores(
+            ds.labels, ds.pred_probs, method=params["rank_by"], adjust_pred_probs=params["adjust_pred_probs"]
+        )
         ex, cl = np.nonzero(mask)
         order = np.lexsort((cl, ex, s[ex, cl]))
         ex, cl = ex[order], cl[order]
@@ -84,10 +92,17 @@ def ml_find(ds, params, *, per_class, output, fmt, fmt_name, top, max_issues, ma
         npy = mask
         counted = int(mask.any(axis=1).sum())
     else:
-        scores = ml.get_label_quality_scores(ds.labels, ds.pred_probs, method=params["rank_by"],
-                                             adjust_pred_probs=params["adjust_pred_probs"])
-        ranked = ml.find_label_issues(ds.labels, ds.pred_probs, return_indices_ranked_by=params["rank_by"],
-                                      adjust_pred_probs=params["adjust_pred_probs"], scores=scores, **kw)
+        scores = ml.get_label_quality_scores(
+            ds.labels, ds.pred_probs, method=params["rank_by"], adjust_pred_probs=params["adjust_pred_probs"]
+        )
+        ranked = ml.find_label_issues(
+            ds.labels,
+            ds.pred_probs,
+            return_indices_ranked_by=params["rank_by"],
+            adjust_pred_probs=params["adjust_pred_probs"],
+            scores=scores,
+            **kw,
+        )
         n_issues = counted = len(ranked)
         listed = ranked[:top] if top is not None else ranked
         cols = ml_rows(ds, listed, scores)
@@ -96,31 +111,68 @@ def ml_find(ds, params, *, per_class, output, fmt, fmt_name, top, max_issues, ma
     summary = f"{counted} examples with label issues in {ds.n} ({counted / ds.n:.2%})"
     if output:
         _write(output, cols, npy, fmt_name)
-    doc = render.report("find-issues", {**params, "task": "multilabel", "per_class": per_class}, ds,
-                        n_issues=n_issues, issue_rate=counted / ds.n, gates=gates, issues=render.records(cols))
+    doc = render.report(
+        "find-issues",
+        {**params, "task": "multilabel", "per_class": per_class},
+        ds,
+        n_issues=n_issues,
+        issue_rate=counted / ds.n,
+        gates=gates,
+        issues=render.records(cols),
+    )
     _show(fmt, fmt_name, output, doc, cols, summary, quiet, summary)
     raise_failed_gate(gates)
 
 
-def ml_rank(ds, params, *, per_class, aggregator, alpha, temperature, output, fmt, fmt_name, top, quiet) -> None:
+def ml_rank(
+    ds, params, *, per_class, aggregator, alpha, temperature, output, fmt, fmt_name, top, quiet
+) -> None:
     from labelaudit.core import multilabel as ml
 
-    s = ml.per_class_scores(ds.labels, ds.pred_probs, method=params["method"],
-                            adjust_pred_probs=params["adjust_pred_probs"])
+    s = ml.per_class_scores(
+        ds.labels, ds.pred_probs, method=params["method"], adjust_pred_probs=params["adjust_pred_probs"]
+    )
     scores = ml.aggregate(s, aggregator, alpha=alpha, temperature=temperature)
     flagged = ml.find_label_issues(ds.labels, ds.pred_probs)
     ranked = np.flatnonzero(flagged)[np.argsort(scores[flagged], kind="stable")]
     listed = ranked[:top] if top is not None else ranked
     cols = ml_rows(ds, listed, scores)
     if output:
-        _write(output, ml_rows(ds, np.arange(ds.n), scores) if not per_class else
-               {f"class_{c}": s[:, c] for c in range(ds.k)}, s if per_class else scores, fmt_name)
-    params = {**params, "task": "multilabel", "aggregator": aggregator, "alpha": alpha, "temperature": temperature}
-    doc = render.report("rank", params, ds, n_issues=len(ranked), issue_rate=len(ranked) / ds.n,
-                        issues=render.records(cols), scores=scores.tolist(),
-                        **({"per_class_scores": s.tolist()} if per_class else {}))
-    _show(fmt, fmt_name, output, doc, cols, f"{len(ranked)} flagged examples by aggregated score", quiet,
-          f"scored {ds.n} examples")
+        _write(
+            output,
+            ml_rows(ds, np.arange(ds.n), scores)
+            if not per_class
+            else {f"class_{c}": s[:, c] for c in range(ds.k)},
+            s if per_class else scores,
+            fmt_name,
+        )
+    params = {
+        **params,
+        "task": "multilabel",
+        "aggregator": aggregator,
+        "alpha": alpha,
+        "temperature": temperature,
+    }
+    doc = render.report(
+        "rank",
+        params,
+        ds,
+        n_issues=len(ranked),
+        issue_rate=len(ranked) / ds.n,
+        issues=render.records(cols),
+        scores=scores.tolist(),
+        **({"per_class_scores": s.tolist()} if per_class else {}),
+    )
+    _show(
+        fmt,
+        fmt_name,
+        output,
+        doc,
+        cols,
+        f"{len(ranked)} flagged examples by aggregated score",
+        quiet,
+        f"scored {ds.n} examples",
+    )
 
 
 def ml_health(ds, *, output, fmt, fmt_name, fail_under, quiet) -> None:
@@ -134,10 +186,24 @@ def ml_health(ds, *, output, fmt, fmt_name, fail_under, quiet) -> None:
         common = {"class_name": _names(ds.class_names, common["class_index"]), **common}
     gates = []
     if fail_under is not None:
-        gates.append({"gate": "fail_under", "what": "health score", "limit": fail_under, "value": score,
-                      "passed": score >= fail_under})
-    doc = render.report("health", {"task": "multilabel", "fail_under": fail_under}, ds, health_score=score,
-                        gates=gates, classes=render.records(classes), common_issues=render.records(common))
+        gates.append(
+            {
+                "gate": "fail_under",
+                "what": "health score",
+                "limit": fail_under,
+                "value": score,
+                "passed": score >= fail_under,
+            }
+        )
+    doc = render.report(
+        "health",
+        {"task": "multilabel", "fail_under": fail_under},
+        ds,
+        health_score=score,
+        gates=gates,
+        classes=render.records(classes),
+        common_issues=render.records(common),
+    )
     if output:
         from labelaudit.io import write_json, write_rows
 
@@ -153,7 +219,9 @@ def ml_health(ds, *, output, fmt, fmt_name, fail_under, quiet) -> None:
 
             Console().print(f"Multi-label health score: [bold]{score:.4f}[/bold]")
             render.print_plain_table("Classes, most problematic first", classes)
-            render.print_plain_table("Common issues (class in given label -> in suggested label)", common, limit=10)
+            render.print_plain_table(
+                "Common issues (class in given label -> in suggested label)", common, limit=10
+            )
     elif not quiet:
         err(f"{summary}; wrote {output}")
     if gates and not gates[0]["passed"]:
@@ -168,8 +236,14 @@ def load_tok(labels, pred_probs, sentence_lengths, label_column, tokens_column, 
 
     if len(pred_probs) != 1:
         raise InputError("--task token takes one --pred-probs model")
-    return load_tokens(labels, pred_probs[0], sentence_lengths=sentence_lengths, label_column=label_column,
-                       tokens_column=tokens_column, class_names_path=class_names)
+    return load_tokens(
+        labels,
+        pred_probs[0],
+        sentence_lengths=sentence_lengths,
+        label_column=label_column,
+        tokens_column=tokens_column,
+        class_names_path=class_names,
+    )
 
 
 def tok_rows(ds, pairs, flat, scores) -> dict:
@@ -201,19 +275,30 @@ def tok_find(ds, params, *, by, output, fmt, fmt_name, top, max_issues, max_issu
     from labelaudit.core.rank import scores_for_rows
 
     ctx = Context(ds.labels, ds.pred_probs)
-    pairs = tk.issue_pairs(ctx, ds.lengths, return_indices_ranked_by=params["rank_by"],
-                           adjust_pred_probs=params["adjust_pred_probs"], filter_by=params["filter_by"],
-                           frac_noise=params["frac_noise"], num_to_remove_per_class=params["num_to_remove_per_class"],
-                           min_examples_per_class=params["min_examples_per_class"])
+    pairs = tk.issue_pairs(
+        ctx,
+        ds.lengths,
+        return_indices_ranked_by=params["rank_by"],
+        adjust_pred_probs=params["adjust_pred_probs"],
+        filter_by=params["filter_by"],
+        frac_noise=params["frac_noise"],
+        num_to_remove_per_class=params["num_to_remove_per_class"],
+        min_examples_per_class=params["min_examples_per_class"],
+    )
     scores = scores_for_rows(ctx, None, params["rank_by"], params["adjust_pred_probs"])
     n_issues = len(pairs)
     if by == "sentence":
-        sent, first = np.unique(pairs[:, 0], return_index=True) if n_issues else (np.empty(0, int), np.empty(0, int))
+        sent, first = (
+            np.unique(pairs[:, 0], return_index=True) if n_issues else (np.empty(0, int), np.empty(0, int))
+        )
         order = np.argsort(first, kind="stable")  # sentences in order of their most severe token
         sent = sent[order]
         counts = np.bincount(pairs[:, 0], minlength=len(ds.lengths))[sent] if n_issues else sent
         listed = sent[:top] if top is not None else sent
-        cols = {"sentence": listed.astype(np.int64), "n_issues": np.asarray(counts[: len(listed)], dtype=np.int64)}
+        cols = {
+            "sentence": listed.astype(np.int64),
+            "n_issues": np.asarray(counts[: len(listed)], dtype=np.int64),
+        }
         npy = listed.astype(np.int64)
         counted = len(sent)
     else:
@@ -227,9 +312,16 @@ def tok_find(ds, params, *, by, output, fmt, fmt_name, top, max_issues, max_issu
     summary = f"{counted} {unit} with label issues in {total} {unit} ({counted / total:.2%})"
     if output:
         _write(output, cols, npy, fmt_name)
-    doc = render.report("find-issues", {**params, "task": "token", "by": by}, ds, n_issues=counted,
-                        issue_rate=counted / total, n_sentences=len(ds.lengths), gates=gates,
-                        issues=render.records(cols))
+    doc = render.report(
+        "find-issues",
+        {**params, "task": "token", "by": by},
+        ds,
+        n_issues=counted,
+        issue_rate=counted / total,
+        n_sentences=len(ds.lengths),
+        gates=gates,
+        issues=render.records(cols),
+    )
     if stdout_listing(output, fmt) and fmt_name == "table" and by != "sentence":
         render.print_token_issues(ds, listed, _flat(ds, listed), scores, summary)
     else:
@@ -240,20 +332,48 @@ def tok_find(ds, params, *, by, output, fmt, fmt_name, top, max_issues, max_issu
 def tok_rank(ds, params, *, sentence_method, temperature, output, fmt, fmt_name, top, quiet) -> None:
     from labelaudit.core import token as tk
 
-    sent, tokens = tk.get_label_quality_scores(ds.labels, ds.pred_probs, ds.lengths,
-                                               token_score_method=params["method"],
-                                               sentence_score_method=sentence_method, temperature=temperature)
+    sent, tokens = tk.get_label_quality_scores(
+        ds.labels,
+        ds.pred_probs,
+        ds.lengths,
+        token_score_method=params["method"],
+        sentence_score_method=sentence_method,
+        temperature=temperature,
+    )
     order = np.argsort(np.where(np.isnan(sent), np.inf, sent), kind="stable")
     listed = order[:top] if top is not None else order
-    cols = {"sentence": listed.astype(np.int64), "n_tokens": ds.lengths[listed],
-            "sentence_quality": np.asarray(sent[listed], dtype=np.float64)}
+    cols = {
+        "sentence": listed.astype(np.int64),
+        "n_tokens": ds.lengths[listed],
+        "sentence_quality": np.asarray(sent[listed], dtype=np.float64),
+    }
     if output:
-        _write(output, {"sentence": np.arange(len(sent)), "sentence_quality": sent.astype(np.float64)},
-               sent.astype(np.float64), fmt_name)
+        _write(
+            output,
+            {"sentence": np.arange(len(sent)), "sentence_quality": sent.astype(np.float64)},
+            sent.astype(np.float64),
+            fmt_name,
+        )
     params = {**params, "task": "token", "sentence_method": sentence_method, "temperature": temperature}
-    doc = render.report("rank", params, ds, n_sentences=len(sent), sentence_scores=sent.astype(float).tolist(),
-                        token_scores=np.asarray(tokens, dtype=float).tolist(), issues=render.records(cols))
-    _show(fmt, fmt_name, output, doc, cols, "Sentences, lowest quality first", quiet, f"scored {len(sent)} sentences")
+    doc = render.report(
+        "rank",
+        params,
+        ds,
+        n_sentences=len(sent),
+        sentence_scores=sent.astype(float).tolist(),
+        token_scores=np.asarray(tokens, dtype=float).tolist(),
+        issues=render.records(cols),
+    )
+    _show(
+        fmt,
+        fmt_name,
+        output,
+        doc,
+        cols,
+        "Sentences, lowest quality first",
+        quiet,
+        f"scored {len(sent)} sentences",
+    )
 
 
 def tok_health(ds, *, output, fmt, fmt_name, fail_under, quiet) -> None:
@@ -281,11 +401,26 @@ def tok_health(ds, *, output, fmt, fmt_name, fail_under, quiet) -> None:
     classes = render.named_classes(rep.classes, ds.class_names)
     gates = []
     if fail_under is not None:
-        gates.append({"gate": "fail_under", "what": "health score", "limit": fail_under, "value": rep.health_score,
-                      "passed": rep.health_score >= fail_under})
-    doc = render.report("health", {"task": "token", "fail_under": fail_under}, ds, health_score=rep.health_score,
-                        n_issues=len(pairs), gates=gates, classes=render.records(classes),
-                        common_issues=render.records(common), **extra)
+        gates.append(
+            {
+                "gate": "fail_under",
+                "what": "health score",
+                "limit": fail_under,
+                "value": rep.health_score,
+                "passed": rep.health_score >= fail_under,
+            }
+        )
+    doc = render.report(
+        "health",
+        {"task": "token", "fail_under": fail_under},
+        ds,
+        health_score=rep.health_score,
+        n_issues=len(pairs),
+        gates=gates,
+        classes=render.records(classes),
+        common_issues=render.records(common),
+        **extra,
+    )
     if output:
         from labelaudit.io import write_json, write_rows
 
@@ -298,13 +433,20 @@ def tok_health(ds, *, output, fmt, fmt_name, fail_under, quiet) -> None:
         else:
             from rich.console import Console
 
-            Console().print(f"Token label health score: [bold]{rep.health_score:.4f}[/bold] "
-                            f"({len(pairs)} token issues in {ds.n} tokens, {len(ds.lengths)} sentences)")
+            Console().print(
+                f"Token label health score: [bold]{rep.health_score:.4f}[/bold] "
+                f"({len(pairs)} token issues in {ds.n} tokens, {len(ds.lengths)} sentences)"
+            )
             render.print_plain_table("Most common issues (given tag -> predicted tag)", common, limit=15)
             if "tokens" in extra:
-                render.print_plain_table("Tokens most often flagged",
-                                         {"token": [r["token"] for r in extra["tokens"]],
-                                          "n_issues": [r["n_issues"] for r in extra["tokens"]]}, limit=15)
+                render.print_plain_table(
+                    "Tokens most often flagged",
+                    {
+                        "token": [r["token"] for r in extra["tokens"]],
+                        "n_issues": [r["n_issues"] for r in extra["tokens"]],
+                    },
+                    limit=15,
+                )
             render.print_class_table(rep.classes, ds.class_names, "Tags, most problematic first")
     elif not quiet:
         err(f"token label health score {rep.health_score:.4f}; wrote {output}")
