@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import labelaudit as la
-from labelaudit.core import _kernels as kn
+from labelaudit.core import confident as kn
 from labelaudit.core import prune_counts
-from labelaudit.core._common import T_MIN
+from labelaudit.core import select as sel
+from labelaudit.core.constants import T_MIN
 from labelaudit.core.count import round_rows
 from labelaudit.errors import InputError, LabelauditWarning
 
@@ -559,7 +560,7 @@ def test_select_smallest_is_stable_argsort_prefix(values, data):
     n = len(values)
     m = data.draw(st.integers(-1, n + 2))
     np.testing.assert_array_equal(
-        kn.select_smallest(values, m), _prefix_mask(np.argsort(values, kind="stable"), m, n)
+        sel.select_smallest(values, m), _prefix_mask(np.argsort(values, kind="stable"), m, n)
     )
 
 
@@ -569,7 +570,7 @@ def test_select_largest_is_stable_argsort_prefix_of_negation(values, data):
     n = len(values)
     m = data.draw(st.integers(-1, n + 2))
     np.testing.assert_array_equal(
-        kn.select_largest(values, m), _prefix_mask(np.argsort(-values, kind="stable"), m, n)
+        sel.select_largest(values, m), _prefix_mask(np.argsort(-values, kind="stable"), m, n)
     )
 
 
@@ -577,7 +578,7 @@ def test_select_largest_is_stable_argsort_prefix_of_negation(values, data):
 @given(values=tie_arrays, data=st.data())
 def test_smallest_in_order_is_stable_argsort_prefix(values, data):
     top = data.draw(st.integers(0, len(values) + 2))
-    np.testing.assert_array_equal(kn.smallest_in_order(values, top), np.argsort(values, kind="stable")[:top])
+    np.testing.assert_array_equal(sel.smallest_in_order(values, top), np.argsort(values, kind="stable")[:top])
 
 
 @settings(max_examples=40, deadline=None)
@@ -587,29 +588,29 @@ def test_parallel_sorts_equal_the_stable_argsort(values, data):
     top = data.draw(st.integers(0, len(values) + 2))
     n_jobs = data.draw(st.integers(2, 5))
     want = np.argsort(values, kind="stable")
-    saved = kn.PARALLEL_SORT_MIN
-    kn.PARALLEL_SORT_MIN = 1  # split even the smallest arrays
+    saved = sel.PARALLEL_SORT_MIN
+    sel.PARALLEL_SORT_MIN = 1  # split even the smallest arrays
     try:
-        np.testing.assert_array_equal(kn.stable_order(values, n_jobs), want)
-        np.testing.assert_array_equal(kn.smallest_in_order(values, top, n_jobs), want[:top])
+        np.testing.assert_array_equal(sel.stable_order(values, n_jobs), want)
+        np.testing.assert_array_equal(sel.smallest_in_order(values, top, n_jobs), want[:top])
     finally:
-        kn.PARALLEL_SORT_MIN = saved
+        sel.PARALLEL_SORT_MIN = saved
 
 
 def test_parallel_smallest_in_order_at_full_size():
     rng = np.random.default_rng(3)
-    values = np.round(rng.random(kn.PARALLEL_SORT_MIN * 3), 3).astype(np.float32)  # ties across the parts
+    values = np.round(rng.random(sel.PARALLEL_SORT_MIN * 3), 3).astype(np.float32)  # ties across the parts
     want = np.argsort(values, kind="stable")
     for top in (1, 1000, len(values) // 5, len(values)):
-        np.testing.assert_array_equal(kn.smallest_in_order(values, top, 2), want[:top])
-    np.testing.assert_array_equal(kn.stable_order(values, 3), want)
+        np.testing.assert_array_equal(sel.smallest_in_order(values, top, 2), want[:top])
+    np.testing.assert_array_equal(sel.stable_order(values, 3), want)
 
 
 def test_select_helpers_hand_checked():
     v = np.array([2.0, 1.0, 2.0, 1.0, 3.0, 2.0])
-    assert np.flatnonzero(kn.select_smallest(v, 3)).tolist() == [0, 1, 3]  # 1, 1, then the first 2
-    assert np.flatnonzero(kn.select_largest(v, 2)).tolist() == [0, 4]  # 3, then the first 2
-    assert np.flatnonzero(kn.select_largest(v, 4)).tolist() == [0, 2, 4, 5]
+    assert np.flatnonzero(sel.select_smallest(v, 3)).tolist() == [0, 1, 3]  # 1, 1, then the first 2
+    assert np.flatnonzero(sel.select_largest(v, 2)).tolist() == [0, 4]  # 3, then the first 2
+    assert np.flatnonzero(sel.select_largest(v, 4)).tolist() == [0, 2, 4, 5]
 
 
 # ---------------------------------------------------------------------------- validation at the entry

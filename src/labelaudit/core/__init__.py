@@ -4,9 +4,9 @@ Every public function takes labels (N,) int and pred_probs (N, K) float arrays (
 read-only memmap, never copied whole) and returns arrays or scalars.
 """
 
-from labelaudit.core._common import ProbStats, check_inputs, check_labels, scan_pred_probs
+from labelaudit.core.checks import ProbStats, check_inputs, check_labels, scan_pred_probs
+from labelaudit.core.context import Context
 from labelaudit.core.count import (
-    Context,
     calibrate_confident_joint,
     compute_confident_joint,
     estimate_joint,
@@ -15,7 +15,9 @@ from labelaudit.core.count import (
     get_confident_thresholds,
     num_label_issues,
 )
-from labelaudit.core.dataset import (
+from labelaudit.core.ensemble import EnsembleScores, average_pred_probs, get_label_quality_ensemble_scores
+from labelaudit.core.filter import FILTERS, find_label_issues, issue_rows, prune_counts
+from labelaudit.core.health import (
     HealthReport,
     class_table,
     find_overlapping_classes,
@@ -23,8 +25,6 @@ from labelaudit.core.dataset import (
     pair_table,
     rank_classes_by_label_quality,
 )
-from labelaudit.core.ensemble import EnsembleScores, average_pred_probs, get_label_quality_ensemble_scores
-from labelaudit.core.filter import FILTERS, find_label_issues, issue_rows, prune_counts
 from labelaudit.core.rank import (
     SCORE_METHODS,
     find_top_issues,

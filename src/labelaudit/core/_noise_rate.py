@@ -17,8 +17,9 @@ import math
 
 import numpy as np
 
-from labelaudit.core import _kernels as kn
-from labelaudit.core._common import batch_rows, map_batches, row_slices
+from labelaudit.core import confident as kn
+from labelaudit.core import select as sel
+from labelaudit.core.batching import batch_rows, map_batches, row_slices
 
 DIRECT_ELEMENTS = 1 << 23  # below this many pred_probs elements the per-class route is always taken
 # Size of the subsample used for the bounds (in pred_probs elements), and the chance allowed per cell
@@ -90,10 +91,10 @@ class InMemoryMargins:
 def _select_from_margins(m: np.ndarray, members: np.ndarray, need: np.ndarray) -> np.ndarray:
     """Members chosen for any target: need[r] largest of margins row r (ties: lower index first)."""
     if m.size <= 1 << 22:
-        return members[kn.largest_per_row(m, need).any(axis=0)]
+        return members[sel.largest_per_row(m, need).any(axis=0)]
     chosen = np.zeros(len(members), dtype=bool)  # one target at a time keeps temporaries to one row
     for r in range(len(need)):
-        chosen |= kn.select_largest(m[r], int(need[r]))
+        chosen |= sel.select_largest(m[r], int(need[r]))
     return members[chosen]
 
 
@@ -247,5 +248,5 @@ def _select_candidates(idx, code, val, need, k_all, mask) -> np.ndarray:
             short.append(cell)
             continue
         pos = order[s:e]
-        mask[idx[pos[kn.select_largest(val[pos], c)]]] = True
+        mask[idx[pos[sel.select_largest(val[pos], c)]]] = True
     return np.concatenate([failed, np.asarray(short, dtype=failed.dtype)])

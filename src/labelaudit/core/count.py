@@ -8,20 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelaudit.core import _kernels as kn
-from labelaudit.core._common import (
-    C_MIN,
-    EPS,
-    NR_MAX,
-    PY_MIN_CONV,
-    TINY,
-    check_inputs,
-    check_labels,
-    check_stats,
-    class_counts,
-    resolve_n_jobs,
-    scan_pred_probs,
-)
+from labelaudit.core import confident as kn
+from labelaudit.core.checks import check_inputs, check_labels
+from labelaudit.core.confident import class_counts
+from labelaudit.core.constants import C_MIN, EPS, NR_MAX, PY_MIN_CONV, TINY
 from labelaudit.errors import InputError
 
 ESTIMATION_METHODS = ("off_diagonal", "off_diagonal_calibrated")
@@ -233,132 +223,6 @@ def num_label_issues(
         raise InputError(
             f"estimation_method must be one of {', '.join(ESTIMATION_METHODS)}; got {estimation_method!r}"
         )
+    from labelaudit.core.context import Context
+
     return Context.validated(labels, pred_probs, batch_size).num_issues(estimation_method)
-
-
-class Context:
-    """Intermediate results for one validated (labels, pred_probs) pair, each computed at most once.
-
-    Lets find_label_issues, the scores and the CLI report share thresholds and the confident joint
-    instead of re-reading pred_probs for each.
-    """
-
-    @classmethod
-    def validated(cls, labels, pred_probs, batch_size: int | None = None, n_jobs: int | None = 1) -> Context:
-        """Check the inputs (check_inputs' rules) and gather the self-confidences in the same pass."""
-        y, p = check_inputs(labels, pred_probs, check_values=False)
-        sc = np.empty(len(y), dtype=p.dtype)
-        stats = scan_pred_probs(p, batch_size, n_jobs, labels=y, self_conf_out=sc)
-        check_stats(stats, p)
-        ctx = cls(y, p, batch_size, n_jobs)
-        ctx._self_conf = sc
-        return ctx
-
-    def __init__(
-        self,
-        labels: np.ndarray,
-        pred_probs: np.ndarray,
-        batch_size: int | None = None,
-        n_jobs: int | None = 1,
-        self_conf: np.ndarray | None = None,
-    ):
-        self.labels = labels
-        self.pred_probs = pred_probs
-        self.batch_size = batch_size
-        self.n_jobs = resolve_n_jobs(n_jobs)
-        if pred_probs is not None:  # a streamed context (core.stream) sets n and k itself
-            self.n, self.k = pred_probs.shape
-        self._groups: kn.ClassGroups | None = None
-        self._counts: np.ndarray | None = None
-        self.stored_scores: dict[tuple[str, bool], np.ndarray] = {}
-        self._self_conf: np.ndarray | None = self_conf
-        self._thresholds: np.ndarray | None = None
-        self._rows: kn.RowPass | None = None
-        self._cj_cal: np.ndarray | None = None
-
-    @property
-    def groups(self) -> kn.ClassGroups:
-        if self._groups is None:
-            if (
-                self.k <= 4
-            ):  # a few flatnonzero passes beat a counting sort (binary views of multi-label data)
-                order = np.concatenate([np.flatnonzero(self.labels == c) for c in range(self.k)])
-                starts = np.zeros(self.k + 1, dtype=np.int64)
-                np.cumsum(self.counts, out=starts[1:])
-                self._groups = kn.ClassGroups(order, starts)
-            else:
-                self._groups = kn.group_by_class(self.labels, self.k)
-        return self._groups
-
-    @property
-    def counts(self) -> np.ndarray:
-        if self._counts is None:
-            self._counts = class_counts(self.labels, self.k)
-        return self._counts
-
-    @property
-    def self_confidence(self) -> np.ndarray:
-        if self._self_conf is None:
-            self._self_conf = kn.gather_self_confidence(
-                self.labels, self.pred_probs, self.batch_size, self.n_jobs
-            )
-        return self._self_conf
-
-    @property
-    def thresholds(self) -> np.ndarray:
-        if self._thresholds is None:
-            self._thresholds = kn.class_thresholds(
-                self.self_confidence, self.labels, self.counts, self._groups
-            )
-        return self._thresholds
-
-    @property
-    def rows(self) -> kn.RowPass:
-        if self._rows is None:
-            self._rows = kn.confident_rows(
-                self.labels, self.pred_probs, self.thresholds, self.batch_size, self.n_jobs
-            )
-        return self._rows
-
-    @property
-    def confident_joint_uncalibrated(self) -> np.ndarray:
-        return _floored(self.rows.confident_joint)
-
-    @property
-    def confident_joint(self) -> np.ndarray:
-        if self._cj_cal is None:
-            self._cj_cal = calibrate_confident_joint(
-                self.confident_joint_uncalibrated, self.labels, _column_major=True
-            )
-        return self._cj_cal
-
-    @property
-    def margins(self):
-        from labelaudit.core._noise_rate import InMemoryMargins
-
-        return InMemoryMargins(self)
-
-    def predicted(self, rows: np.ndarray | None = None) -> np.ndarray:
-        """First argmax of every row (or of `rows`), int64 (kept from the row pass when it has it)."""
-        if self._rows is not None and self._rows.argmax is not None:
-            am = self._rows.argmax
-            return (am if rows is None else am[rows]).astype(np.int64)
-        return kn.predicted_labels(self.pred_probs, rows, self.batch_size, self.n_jobs)
-
-    def matches(self, rows: np.ndarray) -> np.ndarray:
-        """Does each label in `rows` win its row's argmax after the EPS nudge?"""
-        rows = np.asarray(rows, dtype=np.int64)
-        am = self.predicted(rows)
-        top = self.pred_probs[rows, am]  # one element per row instead of the whole row
-        return kn.label_wins(am, top, self.self_confidence[rows], self.labels[rows])
-
-    def off_diagonal_issues(self) -> np.ndarray:
-        """Increasing indices counted off the diagonal whose label does not win the nudged argmax."""
-        off = np.flatnonzero(self.rows.off_diagonal)
-        return off[~self.matches(off)]
-
-    def num_issues(self, estimation_method: str = "off_diagonal") -> int:
-        if estimation_method == "off_diagonal":
-            return len(self.off_diagonal_issues())
-        joint = estimate_joint(self.labels, None, confident_joint=self.confident_joint)
-        return int(np.rint((1.0 - np.trace(joint)) * self.n))

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labelaudit.core._common import batch_rows, class_counts, row_slices
+from labelaudit.core.batching import batch_rows, row_slices
+from labelaudit.core.confident import class_counts
 
 DRIFT_TOL = 1e-3
 IN_SAMPLE_ACCURACY = 0.999  # with mean top probability above IN_SAMPLE_CONFIDENCE: the model saw these rows

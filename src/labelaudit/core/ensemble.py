@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labelaudit.core._common import C_MIN, check_inputs
-from labelaudit.core.count import Context
+from labelaudit.core.checks import check_inputs
+from labelaudit.core.constants import C_MIN
+from labelaudit.core.context import Context
 from labelaudit.core.rank import check_method, scores_for_rows
 from labelaudit.errors import InputError
 

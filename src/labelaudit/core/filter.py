@@ -6,9 +6,10 @@ import warnings
 
 import numpy as np
 
-from labelaudit.core import _kernels as kn
 from labelaudit.core import _noise_rate
-from labelaudit.core.count import Context, round_rows
+from labelaudit.core import select as sel
+from labelaudit.core.context import Context
+from labelaudit.core.count import round_rows
 from labelaudit.core.rank import check_method, order_rows, scores_for_rows
 from labelaudit.errors import InputError, LabelauditWarning
 
@@ -103,7 +104,7 @@ def _prune_by_class(ctx: Context, prune: np.ndarray, m_min: int) -> np.ndarray:
         q = n_k - int(prune[k, k])
         if q >= 1:
             members = groups.members(k)
-            mask[members[kn.select_smallest(sc[members], q)]] = True
+            mask[members[sel.select_smallest(sc[members], q)]] = True
     return mask
 
 
@@ -124,7 +125,6 @@ def find_label_issues(
     confident_joint=None,
     n_jobs: int | None = None,
     batch_size: int | None = None,
-    verbose: bool = False,
 ) -> np.ndarray:
     """Flag likely label errors.
 
@@ -203,5 +203,5 @@ def issue_rows(
         method = "normalized_margin" if filter_by == "low_normalized_margin" else "self_confidence"
         scores = scores_for_rows(ctx, None, method)
         # The low_* filters take the lowest num_label_issues scores and skip the nudged-argmax rule.
-        return np.flatnonzero(kn.select_smallest(scores, ctx.num_issues("off_diagonal"))).astype(np.int64)
+        return np.flatnonzero(sel.select_smallest(scores, ctx.num_issues("off_diagonal"))).astype(np.int64)
     return candidates[~ctx.matches(candidates)].astype(np.int64)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelaudit.core import _kernels as kn
-from labelaudit.core._common import EPS
-from labelaudit.core.count import Context
+from labelaudit.core import select as sel
+from labelaudit.core.constants import EPS
+from labelaudit.core.context import Context
 from labelaudit.core.filter import FILTERS, issue_rows
 from labelaudit.core.rank import check_method, scores_of_block
 from labelaudit.errors import InputError
@@ -221,7 +221,7 @@ def find_label_issues(
     if filter_by in ("low_self_confidence", "low_normalized_margin"):
         t = int(find_issues_per_class(y, p, filter_by="confident_learning", _checked=True).any(axis=1).sum())
         q = aggregate(per_class_scores(y, p, _checked=True), alpha=DEFAULT_ALPHA)
-        rows = np.sort(kn.smallest_in_order(q, t))
+        rows = np.sort(sel.smallest_in_order(q, t))
         if return_indices_ranked_by is None:
             return _mask(rows, len(y))
         if len(rows) == 0:
@@ -236,7 +236,7 @@ def find_label_issues(
             ),
             alpha=DEFAULT_ALPHA,
         )
-        return rows[kn.stable_order(q2)].astype(np.int64)
+        return rows[sel.stable_order(q2)].astype(np.int64)
     per_class = find_issues_per_class(
         y,
         p,
@@ -257,7 +257,7 @@ def find_label_issues(
             ),
             alpha=DEFAULT_ALPHA,
         )
-    return rows[kn.stable_order(q[rows])].astype(np.int64)
+    return rows[sel.stable_order(q[rows])].astype(np.int64)
 
 
 def _mask(rows: np.ndarray, n: int) -> np.ndarray:

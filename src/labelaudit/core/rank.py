@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelaudit.core import _kernels as kn
-from labelaudit.core._common import C_MIN, batch_rows, map_batches
-from labelaudit.core.count import Context
+from labelaudit.core import select as sel
+from labelaudit.core.batching import batch_rows, map_batches
+from labelaudit.core.constants import C_MIN
+from labelaudit.core.context import Context
 from labelaudit.errors import InputError
 
 SCORE_METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
@@ -115,7 +116,7 @@ def flagged_rows(issues, n: int) -> np.ndarray:
 
 def order_rows(ctx: Context, rows: np.ndarray, rank_by: str, adjust_pred_probs: bool = False) -> np.ndarray:
     """`rows` (increasing) reordered by increasing score, ties by index."""
-    return rows[kn.stable_order(scores_for_rows(ctx, rows, rank_by, adjust_pred_probs), ctx.n_jobs)]
+    return rows[sel.stable_order(scores_for_rows(ctx, rows, rank_by, adjust_pred_probs), ctx.n_jobs)]
 
 
 def order_label_issues(
@@ -142,4 +143,4 @@ def find_top_issues(quality_scores, top: int | None = 10) -> np.ndarray:
     q = np.asarray(quality_scores)
     n = len(q)
     top = n if top is None or top > n else int(top)
-    return kn.smallest_in_order(q, top).astype(np.int64)
+    return sel.smallest_in_order(q, top).astype(np.int64)

@@ -24,11 +24,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from labelaudit.core import _kernels as kn
-from labelaudit.core._common import C_MIN, EPS, T_MIN, class_counts, map_batches, resolve_n_jobs
+from labelaudit.core import confident as kn
+from labelaudit.core import select as sel
 from labelaudit.core._noise_rate import STREAM_MISS, STREAM_SAMPLE_ELEMENTS, candidate_block, sample_stride
-from labelaudit.core.count import Context
-from labelaudit.core.filter import PRUNE_FILTERS, issue_rows
+from labelaudit.core.batching import map_batches, resolve_n_jobs
+from labelaudit.core.confident import class_counts
+from labelaudit.core.constants import C_MIN, EPS, T_MIN
+from labelaudit.core.context import Context
+from labelaudit.core.filter import issue_rows
 from labelaudit.core.rank import check_method, scores_of_block
 
 Block = tuple[int, np.ndarray, np.ndarray]
@@ -256,12 +259,8 @@ def exact_issue_rows(
         num_to_remove_per_class=num_to_remove_per_class,
         min_examples_per_class=min_examples_per_class,
     )
-    ranked = flagged[kn.stable_order(ctx.stored_scores[(rank_by, adjust_pred_probs)][flagged], ctx.n_jobs)]
+    ranked = flagged[sel.stable_order(ctx.stored_scores[(rank_by, adjust_pred_probs)][flagged], ctx.n_jobs)]
     return ranked.astype(np.int64), ctx
-
-
-def uses_candidates(filter_by: str) -> bool:
-    return filter_by in PRUNE_FILTERS and filter_by != "prune_by_class"
 
 
 class BatchedResult:
@@ -381,6 +380,6 @@ def batched_issue_rows(
         num = int(prune.sum())
     else:
         num = int(round(float(np.sum(prune * cls / np.maximum(norm, C_MIN)))))
-    lowest = kn.smallest_in_order(scores, num, n_jobs)
+    lowest = sel.smallest_in_order(scores, num, n_jobs)
     ranked = lowest[~match[lowest]].astype(np.int64)
     return BatchedResult(ranked, scores, predicted, t, num, labels, cls)

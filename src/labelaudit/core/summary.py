@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelaudit.core.count import Context
+from labelaudit.core.context import Context
 from labelaudit.core.rank import scores_for_rows
 
 

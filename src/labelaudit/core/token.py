@@ -10,8 +10,8 @@ import warnings
 
 import numpy as np
 
-from labelaudit.core._common import check_inputs
-from labelaudit.core.count import Context
+from labelaudit.core.checks import check_inputs
+from labelaudit.core.context import Context
 from labelaudit.core.filter import issue_rows
 from labelaudit.core.rank import check_method, order_rows, scores_for_rows
 from labelaudit.errors import InputError, LabelauditWarning

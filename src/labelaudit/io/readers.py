@@ -42,16 +42,8 @@ class InputFile:
         return {"role": self.role, "path": self.path, "bytes": self.bytes, "sha256": self.sha256()}
 
 
-@dataclass
-class Dataset:
-    """Validated inputs: labels int32 (N,), pred_probs float (N, K) (a read-only memmap for .npy)."""
-
-    labels: np.ndarray
-    pred_probs: np.ndarray
-    class_names: list[str] | None
-    files: list[InputFile] = field(default_factory=list)
-    ids: np.ndarray | None = None
-    self_conf: np.ndarray | None = None  # P[i, y_i], gathered during validation
+class ArrayShape:
+    """n and k of an input whose pred_probs is (N, K) (a mixin of the dataclasses that hold one)."""
 
     @property
     def n(self) -> int:
@@ -60,6 +52,18 @@ class Dataset:
     @property
     def k(self) -> int:
         return int(self.pred_probs.shape[1])
+
+
+@dataclass
+class Dataset(ArrayShape):
+    """Validated inputs: labels int32 (N,), pred_probs float (N, K) (a read-only memmap for .npy)."""
+
+    labels: np.ndarray
+    pred_probs: np.ndarray
+    class_names: list[str] | None
+    files: list[InputFile] = field(default_factory=list)
+    ids: np.ndarray | None = None
+    self_conf: np.ndarray | None = None  # P[i, y_i], gathered during validation
 
 
 @dataclass
@@ -76,11 +80,11 @@ class RawInputs:
     class_names_path: str | None
 
 
-def _suffix(path: str) -> str:
+def suffix_of(path: str) -> str:
     return Path(path).suffix.lower()
 
 
-def _check_exists(path: str, role: str) -> None:
+def check_input_file(path: str, role: str) -> None:
     if not os.path.exists(path):
         raise InputError(f"{path}: {role} file not found")
     if os.path.isdir(path):
@@ -89,7 +93,7 @@ def _check_exists(path: str, role: str) -> None:
 
 def read_npy(path: str, role: str) -> np.ndarray:
     """Open a .npy file memory-mapped (read-only); truncated or non-.npy files are InputErrors."""
-    _check_exists(path, role)
+    check_input_file(path, role)
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
@@ -105,7 +109,7 @@ _TABLE_CACHE: dict[tuple, object] = {}
 
 def read_table(path: str, role: str, columns: list[str] | None = None):
     """A pandas DataFrame from .csv/.tsv/.parquet (read once per path and file version)."""
-    _check_exists(path, role)
+    check_input_file(path, role)
     st = os.stat(path)
     # Keyed by version too: a table rewritten between two loads in one process is read again.
     key = (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
@@ -113,7 +117,7 @@ def read_table(path: str, role: str, columns: list[str] | None = None):
         return _TABLE_CACHE[key]
     import pandas as pd
 
-    suffix = _suffix(path)
+    suffix = suffix_of(path)
     try:
         if suffix in (".parquet", ".pq"):
             df = pd.read_parquet(path)
@@ -127,7 +131,7 @@ def read_table(path: str, role: str, columns: list[str] | None = None):
     return df
 
 
-def _resolve_columns(df, spec: str | None, exclude: set[str], path: str) -> list[str]:
+def resolve_prob_columns(df, spec: str | None, exclude: set[str], path: str) -> list[str]:
     names = [str(c) for c in df.columns]
     if spec:
         if any(ch in spec for ch in "*?["):
@@ -150,7 +154,7 @@ def _resolve_columns(df, spec: str | None, exclude: set[str], path: str) -> list
     return picked
 
 
-def _label_column(df, name: str | None, path: str) -> str:
+def label_column_of(df, name: str | None, path: str) -> str:
     cols = [str(c) for c in df.columns]
     if name is not None:
         if name not in cols:
@@ -166,7 +170,7 @@ def _label_column(df, name: str | None, path: str) -> str:
 
 
 def read_class_names(path: str) -> list[str]:
-    _check_exists(path, "class names")
+    check_input_file(path, "class names")
     with open(path, encoding="utf-8") as f:
         names = [line.strip() for line in f if line.strip()]
     if len(set(names)) != len(names):
@@ -176,7 +180,7 @@ def read_class_names(path: str) -> list[str]:
     return names
 
 
-def _labels_from_values(values: np.ndarray, class_names: list[str] | None, path: str):
+def labels_from_values(values: np.ndarray, class_names: list[str] | None, path: str):
     """Integer labels from an array that may hold strings; returns (labels, class_names or None)."""
     if values.dtype.kind in "OUS":
         strings = values.astype(str)
@@ -194,7 +198,7 @@ def _labels_from_values(values: np.ndarray, class_names: list[str] | None, path:
     return values, class_names
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: np.ndarray) -> np.ndarray:
     x = np.asarray(logits, dtype=np.float64)
     out = np.empty(x.shape, dtype=np.float64)
     step = max(1, (1 << 21) // max(1, x.shape[1]))
@@ -259,16 +263,16 @@ def read_inputs(
     ids = None
 
     # pred_probs first: K comes from its columns, and table headers may name the classes.
-    if _suffix(pred_probs_path) == ".npy":
+    if suffix_of(pred_probs_path) == ".npy":
         p = read_npy(pred_probs_path, "pred_probs")
-    elif _suffix(pred_probs_path) in TABLE_SUFFIXES:
+    elif suffix_of(pred_probs_path) in TABLE_SUFFIXES:
         df = read_table(pred_probs_path, "pred_probs")
         exclude = {id_column or "id", "index"}
-        if _suffix(labels_path) in TABLE_SUFFIXES and os.path.abspath(labels_path) == os.path.abspath(
+        if suffix_of(labels_path) in TABLE_SUFFIXES and os.path.abspath(labels_path) == os.path.abspath(
             pred_probs_path
         ):
-            exclude.add(_label_column(df, label_column, pred_probs_path))
-        cols = _resolve_columns(df, prob_columns, exclude, pred_probs_path)
+            exclude.add(label_column_of(df, label_column, pred_probs_path))
+        cols = resolve_prob_columns(df, prob_columns, exclude, pred_probs_path)
         try:
             p = df[cols].to_numpy(dtype=np.float64)
         except (ValueError, TypeError) as exc:
@@ -282,13 +286,13 @@ def read_inputs(
             f"{pred_probs_path}: unsupported pred_probs format (use .npy, .csv, .tsv or .parquet)"
         )
 
-    if _suffix(labels_path) == ".npy":
+    if suffix_of(labels_path) == ".npy":
         raw = read_npy(labels_path, "labels")
         if raw.ndim == 2 and raw.shape[1] == 1:
             raw = raw[:, 0]
-    elif _suffix(labels_path) in TABLE_SUFFIXES:
+    elif suffix_of(labels_path) in TABLE_SUFFIXES:
         df = read_table(labels_path, "labels")
-        col = _label_column(df, label_column, labels_path)
+        col = label_column_of(df, label_column, labels_path)
         raw = df[col].to_numpy()
         if df[col].isna().any():
             row = int(np.argmax(df[col].isna().to_numpy()))
@@ -303,14 +307,14 @@ def read_inputs(
     else:
         raise InputError(f"{labels_path}: unsupported labels format (use .npy, .csv, .tsv or .parquet)")
     if raw.dtype.kind in "OUS" and len(raw):  # no names to derive from 0 labels: reported as empty later
-        raw, class_names = _labels_from_values(raw, class_names, labels_path)
+        raw, class_names = labels_from_values(raw, class_names, labels_path)
     return RawInputs(raw, p, class_names, files, ids, labels_path, pred_probs_path, class_names_path)
 
 
 def validate_inputs(raw_inputs: RawInputs, *, from_logits: bool = False) -> Dataset:
     """Apply every input rule to what read_inputs returned; repair small drift with a warning."""
     from labelaudit.core import check_labels
-    from labelaudit.core._common import class_counts
+    from labelaudit.core.confident import class_counts
 
     raw, p, class_names = raw_inputs.labels, raw_inputs.pred_probs, raw_inputs.class_names
     labels_path, pred_probs_path = raw_inputs.labels_path, raw_inputs.pred_probs_path
@@ -334,7 +338,7 @@ def validate_inputs(raw_inputs: RawInputs, *, from_logits: bool = False) -> Data
         raise InputError(f"{labels_path}: {exc}") from None
 
     if from_logits:
-        p = _softmax(p)
+        p = softmax(p)
     self_conf = np.empty(len(labels), dtype=p.dtype)
     p = _check_values(p, pred_probs_path, from_logits, labels, self_conf)
     counts = class_counts(labels, k)
@@ -350,10 +354,10 @@ def validate_inputs(raw_inputs: RawInputs, *, from_logits: bool = False) -> Data
 
 
 def _labels_are_strings(labels_path: str, label_column: str | None) -> bool:
-    if _suffix(labels_path) not in TABLE_SUFFIXES:
+    if suffix_of(labels_path) not in TABLE_SUFFIXES:
         return False
     df = read_table(labels_path, "labels")
-    col = _label_column(df, label_column, labels_path)
+    col = label_column_of(df, label_column, labels_path)
     return df[col].dtype.kind in "OUS" or str(df[col].dtype).startswith(("string", "str"))
 
 
@@ -416,9 +420,9 @@ def _first_row(p: np.ndarray, bad_rows) -> int:
 
 def read_issue_set(path: str, n: int) -> np.ndarray:
     """A flagged set from .npy (bool mask of length N or int indices) or a table with an `index` column."""
-    if _suffix(path) == ".npy":
+    if suffix_of(path) == ".npy":
         a = np.asarray(read_npy(path, "issues"))
-    elif _suffix(path) in TABLE_SUFFIXES:
+    elif suffix_of(path) in TABLE_SUFFIXES:
         try:
             df = read_table(path, "issues")
         finally:

@@ -28,14 +28,14 @@ from labelaudit.io.readers import (
     ROW_SUM_WARN,
     TABLE_SUFFIXES,
     InputFile,
-    _check_exists,
-    _label_column,
-    _labels_from_values,
-    _resolve_columns,
-    _softmax,
+    check_input_file,
     check_prob_shape,
+    label_column_of,
+    labels_from_values,
     read_class_names,
     read_npy,
+    resolve_prob_columns,
+    softmax,
 )
 
 _PREADV = hasattr(os, "preadv")  # positional reads into a buffer; elsewhere each read opens its own file
@@ -74,7 +74,7 @@ class NpyRows:
     pile-up."""
 
     def __init__(self, path: str, role: str = "pred_probs"):
-        _check_exists(path, role)
+        check_input_file(path, role)
         self.path = path
         self._local = threading.local()
         try:
@@ -187,10 +187,10 @@ class BlockSource:
         head = self._table_head(path)
         exclude = {id_column or "id", "index"}
         if same:
-            exclude.add(_label_column(head, label_column, path))
-        self._cols = _resolve_columns(head, prob_columns, exclude, path)
+            exclude.add(label_column_of(head, label_column, path))
+        self._cols = resolve_prob_columns(head, prob_columns, exclude, path)
         if self.class_names is None and same:
-            col = _label_column(head, label_column, path)
+            col = label_column_of(head, label_column, path)
             if not pd.api.types.is_numeric_dtype(head[col]):
                 self.class_names = list(self._cols)
         self._table = path
@@ -202,7 +202,7 @@ class BlockSource:
     def _table_head(path: str):
         import pandas as pd
 
-        _check_exists(path, "pred_probs")
+        check_input_file(path, "pred_probs")
         try:
             if Path(path).suffix.lower() in (".parquet", ".pq"):
                 import pyarrow.parquet as pq
@@ -239,14 +239,14 @@ class BlockSource:
         elif suffix in TABLE_SUFFIXES:
             import pandas as pd
 
-            _check_exists(path, "labels")
+            check_input_file(path, "labels")
             if suffix in (".parquet", ".pq"):
                 head = self._table_head(path)
-                col = _label_column(head, label_column, path)
+                col = label_column_of(head, label_column, path)
                 df = pd.read_parquet(path, columns=[col])
             else:
                 head = self._table_head(path)
-                col = _label_column(head, label_column, path)
+                col = label_column_of(head, label_column, path)
                 df = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", usecols=[col])
             if df[col].isna().any():
                 raise InputError(f"{path}: missing label at row {int(np.argmax(df[col].isna().to_numpy()))}")
@@ -257,7 +257,7 @@ class BlockSource:
                         f"{path}: string labels need --class-names (or probability columns named by class) "
                         "when streaming"
                     )
-                raw, _ = _labels_from_values(raw, self.class_names, path)
+                raw, _ = labels_from_values(raw, self.class_names, path)
         else:
             raise InputError(f"{path}: unsupported labels format (use .npy, .csv, .tsv or .parquet)")
         if raw.ndim != 1:
@@ -321,7 +321,7 @@ class BlockSource:
     def _block(self, start: int, read: Callable[[], np.ndarray], checked: bool):
         block = read()
         if self.from_logits:
-            block = _softmax(block)
+            block = softmax(block)
         if not checked:
             block = self._check(block, start)
         elif self._clip:

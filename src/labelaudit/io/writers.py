@@ -118,9 +118,9 @@ def _json_default(obj):
 
 def read_report(path: str, command: str | None = None) -> dict:
     """An earlier `--format json` report, checked to be one (of `command`, when given)."""
-    from labelaudit.io.readers import _check_exists
+    from labelaudit.io.readers import check_input_file
 
-    _check_exists(path, "baseline")
+    check_input_file(path, "baseline")
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)

@@ -39,7 +39,7 @@ def _show(fmt, fmt_name, output, doc, columns, title, quiet, summary) -> None:
 
 
 def load_ml(labels, pred_probs, label_column, prob_columns, class_names):
-    from labelaudit.io.tasks import load_multilabel
+    from labelaudit.io.multilabel import load_multilabel
 
     if len(pred_probs) != 1:
         raise InputError("--task multilabel takes one --pred-probs model")
@@ -232,7 +232,7 @@ def ml_health(ds, *, output, fmt, fmt_name, fail_under, quiet) -> None:
 
 
 def load_tok(labels, pred_probs, sentence_lengths, label_column, tokens_column, class_names):
-    from labelaudit.io.tasks import load_tokens
+    from labelaudit.io.token import load_tokens
 
     if len(pred_probs) != 1:
         raise InputError("--task token takes one --pred-probs model")
@@ -271,7 +271,7 @@ def _flat(ds, pairs) -> np.ndarray:
 
 def tok_find(ds, params, *, by, output, fmt, fmt_name, top, max_issues, max_issue_rate, quiet) -> None:
     from labelaudit.core import token as tk
-    from labelaudit.core.count import Context
+    from labelaudit.core.context import Context
     from labelaudit.core.rank import scores_for_rows
 
     ctx = Context(ds.labels, ds.pred_probs)
@@ -379,7 +379,7 @@ def tok_rank(ds, params, *, sentence_method, temperature, output, fmt, fmt_name,
 def tok_health(ds, *, output, fmt, fmt_name, fail_under, quiet) -> None:
     from labelaudit.core import HealthReport
     from labelaudit.core import token as tk
-    from labelaudit.core.count import Context
+    from labelaudit.core.context import Context
 
     ctx = Context(ds.labels, ds.pred_probs)
     rep = HealthReport(ctx)

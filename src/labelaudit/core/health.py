@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from labelaudit.core.count import Context, estimate_joint
+from labelaudit.core.context import Context
+from labelaudit.core.count import estimate_joint
 
 EPS_DS = 1e-6  # lower clip of denominators in the dataset tables
 

@@ -1,71 +1,17 @@
-"""Constants, input checks and row batching shared by every core kernel.
+"""Input checks of the library entry points: shapes, labels and one scan of pred_probs.
 
 Validation happens once at the public entry; private kernels trust their inputs.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
+from labelaudit.core.batching import batch_rows, map_batches, resolve_n_jobs
+from labelaudit.core.constants import EPS
 from labelaudit.errors import InputError
-
-EPS = 1e-6  # slack of threshold comparisons and of the "prediction matches label" nudge
-T_MIN = 2e-6  # lower clip of every class threshold
-BIG = 2  # threshold of a class with no labelled example (an int: it forces float64 thresholds)
-TINY = 1e-100  # lower clip of denominators in count algebra
-C_MIN = 1e-6  # lower clip of priors and of self-confidence in entropy scores
-NR_MAX = 0.9999  # upper clip of off-diagonal noise rates
-PY_MIN_CONV = 1e-5  # lower clip of the prior after the convergence loop
-
-# Rows per batch are chosen so that one batch of pred_probs holds about this many elements:
-# large enough that numpy's per-call overhead is small, small enough that a batch and its temporaries stay in
-# cache while several operations run over them (2**21 was 3-7x slower for the validation scan).
-BATCH_ELEMENTS = 1 << 18
-
-
-def batch_rows(n_classes: int, batch_size: int | None = None) -> int:
-    if batch_size is not None:
-        return max(1, int(batch_size))
-    return max(1, BATCH_ELEMENTS // max(1, n_classes))
-
-
-def row_slices(n: int, rows: int) -> Iterator[slice]:
-    for start in range(0, n, rows):
-        yield slice(start, min(n, start + rows))
-
-
-def resolve_n_jobs(n_jobs: int | None) -> int:
-    """Worker threads for batch passes (numpy releases the GIL in its loops). One by default, so that a
-    run takes one core unless asked for more (memory-bound passes gain less than the core count: see
-    BENCHMARKS.md for the measured scaling); -1 means one per core."""
-    if n_jobs is None:
-        return 1
-    if n_jobs == -1:
-        return max(1, os.cpu_count() or 1)
-    if n_jobs < 1:
-        raise InputError(f"n_jobs must be >= 1, got {n_jobs}")
-    return int(n_jobs)
-
-
-def map_batches(func: Callable[[slice], object], n: int, rows: int, n_jobs: int = 1) -> Iterator:
-    """func(slice) for consecutive row slices of [0, n), results yielded in slice order.
-
-    With n_jobs > 1 a single thread pool serves the whole pass, a bounded window of slices at a time,
-    so results (and their merge order) are the same as with one worker."""
-    slices = list(row_slices(n, rows))
-    if n_jobs <= 1 or len(slices) < 2:
-        for sl in slices:
-            yield func(sl)
-        return
-    window = 4 * n_jobs
-    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        for start in range(0, len(slices), window):
-            yield from pool.map(func, slices[start : start + window])
 
 
 @dataclass(frozen=True)
@@ -197,16 +143,3 @@ def check_labels(labels: object, *, n_classes: int) -> np.ndarray:
     if y.dtype != np.int32:
         y = y.astype(np.int32)
     return y
-
-
-def class_counts(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """n_k for k in 0..K-1 as int64 (0 for an absent class).
-
-    Counted in slices: np.bincount copies a memory-mapped input whole before counting."""
-    if n_classes == 2:  # validated labels are 0 or 1: one count suffices
-        ones = int(np.count_nonzero(labels))
-        return np.array([len(labels) - ones, ones], dtype=np.int64)
-    counts = np.zeros(n_classes, dtype=np.int64)
-    for sl in row_slices(len(labels), 1 << 20):
-        counts += np.bincount(labels[sl], minlength=n_classes)
-    return counts

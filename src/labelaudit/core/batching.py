@@ -1,0 +1,54 @@
+"""Row batching and the thread-pool driver shared by every pass over pred_probs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+from labelaudit.errors import InputError
+
+# Rows per batch are chosen so that one batch of pred_probs holds about this many elements:
+# large enough that numpy's per-call overhead is small, small enough that a batch and its temporaries stay in
+# cache while several operations run over them (2**21 was 3-7x slower for the validation scan).
+BATCH_ELEMENTS = 1 << 18
+
+
+def batch_rows(n_classes: int, batch_size: int | None = None) -> int:
+    if batch_size is not None:
+        return max(1, int(batch_size))
+    return max(1, BATCH_ELEMENTS // max(1, n_classes))
+
+
+def row_slices(n: int, rows: int) -> Iterator[slice]:
+    for start in range(0, n, rows):
+        yield slice(start, min(n, start + rows))
+
+
+def resolve_n_jobs(n_jobs: int | None) -> int:
+    """Worker threads for batch passes (numpy releases the GIL in its loops). One by default, so that a
+    run takes one core unless asked for more (memory-bound passes gain less than the core count: see
+    BENCHMARKS.md for the measured scaling); -1 means one per core."""
+    if n_jobs is None:
+        return 1
+    if n_jobs == -1:
+        return max(1, os.cpu_count() or 1)
+    if n_jobs < 1:
+        raise InputError(f"n_jobs must be >= 1, got {n_jobs}")
+    return int(n_jobs)
+
+
+def map_batches(func: Callable[[slice], object], n: int, rows: int, n_jobs: int = 1) -> Iterator:
+    """func(slice) for consecutive row slices of [0, n), results yielded in slice order.
+
+    With n_jobs > 1 a single thread pool serves the whole pass, a bounded window of slices at a time,
+    so results (and their merge order) are the same as with one worker."""
+    slices = list(row_slices(n, rows))
+    if n_jobs <= 1 or len(slices) < 2:
+        for sl in slices:
+            yield func(sl)
+        return
+    window = 4 * n_jobs
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        for start in range(0, len(slices), window):
+            yield from pool.map(func, slices[start : start + window])

@@ -1,0 +1,130 @@
+"""Reader of token-classification inputs: flat per-token arrays with sentence lengths, or one row per sentence."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from labelaudit.errors import InputError
+from labelaudit.io.readers import (
+    ArrayShape,
+    InputFile,
+    check_input_file,
+    read_class_names,
+    read_npy,
+    suffix_of,
+)
+
+
+@dataclass
+class TokenData(ArrayShape):
+    labels: np.ndarray  # (T,) int, flat in reading order
+    pred_probs: np.ndarray  # (T, K)
+    lengths: np.ndarray  # (S,) tokens per sentence
+    class_names: list[str] | None
+    tokens: list[str] | None = None  # (T,) token strings, when known
+    files: list[InputFile] = field(default_factory=list)
+    ids: np.ndarray | None = None
+
+
+from labelaudit.io.multilabel import _check_probs  # noqa: E402
+
+
+def load_tokens(
+    labels_path: str,
+    pred_probs_path: str,
+    *,
+    sentence_lengths: str | None = None,
+    label_column: str | None = None,
+    prob_column: str | None = None,
+    tokens_column: str | None = None,
+    class_names_path: str | None = None,
+) -> TokenData:
+    """Flat per-token labels (.npy) and pred_probs (.npy) with --sentence-lengths, or a .parquet/.jsonl table
+    with one row per sentence and list columns (labels, per-token probabilities, tokens)."""
+    from labelaudit.core import check_labels
+    from labelaudit.core.token import check_lengths
+
+    class_names = read_class_names(class_names_path) if class_names_path else None
+    files = [InputFile("labels", labels_path), InputFile("pred_probs", pred_probs_path)]
+    tokens = None
+    if suffix_of(pred_probs_path) == ".npy":
+        if sentence_lengths is None:
+            raise InputError(f"{pred_probs_path}: flat per-token pred_probs need --sentence-lengths")
+        p = np.asarray(read_npy(pred_probs_path, "pred_probs"))
+        raw = np.asarray(read_npy(labels_path, "labels"))
+        lengths = np.asarray(read_npy(sentence_lengths, "sentence lengths"))
+        files.append(InputFile("sentence_lengths", sentence_lengths))
+        if raw.ndim != 1:
+            raise InputError(f"{labels_path}: flat token labels must be 1-D, got shape {raw.shape}")
+    else:
+        df = _read_sentences(pred_probs_path)
+        lab_col = label_column or ("labels" if "labels" in df.columns else "label")
+        prob_col = prob_column or ("pred_probs" if "pred_probs" in df.columns else "probs")
+        for c in (lab_col, prob_col):
+            if c not in df.columns:
+                raise InputError(f"{pred_probs_path}: no column {c!r}; columns are {list(df.columns)}")
+        sent_labels = df[lab_col].tolist()
+        sent_probs = df[prob_col].tolist()
+        lengths = np.array([len(v) for v in sent_labels], dtype=np.int64)
+        for s, (lab, pr) in enumerate(zip(sent_labels, sent_probs, strict=True)):
+            if len(pr) != len(lab):
+                raise InputError(
+                    f"{pred_probs_path}: sentence {s} has {len(lab)} labels but {len(pr)} rows of probabilities"
+                )
+        flat_labels = [v for lab in sent_labels for v in list(lab)]
+        rows = [np.asarray(list(r), dtype=np.float64) for pr in sent_probs for r in list(pr)]
+        p = np.vstack(rows) if rows else np.zeros((0, 0))
+        if flat_labels and isinstance(flat_labels[0], str):
+            if class_names is None:
+                raise InputError(
+                    f"{pred_probs_path}: string tags need --class-names (one tag per line, in column order)"
+                )
+            lookup = {c: i for i, c in enumerate(class_names)}
+            unknown = [t for t in flat_labels if t not in lookup]
+            if unknown:
+                raise InputError(f"{pred_probs_path}: tag {unknown[0]!r} is not in the class names")
+            flat_labels = [lookup[t] for t in flat_labels]
+        raw = np.asarray(flat_labels, dtype=np.int64)
+        tok_col = tokens_column or ("tokens" if "tokens" in df.columns else None)
+        if tok_col is not None:
+            if tok_col not in df.columns:
+                raise InputError(f"{pred_probs_path}: no tokens column {tok_col!r}")
+            tokens = [str(t) for sent in df[tok_col].tolist() for t in list(sent)]
+            if len(tokens) != len(raw):
+                raise InputError(f"{pred_probs_path}: {len(tokens)} tokens but {len(raw)} labels")
+    if p.ndim != 2 or p.shape[1] < 2:
+        raise InputError(
+            f"{pred_probs_path}: token pred_probs must be (T, K) with K >= 2, got shape {p.shape}"
+        )
+    if len(raw) != len(p):
+        raise InputError(
+            f"{labels_path}: {len(raw)} token labels but {pred_probs_path} has {len(p)} token rows"
+        )
+    if len(raw) == 0:
+        raise InputError(f"{labels_path}: no tokens")
+    try:
+        lengths = check_lengths(lengths, len(raw))
+        labels = check_labels(raw, n_classes=p.shape[1])
+    except InputError as exc:
+        raise InputError(f"{sentence_lengths or labels_path}: {exc}") from None
+    if class_names is not None and len(class_names) != p.shape[1]:
+        raise InputError(f"{class_names_path}: {len(class_names)} class names for K={p.shape[1]} columns")
+    return TokenData(labels, _check_probs(p, pred_probs_path), lengths, class_names, tokens, files)
+
+
+def _read_sentences(path: str):
+    import pandas as pd
+
+    check_input_file(path, "pred_probs")
+    try:
+        if suffix_of(path) in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        if suffix_of(path) in (".jsonl", ".json"):
+            with open(path, encoding="utf-8") as f:
+                return pd.DataFrame([json.loads(line) for line in f if line.strip()])
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: unreadable sentence table: {exc}") from None
+    raise InputError(f"{path}: token tables must be .parquet or .jsonl (one row per sentence)")
