@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from labelaudit.errors import InputError
 
@@ -12,6 +13,8 @@ from labelaudit.errors import InputError
 # large enough that numpy's per-call overhead is small, small enough that a batch and its temporaries stay in
 # cache while several operations run over them (2**21 was 3-7x slower for the validation scan).
 BATCH_ELEMENTS = 1 << 18
+
+T = TypeVar("T")
 
 
 def batch_rows(n_classes: int, batch_size: int | None = None) -> int:
@@ -38,7 +41,7 @@ def resolve_n_jobs(n_jobs: int | None) -> int:
     return int(n_jobs)
 
 
-def map_batches(func: Callable[[slice], object], n: int, rows: int, n_jobs: int = 1) -> Iterator:
+def map_batches(func: Callable[[slice], T], n: int, rows: int, n_jobs: int = 1) -> Iterator[T]:
     """func(slice) for consecutive row slices of [0, n), results yielded in slice order.
 
     With n_jobs > 1 a single thread pool serves the whole pass, a bounded window of slices at a time,

@@ -7,6 +7,7 @@ works over row batches so that a read-only memmap is read in place and temporari
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -125,15 +126,15 @@ def class_thresholds(
     classes = np.flatnonzero(present).tolist()
     add = np.add.reduce
     if n_classes <= 4 and groups is None:  # a mask per class is cheapest for a handful of classes
-        sums = [add(self_conf[labels == k], dtype=acc) for k in classes]
+        class_sums = [add(self_conf[labels == k], dtype=acc) for k in classes]
     else:
         if groups is not None:
             grouped, bounds = self_conf[groups.order], groups.starts
         else:
             grouped, bounds = group_values(self_conf, labels, counts)
         b = bounds.tolist()
-        sums = [add(grouped[b[k] : b[k + 1]], dtype=acc) for k in classes]
-    sums = np.array(sums, dtype=np.float64)
+        class_sums = [add(grouped[b[k] : b[k + 1]], dtype=acc) for k in classes]
+    sums = np.array(class_sums, dtype=np.float64)
     means = (sums / counts[present]).astype(self_conf.dtype)
     if present.all():
         t = means
@@ -184,7 +185,7 @@ def pairwise_sums(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -
     return below + dt.type(0.0)  # the reduction starts from +0.0, so a sum of -0.0 values ends +0.0
 
 
-def _block_sums(values: np.ndarray, s: np.ndarray, n: np.ndarray, neg_zero) -> np.ndarray:
+def _block_sums(values: np.ndarray, s: np.ndarray, n: np.ndarray, neg_zero: np.floating[Any]) -> np.ndarray:
     """numpy's sum of runs of at most PW_BLOCK values (see pairwise_sums). add.accumulate is strictly
     sequential, so accumulating the -0.0-padded (runs, rows, 8) bodies along the rows reproduces the 8
     interleaved accumulators, and accumulating [sum, tail...] the in-order tail."""
@@ -215,11 +216,11 @@ def chunk_thresholds(
     n_chunks = -(-m // chunk)
     if self_conf.dtype not in (np.float32, np.float64):  # float16 sums through float32: per chunk
         counts = np.array([class_counts(labels[c : c + chunk], n_classes) for c in range(0, m, chunk)])
-        t = [
+        per_chunk = [
             class_thresholds(self_conf[c : c + chunk], labels[c : c + chunk], counts[i])
             for i, c in enumerate(range(0, m, chunk))
         ]
-        return counts, np.array(t, dtype=np.float64)
+        return counts, np.array(per_chunk, dtype=np.float64)
     key = (np.arange(m) // chunk) * n_classes + labels
     cells = n_chunks * n_classes
     key = key.astype(np.uint16) if cells <= 1 << 16 else key
@@ -228,7 +229,7 @@ def chunk_thresholds(
     starts = np.cumsum(counts) - counts
     present = counts > 0
     sums = pairwise_sums(self_conf[order], starts[present], counts[present])
-    t = np.full(cells, float(BIG))
+    t: np.ndarray = np.full(cells, float(BIG))
     t[present] = (sums.astype(np.float64) / counts[present]).astype(self_conf.dtype)
     counts, t = counts.reshape(n_chunks, n_classes), t.reshape(n_chunks, n_classes)
     floor = np.where(counts.all(axis=1), float(self_conf.dtype.type(T_MIN)), T_MIN)
@@ -245,7 +246,7 @@ class RowPass:
     # K <= SMALL_K, where the pass does not compute it
 
 
-def argmax_dtype(n_classes: int):
+def argmax_dtype(n_classes: int) -> type[np.integer[Any]]:
     return np.uint8 if n_classes <= 1 << 8 else np.uint16 if n_classes <= 1 << 16 else np.int64
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from labelaudit.core import confident as kn
 from labelaudit.core.batching import resolve_n_jobs
-from labelaudit.core.checks import check_inputs, check_stats, scan_pred_probs
+from labelaudit.core.checks import check_inputs
 from labelaudit.core.confident import class_counts
 from labelaudit.core.count import _floored, calibrate_confident_joint, estimate_joint
 
@@ -25,10 +25,9 @@ class Context:
     @classmethod
     def validated(cls, labels, pred_probs, batch_size: int | None = None, n_jobs: int | None = 1) -> Context:
         """Check the inputs (check_inputs' rules) and gather the self-confidences in the same pass."""
-        y, p = check_inputs(labels, pred_probs, check_values=False)
-        sc = np.empty(len(y), dtype=p.dtype)
-        stats = scan_pred_probs(p, batch_size, n_jobs, labels=y, self_conf_out=sc)
-        check_stats(stats, p)
+        ok = isinstance(pred_probs, np.ndarray) and pred_probs.ndim == 2
+        sc = np.empty(pred_probs.shape[0], dtype=pred_probs.dtype) if ok else None  # type: ignore[union-attr]
+        y, p = check_inputs(labels, pred_probs, batch_size=batch_size, n_jobs=n_jobs, self_conf_out=sc)
         ctx = cls(y, p, batch_size, n_jobs)
         ctx._self_conf = sc
         return ctx

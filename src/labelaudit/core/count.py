@@ -6,7 +6,10 @@ Shapes: labels (N,) int, pred_probs (N, K) float. Matrices are (K, K) with rows 
 
 from __future__ import annotations
 
+from typing import Any, Literal, overload
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from labelaudit.core import confident as kn
 from labelaudit.core.checks import check_inputs, check_labels
@@ -22,7 +25,9 @@ _INT64_MIN = np.iinfo(np.int64).min
 # ---------------------------------------------------------------------------- thresholds and joint
 
 
-def get_confident_thresholds(labels, pred_probs, *, batch_size: int | None = None) -> np.ndarray:
+def get_confident_thresholds(
+    labels: ArrayLike, pred_probs: NDArray[np.floating[Any]], *, batch_size: int | None = None
+) -> NDArray[np.floating[Any]]:
     """(K,) mean self-confidence per given class; T_MIN floor; 2 for a class absent from the labels."""
     y, p = check_inputs(labels, pred_probs, batch_size=batch_size)
     k = p.shape[1]
@@ -35,21 +40,71 @@ def _floored(cj: np.ndarray) -> np.ndarray:
     return cj
 
 
+@overload
 def compute_confident_joint(
-    labels,
-    pred_probs,
+    labels: ArrayLike,
+    pred_probs: NDArray[np.floating[Any]],
     *,
-    thresholds=None,
+    thresholds: ArrayLike | None = None,
+    calibrate: bool = True,
+    return_indices_of_off_diagonals: Literal[False] = False,
+    batch_size: int | None = None,
+) -> NDArray[np.int64]: ...
+
+
+@overload
+def compute_confident_joint(
+    labels: ArrayLike,
+    pred_probs: NDArray[np.floating[Any]],
+    *,
+    thresholds: ArrayLike | None = None,
+    calibrate: bool = True,
+    return_indices_of_off_diagonals: Literal[True],
+    batch_size: int | None = None,
+) -> tuple[NDArray[np.int64], NDArray[np.intp]]: ...
+
+
+@overload
+def compute_confident_joint(
+    labels: ArrayLike,
+    pred_probs: NDArray[np.floating[Any]],
+    *,
+    thresholds: ArrayLike | None = None,
+    calibrate: bool = True,
+    return_indices_of_off_diagonals: bool,
+    batch_size: int | None = None,
+) -> NDArray[np.int64] | tuple[NDArray[np.int64], NDArray[np.intp]]: ...
+
+
+def compute_confident_joint(
+    labels: ArrayLike,
+    pred_probs: NDArray[np.floating[Any]],
+    *,
+    thresholds: ArrayLike | None = None,
     calibrate: bool = True,
     return_indices_of_off_diagonals: bool = False,
     batch_size: int | None = None,
-):
+) -> NDArray[np.int64] | tuple[NDArray[np.int64], NDArray[np.intp]]:
     """(K, K) int64 confident joint: CJ[a, b] counts examples labelled a that are confidently class b.
 
     An example is confident for class j when P[i, j] >= t_j - 1e-6; with one such class it is counted
     there, with several it is counted at the argmax of its whole row. Every diagonal cell is floored at 1.
     With `return_indices_of_off_diagonals`, also returns the increasing indices counted off the diagonal.
     """
+    cj, rp = _confident_joint(labels, pred_probs, thresholds, calibrate, batch_size)
+    if return_indices_of_off_diagonals:
+        return cj, np.flatnonzero(rp.off_diagonal)
+    return cj
+
+
+def _confident_joint(
+    labels: object,
+    pred_probs: object,
+    thresholds: ArrayLike | None,
+    calibrate: bool,
+    batch_size: int | None,
+) -> tuple[NDArray[np.int64], kn.RowPass]:
+    """compute_confident_joint's work on inputs still to be validated: the joint and the row pass."""
     y, p = check_inputs(labels, pred_probs, batch_size=batch_size)
     k = p.shape[1]
     if thresholds is None:
@@ -62,12 +117,12 @@ def compute_confident_joint(
     cj = _floored(rp.confident_joint)
     if calibrate:
         cj = calibrate_confident_joint(cj, y, _column_major=True)
-    if return_indices_of_off_diagonals:
-        return cj, np.flatnonzero(rp.off_diagonal)
-    return cj
+    return cj, rp
 
 
-def calibrate_confident_joint(confident_joint, labels, *, _column_major: bool = False) -> np.ndarray:
+def calibrate_confident_joint(
+    confident_joint: ArrayLike, labels: ArrayLike, *, _column_major: bool = False
+) -> NDArray[np.int64]:
     """Rescale each row of CJ to the class count n_a and the total to N, then round each row to integers
     that keep its (rounded) total. Returns int64 (K, K).
 
@@ -87,7 +142,7 @@ def calibrate_confident_joint(confident_joint, labels, *, _column_major: bool = 
     return round_rows(b)
 
 
-def round_rows(matrix: np.ndarray) -> np.ndarray:
+def round_rows(matrix: ArrayLike) -> NDArray[np.int64]:
     """Round each row half-to-even, then move units so the row total equals its own rounded sum.
 
     Units go to the largest residuals when adding (ties: highest index first) and are taken from the
@@ -116,12 +171,18 @@ def round_rows(matrix: np.ndarray) -> np.ndarray:
     return out
 
 
-def estimate_joint(labels, pred_probs, *, confident_joint=None, batch_size: int | None = None) -> np.ndarray:
+def estimate_joint(
+    labels: ArrayLike | None,
+    pred_probs: NDArray[np.floating[Any]] | None,
+    *,
+    confident_joint: ArrayLike | None = None,
+    batch_size: int | None = None,
+) -> NDArray[np.float64]:
     """(K, K) float64 joint distribution of (given, true) labels: the calibrated CJ over its total.
 
     A supplied confident_joint is re-calibrated with the labels (as the reference library does)."""
     if confident_joint is None:
-        cjc = compute_confident_joint(labels, pred_probs, calibrate=True, batch_size=batch_size)
+        cjc, _ = _confident_joint(labels, pred_probs, None, True, batch_size)
     elif labels is not None:
         cjc = calibrate_confident_joint(confident_joint, labels)
     else:
@@ -132,7 +193,7 @@ def estimate_joint(labels, pred_probs, *, confident_joint=None, batch_size: int 
 # ---------------------------------------------------------------------------- latent estimates
 
 
-def clip_noise_rates(matrix: np.ndarray) -> np.ndarray:
+def clip_noise_rates(matrix: ArrayLike) -> NDArray[np.float64]:
     """Clip off-diagonal entries into [0, 0.9999], keep the diagonal, make every column sum to 1."""
     m = np.asarray(matrix, dtype=np.float64)
     diag = np.diagonal(m).copy()
@@ -146,7 +207,9 @@ def clip_values(x: np.ndarray, low: float, high: float, new_sum: float) -> np.nd
     return x * new_sum / max(float(x.sum()), TINY)
 
 
-def _prior(ps, nm, inv, method, true_totals=None):
+def _prior(
+    ps: np.ndarray, nm: np.ndarray, inv: np.ndarray, method: str, true_totals: np.ndarray | None = None
+) -> np.ndarray:
     if method == "cnt":
         py = np.diagonal(inv) / np.maximum(np.diagonal(nm), TINY) * ps
     elif method == "eqn":
@@ -163,8 +226,12 @@ def _prior(ps, nm, inv, method, true_totals=None):
 
 
 def estimate_latent(
-    confident_joint, labels, *, py_method: str = "cnt", converge_latent_estimates: bool = False
-):
+    confident_joint: ArrayLike,
+    labels: ArrayLike,
+    *,
+    py_method: str = "cnt",
+    converge_latent_estimates: bool = False,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """From a (calibrated) CJ: prior P(true) (K,), noise matrix P(given | true) (K, K) and inverse noise
     matrix P(true | given) (K, K), both with columns summing to 1. Returns (py, noise, inverse_noise)."""
     cj = np.asarray(confident_joint)
@@ -189,15 +256,15 @@ def estimate_latent(
 
 
 def estimate_py_and_noise_matrices_from_probabilities(
-    labels,
-    pred_probs,
+    labels: ArrayLike,
+    pred_probs: NDArray[np.floating[Any]],
     *,
-    thresholds=None,
+    thresholds: ArrayLike | None = None,
     converge_latent_estimates: bool = True,
     py_method: str = "cnt",
     calibrate: bool = True,
     batch_size: int | None = None,
-):
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
     """(py, noise_matrix, inverse_noise_matrix, confident_joint) from labels and pred_probs."""
     cj = compute_confident_joint(
         labels, pred_probs, thresholds=thresholds, calibrate=calibrate, batch_size=batch_size
@@ -212,7 +279,11 @@ def estimate_py_and_noise_matrices_from_probabilities(
 
 
 def num_label_issues(
-    labels, pred_probs, *, estimation_method: str = "off_diagonal", batch_size: int | None = None
+    labels: ArrayLike,
+    pred_probs: NDArray[np.floating[Any]],
+    *,
+    estimation_method: str = "off_diagonal",
+    batch_size: int | None = None,
 ) -> int:
     """Estimated number of label issues.
 

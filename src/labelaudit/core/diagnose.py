@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from labelaudit.core.batching import batch_rows, row_slices
+from labelaudit.core.checks import DRIFT_TOL, ProbStats, judge_values
 from labelaudit.core.confident import class_counts
+from labelaudit.errors import InputError
 
-DRIFT_TOL = 1e-3
 IN_SAMPLE_ACCURACY = 0.999  # with mean top probability above IN_SAMPLE_CONFIDENCE: the model saw these rows
 IN_SAMPLE_CONFIDENCE = 0.995
 
@@ -147,12 +148,18 @@ def diagnose(
         )
     else:
         out.append(Finding("finite", "ok", "no NaN or inf"))
+    rule = ""
+    if not bad_rows:  # the verdict every reader would give (doctor explains it; the readers refuse)
+        try:
+            judge_values(p, ProbStats(vmin, vmax, smin, smax, -1))
+        except InputError as exc:
+            rule = f" (the readers refuse it: {exc})"
     if vmin < -DRIFT_TOL or vmax > 1 + DRIFT_TOL:
         out.append(
             Finding(
                 "range",
                 "error",
-                f"values run from {vmin:.4g} to {vmax:.4g}: these look like logits or scores, not probabilities",
+                f"values run from {vmin:.4g} to {vmax:.4g}: these look like logits or scores, not probabilities{rule}",
                 "pass --from-logits (a softmax per row) or export probabilities",
             )
         )
@@ -162,7 +169,7 @@ def diagnose(
                 "row sums",
                 "error",
                 f"rows sum to between {smin:.4g} and {smax:.4g}, not 1: independent per-class scores "
-                "(sigmoids) or a missing class column?",
+                f"(sigmoids) or a missing class column?{rule}",
                 "export softmax probabilities over all K classes (or --from-logits for logits)",
             )
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from labelaudit.core import select as sel
-from labelaudit.core.constants import EPS
+from labelaudit.core.checks import check_pred_probs
 from labelaudit.core.context import Context
 from labelaudit.core.filter import FILTERS, issue_rows
 from labelaudit.core.rank import check_method, scores_of_block
@@ -36,14 +36,7 @@ def check_multilabel(labels, pred_probs) -> tuple[np.ndarray, np.ndarray]:
         y.dtype.kind not in "biuf" or y.min() < 0 or y.max() > 1 or (y.dtype.kind == "f" and (y % 1).any())
     ):
         raise InputError("multi-label labels must hold only 0 and 1")
-    if not np.isfinite(p).all():
-        raise InputError(
-            f"pred_probs contains NaN or inf (first at row {int(np.argmax(~np.isfinite(p).all(axis=1)))})"
-        )
-    if p.min() < -EPS or p.max() > 1 + EPS:
-        raise InputError(
-            f"pred_probs values must be in [0, 1]; found {p.min() if p.min() < -EPS else p.max()!r}"
-        )
+    p = check_pred_probs(p, row_sums=False)  # the shared value policy; rows need not sum to 1
     if not y.any():
         raise InputError("multi-label labels are empty: no example carries any class")
     # Kept compact ((N, K) int64 would be 8x the int8 input); each class's column is widened on its own.

@@ -98,7 +98,7 @@ def smallest_in_order(values: np.ndarray, top: int | None, n_jobs: int = 1) -> n
     cut = np.partition(values, top - 1)[top - 1] if n_jobs > 1 and n >= PARALLEL_SORT_MIN else np.nan
     if cut == cut:  # not NaN: a parallel split is worth it and the cut compares
 
-        def part(sl: slice):
+        def part(sl: slice) -> tuple[np.ndarray, np.ndarray]:
             v = values[sl]
             below = np.flatnonzero(v < cut)
             return below[np.argsort(v[below], kind="stable")] + sl.start, np.flatnonzero(v == cut) + sl.start

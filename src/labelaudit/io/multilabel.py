@@ -12,7 +12,6 @@ from labelaudit.io.readers import (
     TABLE_SUFFIXES,
     ArrayShape,
     InputFile,
-    _check_values,
     label_column_of,
     read_class_names,
     read_npy,
@@ -51,11 +50,14 @@ def _parse_class_list(value, names: dict[str, int] | None, path: str, row: int) 
     return out
 
 
-def _check_probs(p: np.ndarray, path: str) -> np.ndarray:
-    """Finite, within [0, 1] (drift within 1e-3 clipped); rows need not sum to 1."""
+def check_probs(p: np.ndarray, path: str, *, row_sums: bool) -> np.ndarray:
+    """The shared value policy (finite, [0, 1] with small drift clipped); multi-label rows need not
+    sum to 1, token rows (one distribution per token) must."""
+    from labelaudit.core.checks import check_pred_probs
+
     if not np.issubdtype(p.dtype, np.floating):
         raise InputError(f"{path}: pred_probs must be floating point, got dtype {p.dtype}")
-    return _check_values(p, path, from_logits=True, row_sums=False)
+    return check_pred_probs(p, source=path, row_sums=row_sums)
 
 
 def load_multilabel(
@@ -124,4 +126,4 @@ def load_multilabel(
         raise InputError(f"{labels_path}: unsupported labels format")
     if not y.any():
         raise InputError(f"{labels_path}: every row is empty: no example carries any class")
-    return MultilabelData(y, _check_probs(p, pred_probs_path), class_names, files)
+    return MultilabelData(y, check_probs(p, pred_probs_path, row_sums=False), class_names, files)

@@ -18,8 +18,6 @@ import numpy as np
 from labelaudit.errors import InputError, LabelauditWarning
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
-DRIFT_TOL = 1e-3  # values/row sums this close to the valid range are repaired, farther ones rejected
-ROW_SUM_WARN = 1e-4  # row-sum drift below this is normal float error and passes silently
 
 
 @dataclass
@@ -209,18 +207,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return out
 
 
-def check_prob_shape(path: str, n: int, k: int, dtype, class_names, class_names_path) -> None:
-    """The rules on pred_probs that need only its shape and dtype (shared with the streamed reader)."""
-    if not np.issubdtype(dtype, np.floating):
-        raise InputError(f"{path}: pred_probs must be floating point, got dtype {dtype}")
-    if n == 0:
-        raise InputError(f"{path}: pred_probs is empty (0 rows)")
-    if k < 2:
-        raise InputError(f"{path}: pred_probs must have at least 2 classes (columns), got K={k}")
+def check_class_names(class_names: list[str] | None, k: int, source: str) -> None:
     if class_names is not None and len(class_names) != k:
-        raise InputError(
-            f"{class_names_path or path}: {len(class_names)} class names but pred_probs has K={k} columns"
-        )
+        raise InputError(f"{source}: {len(class_names)} class names but pred_probs has K={k} columns")
 
 
 def load_dataset(
@@ -313,7 +302,7 @@ def read_inputs(
 
 def validate_inputs(raw_inputs: RawInputs, *, from_logits: bool = False) -> Dataset:
     """Apply every input rule to what read_inputs returned; repair small drift with a warning."""
-    from labelaudit.core import check_labels
+    from labelaudit.core.checks import check_labels, check_pred_probs, check_prob_shape
     from labelaudit.core.confident import class_counts
 
     raw, p, class_names = raw_inputs.labels, raw_inputs.pred_probs, raw_inputs.class_names
@@ -322,7 +311,8 @@ def validate_inputs(raw_inputs: RawInputs, *, from_logits: bool = False) -> Data
     if p.ndim != 2:
         raise InputError(f"{pred_probs_path}: pred_probs must be 2-D (N, K), got shape {p.shape}")
     n, k = p.shape
-    check_prob_shape(pred_probs_path, n, k, p.dtype, class_names, class_names_path)
+    check_prob_shape(n, k, p.dtype, source=pred_probs_path)
+    check_class_names(class_names, k, class_names_path or pred_probs_path)
 
     if raw.ndim != 1:
         raise InputError(f"{labels_path}: labels must be 1-D, got shape {raw.shape}")
@@ -340,7 +330,7 @@ def validate_inputs(raw_inputs: RawInputs, *, from_logits: bool = False) -> Data
     if from_logits:
         p = softmax(p)
     self_conf = np.empty(len(labels), dtype=p.dtype)
-    p = _check_values(p, pred_probs_path, from_logits, labels, self_conf)
+    p = check_pred_probs(p, source=pred_probs_path, from_logits=from_logits, labels=labels, self_conf_out=self_conf)
     counts = class_counts(labels, k)
     absent = np.flatnonzero(counts == 0)
     if len(absent):
@@ -359,63 +349,6 @@ def _labels_are_strings(labels_path: str, label_column: str | None) -> bool:
     df = read_table(labels_path, "labels")
     col = label_column_of(df, label_column, labels_path)
     return df[col].dtype.kind in "OUS" or str(df[col].dtype).startswith(("string", "str"))
-
-
-def _check_values(
-    p: np.ndarray, path: str, from_logits: bool, labels=None, self_conf_out=None, *, row_sums: bool = True
-) -> np.ndarray:
-    """Reject NaN/inf, out-of-range values and rows that do not sum to 1; repair small drift by
-    clipping into [0, 1] (a copy, with a warning). Returns pred_probs, repaired or untouched."""
-    from labelaudit.core import scan_pred_probs
-
-    stats = scan_pred_probs(p, labels=labels, self_conf_out=self_conf_out)
-    if stats.first_nonfinite_row >= 0:
-        r = stats.first_nonfinite_row
-        raise InputError(f"{path}: pred_probs must be finite; row {r} contains NaN or inf: {_row_repr(p[r])}")
-    hint = "" if from_logits else "; if these are logits or unnormalised scores, pass --from-logits"
-    if stats.vmin < -DRIFT_TOL or stats.vmax > 1 + DRIFT_TOL:
-        row = _first_row(p, lambda b: ((b < -DRIFT_TOL) | (b > 1 + DRIFT_TOL)).any(axis=1))
-        values = np.asarray(p[row], dtype=np.float64)
-        bad = float(values[np.argmax((values < -DRIFT_TOL) | (values > 1 + DRIFT_TOL))])  # from that row
-        raise InputError(f"{path}: pred_probs must be in [0, 1]; row {row} has {bad!r}{hint}")
-    # row_sums=False: independent per-class probabilities (multi-label), rows need not sum to 1
-    if row_sums and (stats.row_sum_min < 1 - DRIFT_TOL or stats.row_sum_max > 1 + DRIFT_TOL):
-        row = _first_row(p, lambda b: np.abs(b.sum(axis=1, dtype=np.float64) - 1) > DRIFT_TOL)
-        total = float(np.asarray(p[row], dtype=np.float64).sum())
-        raise InputError(
-            f"{path}: each pred_probs row must sum to 1 (±{DRIFT_TOL:g}); row {row} sums to {total!r}{hint}"
-        )
-    drift = max(abs(stats.row_sum_min - 1), abs(stats.row_sum_max - 1))
-    if row_sums and drift > ROW_SUM_WARN:
-        warnings.warn(
-            f"{path}: row sums drift from 1 by up to {drift:.2g}; accepted as is",
-            LabelauditWarning,
-            stacklevel=3,
-        )
-    if stats.vmin < 0 or stats.vmax > 1:
-        warnings.warn(
-            f"{path}: values outside [0, 1] by up to {max(-stats.vmin, stats.vmax - 1):.2g} were clipped into [0, 1]",
-            LabelauditWarning,
-            stacklevel=3,
-        )
-        p = np.clip(p, 0, 1)
-        if self_conf_out is not None:
-            self_conf_out[:] = p[np.arange(len(p)), labels]
-    return p
-
-
-def _row_repr(row: np.ndarray) -> str:
-    vals = np.asarray(row).tolist()
-    return str(vals[:8])[:-1] + (", ...]" if len(vals) > 8 else "]")
-
-
-def _first_row(p: np.ndarray, bad_rows) -> int:
-    step = max(1, (1 << 21) // p.shape[1])
-    for s in range(0, len(p), step):
-        hit = bad_rows(p[s : s + step])
-        if hit.any():
-            return s + int(np.argmax(hit))
-    return -1
 
 
 def read_issue_set(path: str, n: int) -> np.ndarray:

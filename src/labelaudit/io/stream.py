@@ -22,14 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from labelaudit.core.checks import Verdict, check_prob_shape
 from labelaudit.errors import InputError, LabelauditWarning
 from labelaudit.io.readers import (
-    DRIFT_TOL,
-    ROW_SUM_WARN,
     TABLE_SUFFIXES,
     InputFile,
+    check_class_names,
     check_input_file,
-    check_prob_shape,
     label_column_of,
     labels_from_values,
     read_class_names,
@@ -161,15 +160,19 @@ class BlockSource:
             raise InputError(
                 f"{pred_probs_path}: unsupported pred_probs format (use .npy, .csv, .tsv or .parquet)"
             )
-        check_prob_shape(pred_probs_path, self.n, self.k, self.dtype, self.class_names, class_names_path)
+        check_prob_shape(self.n, self.k, self.dtype, source=pred_probs_path)
+        check_class_names(self.class_names, self.k, class_names_path or pred_probs_path)
         if from_logits:
             self.dtype = np.dtype(np.float64)
         self._raw_labels = None  # a .npy of labels: read and checked block by block, in the workers
         self.labels = self._read_labels(labels_path, label_column)
         self.rows = block_rows(self.k, self.dtype.itemsize, memory_limit, rows)
 
-    def warn_absent_classes(self, counts: np.ndarray) -> None:
-        """Warn about classes with no example, given the class counts of the labels (after a pass)."""
+    def warn_after_pass(self, counts: np.ndarray) -> None:
+        """After a pass: the repairs the value policy made (as the in-memory reader words them, for
+        the whole file) and the classes with no example, given the class counts of the labels."""
+        for message in self._verdict.warnings():
+            warnings.warn(f"{self.pred_probs_path}: {message}", LabelauditWarning, stacklevel=2)
         absent = np.flatnonzero(np.asarray(counts) == 0)
         if len(absent):
             shown = [self.class_names[i] for i in absent[:20]] if self.class_names else absent[:20].tolist()
@@ -344,45 +347,19 @@ class BlockSource:
 
     _checked = False
     _clip = False
+    _verdict = Verdict()
 
     def _check(self, block: np.ndarray, start: int) -> np.ndarray:
-        path = self.pred_probs_path
-        lo, hi = block.min(), block.max()
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            row = start + int(np.argmax(~np.isfinite(block).all(axis=1)))
-            raise InputError(f"{path}: pred_probs must be finite; row {row} contains NaN or inf")
-        hint = "" if self.from_logits else "; if these are logits or unnormalised scores, pass --from-logits"
-        if lo < -DRIFT_TOL or hi > 1 + DRIFT_TOL:
-            bad = (block < -DRIFT_TOL) | (block > 1 + DRIFT_TOL)
-            r = int(np.argmax(bad.any(axis=1)))
-            value = block[r][bad[r]][0]
-            raise InputError(
-                f"{path}: pred_probs must be in [0, 1]; row {start + r} has {float(value)!r}{hint}"
-            )
-        # row sums by a BLAS product (float32 accumulation is far inside the 1e-3 tolerance)
-        ones = np.ones(block.shape[1], dtype=block.dtype if block.dtype.itemsize >= 4 else np.float32)
-        sums = (block if block.dtype == ones.dtype else block.astype(ones.dtype)) @ ones
-        drift = np.abs(sums - sums.dtype.type(1))  # exact in the sums' dtype near 1 (Sterbenz)
-        worst = float(drift.max())
-        if worst > DRIFT_TOL:
-            r = int(np.argmax(drift > DRIFT_TOL))
-            raise InputError(
-                f"{path}: each pred_probs row must sum to 1 (±{DRIFT_TOL:g}); row {start + r} sums to "
-                f"{float(sums[r])!r}{hint}"
-            )
-        if worst > ROW_SUM_WARN:
-            self._warn_once(
-                "rowsum", f"{path}: row sums drift from 1 by up to about {worst:.2g}; accepted as is"
-            )
-        if lo < 0 or hi > 1:
-            self._warn_once("clip", f"{path}: values slightly outside [0, 1] were clipped into [0, 1]")
+        """The shared value policy on one block (rows numbered in the whole file)."""
+        from labelaudit.core.checks import block_stats, judge_values, prefixed
+
+        try:
+            verdict = judge_values(block, block_stats(block), from_logits=self.from_logits, offset=start)
+        except InputError as exc:
+            raise prefixed(self.pred_probs_path, exc) from None
+        with self._lock:  # blocks are checked in worker threads
+            self._verdict = self._verdict.merge(verdict)
+        if verdict.clip:
             self._clip = True
             block = np.clip(block, 0, 1)
         return block
-
-    def _warn_once(self, key: str, message: str) -> None:
-        with self._lock:  # blocks are checked in worker threads
-            if key in self._warned:
-                return
-            self._warned.add(key)
-        warnings.warn(message, LabelauditWarning, stacklevel=3)

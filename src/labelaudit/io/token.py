@@ -29,7 +29,7 @@ class TokenData(ArrayShape):
     ids: np.ndarray | None = None
 
 
-from labelaudit.io.multilabel import _check_probs  # noqa: E402
+from labelaudit.io.multilabel import check_probs  # noqa: E402
 
 
 def load_tokens(
@@ -112,7 +112,7 @@ def load_tokens(
         raise InputError(f"{sentence_lengths or labels_path}: {exc}") from None
     if class_names is not None and len(class_names) != p.shape[1]:
         raise InputError(f"{class_names_path}: {len(class_names)} class names for K={p.shape[1]} columns")
-    return TokenData(labels, _check_probs(p, pred_probs_path), lengths, class_names, tokens, files)
+    return TokenData(labels, check_probs(p, pred_probs_path, row_sums=True), lengths, class_names, tokens, files)
 
 
 def _read_sentences(path: str):

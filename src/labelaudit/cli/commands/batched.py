@@ -178,7 +178,7 @@ def stream_issues(src, params: dict, n_jobs: int, quiet: bool, scores_out: str |
         if scores_out:
             sink = stack.enter_context(NpyStreamWriter(scores_out, (src.n,), np.float64)).write_at
         ranked, info = _run_engine(stream, src, params, n_jobs, quiet, sink)
-    src.warn_absent_classes(info["counts"])
+    src.warn_after_pass(info["counts"])
     return ranked, info
 
 
