@@ -104,3 +104,32 @@ def raised_bounds(bounds_from_sample):
         return b
 
     return raised
+
+
+@pytest.fixture(scope="module")
+def cifar():
+    """The cifar10 golden set (labels, pred_probs), as `health` and `overlap` read it (helpers.L, helpers.P)."""
+    from helpers import L, P
+
+    return np.load(L), np.load(P)
+
+
+@pytest.fixture
+def tok_files(tmp_path):
+    """Spec example T (helpers.Y_T, P_T, L_T) as flat .npy files and as a per-sentence .jsonl with tags."""
+    import json
+
+    from helpers import L_T, P_T, Y_T
+
+    np.save(tmp_path / "y.npy", Y_T)
+    np.save(tmp_path / "p.npy", P_T)
+    np.save(tmp_path / "len.npy", L_T)
+    rows = [
+        {"tokens": ["a", "b", "c"], "labels": ["O", "PER", "LOC"], "pred_probs": P_T[:3].tolist()},
+        {"tokens": ["d", "e"], "labels": ["PER", "PER"], "pred_probs": P_T[3:5].tolist()},
+        {"tokens": ["f", "g", "h"], "labels": ["O", "LOC", "O"], "pred_probs": P_T[5:].tolist()},
+    ]
+    with open(tmp_path / "s.jsonl", "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    (tmp_path / "tags.txt").write_text("O\nPER\nLOC\n")
+    return tmp_path

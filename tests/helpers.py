@@ -1,0 +1,49 @@
+"""Plain helpers shared by several test modules (import them as ``from helpers import ...``; conftest.py
+puts tests/ on sys.path)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from labelaudit.cli import app
+
+TESTS = Path(__file__).resolve().parent
+
+# ---------------------------------------------------------------------------- spec examples M and T
+
+Y_M = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [0, 0, 0]])
+P_M = np.array(
+    [[0.9, 0.2, 0.1], [0.8, 0.1, 0.2], [0.3, 0.7, 0.6], [0.1, 0.2, 0.9], [0.7, 0.3, 0.2], [0.2, 0.1, 0.8]]
+)
+Y_T = np.array([0, 1, 2, 1, 1, 0, 2, 0])
+P_T = np.array(
+    [
+        [0.8, 0.1, 0.1],
+        [0.2, 0.7, 0.1],
+        [0.6, 0.1, 0.3],
+        [0.1, 0.85, 0.05],
+        [0.25, 0.15, 0.6],
+        [0.7, 0.2, 0.1],
+        [0.1, 0.1, 0.8],
+        [0.35, 0.55, 0.1],
+    ]
+)
+L_T = np.array([3, 2, 3])
+
+# ---------------------------------------------------------------------------- health / overlap on cifar10
+
+GOLDEN = TESTS / "golden" / "inputs"
+CIFAR = GOLDEN / "cifar10"
+L, P = str(CIFAR / "labels.npy"), str(CIFAR / "pred_probs.npy")
+NAMES_FILE = TESTS.parent / "sample_data" / "cifar10" / "class_names.txt"
+NAMES = NAMES_FILE.read_text().split()
+
+
+def run(runner, *args, code: int = 0):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == code, (
+        f"exit {result.exit_code}\nstdout: {result.stdout[:2000]}\nstderr: {result.stderr}"
+    )
+    return result
