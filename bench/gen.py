@@ -1,10 +1,11 @@
 """Generate benchmark inputs: labels.npy (int64, N) and pred_probs.npy (float32, N x K).
 
 Usage:
-    python bench/gen.py 1Mx10 [10Mx10 ...] [--data-dir /tmp/labelaudit-bench] [--seed 0] [--force]
+    python bench/gen.py 1Mx10 [10Mx10 ...] [--data-dir bench/.work/data] [--seed 0] [--force]
 
-Each size goes to DATA_DIR/<N>x<K>/. Rows are written in chunks straight into
-memory-mapped .npy files, so generating 10M x 10 needs far less memory than the file.
+Each size goes to DATA_DIR/<N>x<K>/ (default bench/.work/data, git-ignored). Rows are written in
+chunks straight into memory-mapped .npy files, so generating 10M x 10 needs far less memory than
+the file.
 
 The data imitate a real classifier's out-of-sample probabilities on noisily labelled data:
   - every row has a true class, uniform over K;
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_DATA_DIR = Path("/tmp/labelaudit-bench")
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent / ".work" / "data"  # git-ignored (bench/.gitignore)
 GEN_VERSION = 1
 LABEL_NOISE = 0.10
 MODEL_ERROR = 0.10
