@@ -5,9 +5,13 @@ The library API mirrors the command line: `find_label_issues`, `get_label_qualit
 Attributes are loaded on first use so that `labelaudit --help` does not pay for numpy.
 """
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-_CORE = (
+# Static, so that type checkers and IDEs see the API that __getattr__ loads on first use.
+__all__ = [
+    "__version__",
     "FILTERS",
     "SCORE_METHODS",
     "calibrate_confident_joint",
@@ -25,13 +29,36 @@ _CORE = (
     "get_label_quality_scores",
     "num_label_issues",
     "order_label_issues",
-)
-__all__ = ["__version__", *_CORE]
+]
 
+if TYPE_CHECKING:
+    from labelaudit.core import (
+        FILTERS,
+        SCORE_METHODS,
+        calibrate_confident_joint,
+        compute_confident_joint,
+        estimate_joint,
+        estimate_latent,
+        estimate_py_and_noise_matrices_from_probabilities,
+        find_label_issues,
+        find_overlapping_classes,
+        find_top_issues,
+        get_confident_thresholds,
+        get_label_quality_ensemble_scores,
+        get_label_quality_scores,
+        num_label_issues,
+        order_label_issues,
+        overall_label_health_score,
+        rank_classes_by_label_quality,
+    )
 
-def __getattr__(name: str):
-    if name in _CORE:
-        from labelaudit import core
+_CORE = frozenset(__all__) - {"__version__"}
 
-        return getattr(core, name)
-    raise AttributeError(f"module 'labelaudit' has no attribute {name!r}")
+if not TYPE_CHECKING:  # type checkers use the imports above, so that a misspelt name is an error
+
+    def __getattr__(name: str) -> Any:
+        if name in _CORE:
+            from labelaudit import core
+
+            return getattr(core, name)
+        raise AttributeError(f"module 'labelaudit' has no attribute {name!r}")

@@ -15,3 +15,9 @@ class InputError(LabelauditError, ValueError):
 
 class LabelauditWarning(UserWarning):
     """Something the user should know that does not stop the run (absent class, repaired drift)."""
+
+
+class GateFailed(LabelauditError):
+    """A CI gate failed: exit code 1 with the gate's one-line message."""
+
+    exit_code = 1

@@ -264,7 +264,7 @@ def test_doctor_junit_and_github(runner, tmp_path):
     assert r.exit_code == 1
     lines = r.stdout.splitlines()
     assert any(
-        line.startswith("::error file=") and "doctor: range" in line and "--from-logits" in line
+        line.startswith("::error file=") and "doctor%3A range" in line and "--from-logits" in line
         for line in lines
     )
     assert lines[-1].startswith("::notice title=labelaudit doctor::")

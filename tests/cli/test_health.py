@@ -138,7 +138,9 @@ def test_health_output_json_is_the_report(runner, cifar, tmp_path):
     res = run(runner, "health", "-l", L, "-p", P, "-o", out, "--class-names", NAMES_FILE)
     assert res.stdout == ""
     assert (
-        res.stderr.strip() == f"label health score {la.overall_label_health_score(*cifar):.4f}; wrote {out}"
+        res.stderr.strip()
+        == f"label health score {la.overall_label_health_score(*cifar):.4f} (244 estimated label issues in 10000 "
+        f"examples, K=10); wrote {out}"
     )
     written = json.loads(out.read_text())
     printed = json.loads(
@@ -262,7 +264,7 @@ def test_fail_under_passes_at_exactly_the_score(runner, cifar_score):
     res = run(runner, "health", "-l", L, "-p", P, "--fail-under", repr(cifar_score), "--format", "json")
     doc = json.loads(res.stdout)
     assert doc["gates"] == [
-        {"gate": "fail_under", "limit": cifar_score, "value": cifar_score, "passed": True}
+        {"gate": "fail_under", "what": "health score", "limit": cifar_score, "value": cifar_score, "passed": True}
     ]
     assert "Gate failed" not in res.stderr
 
@@ -277,7 +279,7 @@ def test_fail_under_fails_just_above_the_score(runner, cifar_score):
     assert len(pd.read_csv(io.StringIO(res.stdout))) == 10  # the listing is still printed
     res = run(runner, "health", "-l", L, "-p", P, "--fail-under", "0.99", "--format", "json", code=1)
     assert json.loads(res.stdout)["gates"][0]["passed"] is False
-    assert res.stderr.strip() == f"Gate failed: fail_under: health score {cifar_score:.6g} is below 0.99"
+    assert res.stderr.strip() == f"Gate failed: fail_under: health score {cifar_score:.6g} is below the limit 0.99"
 
 
 def test_fail_under_failing_still_writes_the_report(runner, tmp_path):

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from labelaudit import __version__
-from labelaudit.errors import LabelauditError
+from labelaudit.errors import GateFailed, LabelauditError
 
 app = typer.Typer(
     name="labelaudit",
@@ -24,11 +24,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-STATE = {"debug": False}
-
-
-class GateFailed(Exception):
-    """A CI gate failed: exit code 1 with a one-line reason."""
+STATE: dict = {"debug": False, "given": set()}
 
 
 def _version(value: bool) -> None:
@@ -53,10 +49,25 @@ def err(message: str) -> None:
 
 
 def command(func: Callable) -> Callable:
-    """Run a command body: warnings to stderr (once each), LabelauditError -> exit 2, gates -> exit 1."""
+    """Run a command body: warnings to stderr (once each), LabelauditError -> exit 2, gates -> exit 1.
+
+    Around the body (CONTRACT.md, "Safety"): every input and output path is checked before anything is
+    read (io.outputs.check_run_paths); the outputs are one transaction, published when the body ends or
+    only a gate failed, removed on an error or interrupt (io.outputs.publish_together); SIGINT, SIGTERM
+    and SIGHUP end the run with one line on stderr and exit 128 + the signal number (130, 143, 129); a
+    reader that closes stdout early (`| head -1`) ends nothing: stdout goes quiet, the exit code stands."""
+
+    import inspect
+
+    defaults = {name: prm.default for name, prm in inspect.signature(func).parameters.items()}
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        from labelaudit.io import outputs
+
+        # The options set to something other than their default (options.given reads this).
+        STATE["given"] = {name for name, value in kwargs.items() if value != defaults.get(name)}
+
         quiet = bool(kwargs.get("quiet", False))
         seen: set[str] = set()
 
@@ -66,11 +77,21 @@ def command(func: Callable) -> Callable:
                 seen.add(text)
                 err(f"Warning: {text}")
 
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), outputs.stdout_guard(), outputs.interrupts_as_exceptions():
             warnings.simplefilter("always")
             warnings.showwarning = show
             try:
-                return func(*args, **kwargs)
+                outputs.check_run_paths(kwargs)  # before anything is read
+                with outputs.publish_together() as run:
+                    try:
+                        return func(*args, **kwargs)
+                    except GateFailed:
+                        run.commit()  # a failed gate still publishes: CI wants the outputs of a failing run
+                        raise
+                    except typer.Exit as exc:
+                        if exc.exit_code in (0, 1):
+                            run.commit()
+                        raise
             except GateFailed as exc:
                 err(f"Gate failed: {exc}")
                 raise typer.Exit(1) from None
@@ -79,10 +100,16 @@ def command(func: Callable) -> Callable:
                     raise
                 err(f"Error: {exc}")
                 raise typer.Exit(exc.exit_code) from None
+            except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP (outputs.Interrupted)
+                err(outputs.interrupt_message(exc))
+                raise typer.Exit(outputs.interrupt_exit_code(exc)) from None
+            except BrokenPipeError:  # stdout closed where the guard does not see it: end as SIGPIPE would
+                outputs.silence_stdout()
+                raise typer.Exit(141) from None
             except MemoryError:
                 err("Error: out of memory; try a smaller --batch-size")
                 raise typer.Exit(2) from None
-            except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            except (typer.Exit, typer.Abort):
                 raise
             except Exception as exc:  # an unexpected failure is still exit 2, with a traceback on --debug
                 if STATE["debug"]:
@@ -101,7 +128,7 @@ COMMAND_MODULES = {
     "doctor": "doctor",
     "batched": "batched",
     "simulate": "simulate",
-    "evaluate": "simulate",
+    "evaluate": "evaluate",
 }
 
 
@@ -126,9 +153,12 @@ def main() -> None:
     """Console-script entry point."""
     for var in BLAS_THREAD_VARS:  # before numpy is imported
         os.environ.setdefault(var, "1")
-    _register(sys.argv[1:])
     try:
-        app()
-    except KeyboardInterrupt:
+        _register(sys.argv[1:])
+        from labelaudit.io import outputs
+
+        with outputs.stdout_guard():  # help or a listing piped into `head` ends quietly
+            app()
+    except KeyboardInterrupt:  # outside a command body (a command's own interrupts exit there)
         err("Interrupted")
-        sys.exit(2)
+        sys.exit(130)

@@ -14,12 +14,16 @@ Two exact routes, chosen by shape:
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from labelaudit.core import confident as kn
 from labelaudit.core import select as sel
 from labelaudit.core.batching import batch_rows, map_batches, row_slices
+
+if TYPE_CHECKING:
+    from labelaudit.core.context import Context
 
 DIRECT_ELEMENTS = 1 << 23  # below this many pred_probs elements the per-class route is always taken
 # Size of the subsample used for the bounds (in pred_probs elements), and the chance allowed per cell
@@ -33,7 +37,9 @@ STREAM_MISS = 1e-6
 SLACK = 1.25  # and at least SLACK times the expected number of sampled members above the cut, plus 2
 
 
-def margins(p: np.ndarray, members: np.ndarray, k: int, targets: np.ndarray, batch_size) -> np.ndarray:
+def margins(
+    p: np.ndarray, members: np.ndarray, k: int, targets: np.ndarray, batch_size: int | None
+) -> np.ndarray:
     """(len(targets), n_k) margins P[i, j] - P[i, k] in the input dtype, one contiguous row per target
     class j, gathered in row slices so that no (n_k, K) block is held at once."""
     out = np.empty((len(targets), len(members)), dtype=p.dtype)
@@ -50,13 +56,27 @@ def margins(p: np.ndarray, members: np.ndarray, k: int, targets: np.ndarray, bat
     return out
 
 
+class MarginSource(Protocol):
+    """How the selection reaches margins: in memory (InMemoryMargins) or by streaming (core.stream)."""
+
+    random_access: bool  # whether class_margins may gather any rows (the per-class route)
+    sample_elements: int
+    miss: float
+
+    def sample(self, stride: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def candidates(self, bounds: np.ndarray) -> tuple[np.ndarray, ...]: ...
+
+    def class_margins(self, cells: dict[int, np.ndarray]) -> dict[int, np.ndarray]: ...
+
+
 class InMemoryMargins:
     """Margin access for an in-memory (or memory-mapped) pred_probs: random access to any row."""
 
     random_access = True
     sample_elements, miss = SAMPLE_ELEMENTS, MISS
 
-    def __init__(self, ctx):
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
     def sample(self, stride: int) -> tuple[np.ndarray, np.ndarray]:
@@ -70,11 +90,11 @@ class InMemoryMargins:
             np.subtract(block, block[np.arange(len(block)), y[rows[sl]]][:, None], out=d[sl])
         return d, y[rows]
 
-    def candidates(self, bounds: np.ndarray):
+    def candidates(self, bounds: np.ndarray) -> tuple[np.ndarray, ...]:
         ctx = self.ctx
         p, y = ctx.pred_probs, ctx.labels
 
-        def part(sl: slice):
+        def part(sl: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             return candidate_block(p[sl], y[sl], bounds, sl.start)
 
         parts = list(map_batches(part, ctx.n, batch_rows(ctx.k, ctx.batch_size), ctx.n_jobs))
@@ -98,7 +118,7 @@ def _select_from_margins(m: np.ndarray, members: np.ndarray, need: np.ndarray) -
     return members[chosen]
 
 
-def select(ctx, need: np.ndarray, classes: list[int]) -> np.ndarray:
+def select(ctx: Context, need: np.ndarray, classes: list[int]) -> np.ndarray:
     """Boolean mask (N,) of examples flagged by prune_by_noise_rate.
 
     need: (K, K) int, need[j, k] = examples labelled k to flag as truly j (diagonal ignored);
@@ -114,7 +134,7 @@ def select(ctx, need: np.ndarray, classes: list[int]) -> np.ndarray:
     counts = ctx.counts
     # A cell asking for every member of its class flags the whole class.
     whole = np.flatnonzero((need >= counts[None, :]).any(axis=0) & (counts > 0))
-    for k in whole:
+    for k in whole.tolist():
         mask[ctx.groups.members(k)] = True
         need[:, k] = 0
     active = np.flatnonzero(need.any(axis=0))
@@ -182,7 +202,7 @@ def poisson_want(mu: np.ndarray, miss: float) -> np.ndarray:
 
 
 def bounds_from_sample(
-    d: np.ndarray, ys: np.ndarray, counts, need: np.ndarray, active, miss: float
+    d: np.ndarray, ys: np.ndarray, counts: np.ndarray, need: np.ndarray, active: np.ndarray, miss: float
 ) -> np.ndarray:
     """(K, K) array in the dtype of the margins: bounds[k, j] = a margin value that at least need[j, k]
     members of class k reach except with probability about `miss`, judged from sampled margins d (|S|, K)
@@ -211,7 +231,9 @@ def bounds_from_sample(
     return bounds
 
 
-def candidate_block(block: np.ndarray, yb: np.ndarray, bounds: np.ndarray, start: int):
+def candidate_block(
+    block: np.ndarray, yb: np.ndarray, bounds: np.ndarray, start: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(indices, cell codes y * K + j, margins) of the (row, target) pairs of one block whose margin
     P[i, j] - P[i, y_i] reaches bounds[y_i, j]; rows are numbered from `start`, in index order."""
     k_all = block.shape[1]
@@ -225,7 +247,9 @@ def candidate_block(block: np.ndarray, yb: np.ndarray, bounds: np.ndarray, start
     return (r + start).astype(kind), code.astype(kind), d.ravel()[flat]
 
 
-def _select_candidates(idx, code, val, need, k_all, mask) -> np.ndarray:
+def _select_candidates(
+    idx: np.ndarray, code: np.ndarray, val: np.ndarray, need: np.ndarray, k_all: int, mask: np.ndarray
+) -> np.ndarray:
     """Flag the need[j, k] largest candidates of each cell (code = k * K + j) into `mask`; return the
     codes of cells with fewer candidates than needed (to be redone exactly)."""
     key = code.astype(np.uint16) if k_all * k_all <= 1 << 16 else code

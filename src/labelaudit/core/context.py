@@ -6,13 +6,19 @@ scores, the health report and the CLI instead of re-reading pred_probs for each.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from labelaudit.core import confident as kn
 from labelaudit.core.batching import resolve_n_jobs
 from labelaudit.core.checks import check_inputs
 from labelaudit.core.confident import class_counts
 from labelaudit.core.count import _floored, calibrate_confident_joint, estimate_joint
+
+if TYPE_CHECKING:
+    from labelaudit.core._noise_rate import MarginSource
 
 
 class Context:
@@ -22,11 +28,21 @@ class Context:
     instead of re-reading pred_probs for each.
     """
 
+    n: int  # examples (N)
+    k: int  # classes (K)
+    pred_probs: NDArray[np.floating[Any]]  # (N, K); never set on a streamed context, which holds none
+
     @classmethod
-    def validated(cls, labels, pred_probs, batch_size: int | None = None, n_jobs: int | None = 1) -> Context:
+    def validated(
+        cls,
+        labels: ArrayLike,
+        pred_probs: NDArray[np.floating[Any]],
+        batch_size: int | None = None,
+        n_jobs: int | None = 1,
+    ) -> Context:
         """Check the inputs (check_inputs' rules) and gather the self-confidences in the same pass."""
         ok = isinstance(pred_probs, np.ndarray) and pred_probs.ndim == 2
-        sc = np.empty(pred_probs.shape[0], dtype=pred_probs.dtype) if ok else None  # type: ignore[union-attr]
+        sc = np.empty(pred_probs.shape[0], dtype=pred_probs.dtype) if ok else None
         y, p = check_inputs(labels, pred_probs, batch_size=batch_size, n_jobs=n_jobs, self_conf_out=sc)
         ctx = cls(y, p, batch_size, n_jobs)
         ctx._self_conf = sc
@@ -34,17 +50,17 @@ class Context:
 
     def __init__(
         self,
-        labels: np.ndarray,
-        pred_probs: np.ndarray,
+        labels: NDArray[np.integer[Any]],
+        pred_probs: NDArray[np.floating[Any]] | None,
         batch_size: int | None = None,
         n_jobs: int | None = 1,
-        self_conf: np.ndarray | None = None,
-    ):
+        self_conf: NDArray[np.floating[Any]] | None = None,
+    ) -> None:
         self.labels = labels
-        self.pred_probs = pred_probs
         self.batch_size = batch_size
         self.n_jobs = resolve_n_jobs(n_jobs)
         if pred_probs is not None:  # a streamed context (core.stream) sets n and k itself
+            self.pred_probs = pred_probs
             self.n, self.k = pred_probs.shape
         self._groups: kn.ClassGroups | None = None
         self._counts: np.ndarray | None = None
@@ -69,13 +85,13 @@ class Context:
         return self._groups
 
     @property
-    def counts(self) -> np.ndarray:
+    def counts(self) -> NDArray[np.int64]:
         if self._counts is None:
             self._counts = class_counts(self.labels, self.k)
         return self._counts
 
     @property
-    def self_confidence(self) -> np.ndarray:
+    def self_confidence(self) -> NDArray[np.floating[Any]]:
         if self._self_conf is None:
             self._self_conf = kn.gather_self_confidence(
                 self.labels, self.pred_probs, self.batch_size, self.n_jobs
@@ -83,7 +99,7 @@ class Context:
         return self._self_conf
 
     @property
-    def thresholds(self) -> np.ndarray:
+    def thresholds(self) -> NDArray[np.floating[Any]]:
         if self._thresholds is None:
             self._thresholds = kn.class_thresholds(
                 self.self_confidence, self.labels, self.counts, self._groups
@@ -99,11 +115,11 @@ class Context:
         return self._rows
 
     @property
-    def confident_joint_uncalibrated(self) -> np.ndarray:
+    def confident_joint_uncalibrated(self) -> NDArray[np.int64]:
         return _floored(self.rows.confident_joint)
 
     @property
-    def confident_joint(self) -> np.ndarray:
+    def confident_joint(self) -> NDArray[np.int64]:
         if self._cj_cal is None:
             self._cj_cal = calibrate_confident_joint(
                 self.confident_joint_uncalibrated, self.labels, _column_major=True
@@ -111,26 +127,26 @@ class Context:
         return self._cj_cal
 
     @property
-    def margins(self):
+    def margins(self) -> MarginSource:
         from labelaudit.core._noise_rate import InMemoryMargins
 
         return InMemoryMargins(self)
 
-    def predicted(self, rows: np.ndarray | None = None) -> np.ndarray:
+    def predicted(self, rows: NDArray[np.integer[Any]] | None = None) -> NDArray[np.int64]:
         """First argmax of every row (or of `rows`), int64 (kept from the row pass when it has it)."""
         if self._rows is not None and self._rows.argmax is not None:
             am = self._rows.argmax
             return (am if rows is None else am[rows]).astype(np.int64)
         return kn.predicted_labels(self.pred_probs, rows, self.batch_size, self.n_jobs)
 
-    def matches(self, rows: np.ndarray) -> np.ndarray:
+    def matches(self, rows: NDArray[np.integer[Any]]) -> NDArray[np.bool_]:
         """Does each label in `rows` win its row's argmax after the EPS nudge?"""
         rows = np.asarray(rows, dtype=np.int64)
         am = self.predicted(rows)
         top = self.pred_probs[rows, am]  # one element per row instead of the whole row
         return kn.label_wins(am, top, self.self_confidence[rows], self.labels[rows])
 
-    def off_diagonal_issues(self) -> np.ndarray:
+    def off_diagonal_issues(self) -> NDArray[np.intp]:
         """Increasing indices counted off the diagonal whose label does not win the nudged argmax."""
         off = np.flatnonzero(self.rows.off_diagonal)
         return off[~self.matches(off)]

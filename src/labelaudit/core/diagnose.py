@@ -13,6 +13,7 @@ import numpy as np
 from labelaudit.core.batching import batch_rows, row_slices
 from labelaudit.core.checks import DRIFT_TOL, ProbStats, judge_values
 from labelaudit.core.confident import class_counts
+from labelaudit.core.report import Gate, Report
 from labelaudit.errors import InputError
 
 IN_SAMPLE_ACCURACY = 0.999  # with mean top probability above IN_SAMPLE_CONFIDENCE: the model saw these rows
@@ -243,3 +244,33 @@ def diagnose(
 def _names(classes: np.ndarray, class_names: list[str] | None, limit: int = 10) -> str:
     shown = [class_names[c] if class_names else str(int(c)) for c in classes[:limit]]
     return ", ".join(shown) + (f", ... ({len(classes) - limit} more)" if len(classes) > limit else "")
+
+
+def doctor(
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    class_names: list[str] | None = None,
+    batch_size: int | None = None,
+) -> Report:
+    """doctor: the findings as a table, a verdict, and one gate that fails when something must be fixed."""
+    findings = diagnose(labels, pred_probs, class_names, batch_size)
+    errors = [f for f in findings if f.severity == "error"]
+    n_warnings = sum(f.severity == "warning" for f in findings)
+    if errors:
+        verdict = f"{len(errors)} problem(s) to fix before auditing labels"
+    else:
+        verdict = f"ready to audit ({n_warnings} warning(s))" if n_warnings else "ready to audit"
+    table = {key: [getattr(f, key) for f in findings] for key in ("check", "severity", "message", "fix")}
+    shape = getattr(pred_probs, "shape", ())
+    return Report(
+        command="doctor",
+        params={},
+        n=int(shape[0]) if len(shape) == 2 else 0,
+        k=int(shape[1]) if len(shape) == 2 else 0,
+        class_names=class_names,
+        headline=verdict,
+        tables={"findings": table},
+        results={"verdict": verdict, "ok": not errors},
+        gates=(Gate("doctor", "{} problems to fix", 0, len(errors), text=f"{verdict}: " + "; ".join(f.check for f in errors)),),
+        views=("findings",),
+    )

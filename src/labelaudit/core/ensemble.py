@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Literal, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from labelaudit.core.checks import check_inputs
 from labelaudit.core.constants import C_MIN
@@ -18,9 +21,9 @@ LOG_LOSS_T_VALUES = (1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 100, 200)
 
 @dataclass(frozen=True)
 class EnsembleScores:
-    scores: np.ndarray  # (N,) float64 combined score
-    member_scores: np.ndarray  # (M, N), one row per model, in the scores' dtype
-    weights: np.ndarray  # (M,) weights used (as given for "custom": not normalised)
+    scores: NDArray[np.float64]  # (N,) float64 combined score
+    member_scores: NDArray[np.floating[Any]]  # (M, N), one row per model, in the scores' dtype
+    weights: NDArray[np.float64]  # (M,) weights used (as given for "custom": not normalised)
 
 
 def log_loss(labels: np.ndarray, probs: np.ndarray) -> float:
@@ -41,16 +44,18 @@ def log_loss(labels: np.ndarray, probs: np.ndarray) -> float:
     return float(np.mean(-np.log(p)))
 
 
-def log_loss_weights(labels, members: list[np.ndarray], t_values=LOG_LOSS_T_VALUES) -> np.ndarray:
+def log_loss_weights(
+    labels: np.ndarray, members: list[np.ndarray], t_values: Sequence[float] = LOG_LOSS_T_VALUES
+) -> NDArray[np.float64]:
     """Member weights softmax(-T * log-loss) for the T whose weighted average has the lowest log-loss
     (first T wins ties). Computed as a shifted softmax, so large T never underflow to NaN (where the
     reference library would crash, it gets the same weights whenever it does not)."""
-    losses = []
+    member_losses = []
     for p in members:
         q = np.maximum(p, C_MIN)
         q = q / q.sum(axis=1, keepdims=True)
-        losses.append(log_loss(labels, q))
-    losses = np.array(losses)
+        member_losses.append(log_loss(labels, q))
+    losses = np.array(member_losses)
     best, kept = np.inf, None
     for t in t_values:
         v = np.exp(-t * losses - np.max(-t * losses)) if _underflows(t, losses) else np.exp(-t * losses)
@@ -61,6 +66,8 @@ def log_loss_weights(labels, members: list[np.ndarray], t_values=LOG_LOSS_T_VALU
         e = log_loss(labels, avg)
         if e < best:
             best, kept = e, w
+    if kept is None:
+        raise InputError("log_loss_search needs at least one T value")
     return kept
 
 
@@ -75,18 +82,63 @@ def _left_sum(v: np.ndarray) -> float:
     return total
 
 
+@overload
 def get_label_quality_ensemble_scores(
-    labels,
-    pred_probs_list,
+    labels: ArrayLike,
+    pred_probs_list: Sequence[NDArray[np.floating[Any]]],
     *,
     method: str = "self_confidence",
     adjust_pred_probs: bool = False,
     weight_ensemble_members_by: str = "accuracy",
-    custom_weights=None,
-    log_loss_search_T_values=LOG_LOSS_T_VALUES,
+    custom_weights: Sequence[float] | NDArray[np.floating[Any]] | None = None,
+    log_loss_search_T_values: Sequence[float] = LOG_LOSS_T_VALUES,
+    batch_size: int | None = None,
+    return_details: Literal[False] = False,
+) -> NDArray[np.float64]: ...
+
+
+@overload
+def get_label_quality_ensemble_scores(
+    labels: ArrayLike,
+    pred_probs_list: Sequence[NDArray[np.floating[Any]]],
+    *,
+    method: str = "self_confidence",
+    adjust_pred_probs: bool = False,
+    weight_ensemble_members_by: str = "accuracy",
+    custom_weights: Sequence[float] | NDArray[np.floating[Any]] | None = None,
+    log_loss_search_T_values: Sequence[float] = LOG_LOSS_T_VALUES,
+    batch_size: int | None = None,
+    return_details: Literal[True],
+) -> EnsembleScores: ...
+
+
+@overload
+def get_label_quality_ensemble_scores(
+    labels: ArrayLike,
+    pred_probs_list: Sequence[NDArray[np.floating[Any]]],
+    *,
+    method: str = "self_confidence",
+    adjust_pred_probs: bool = False,
+    weight_ensemble_members_by: str = "accuracy",
+    custom_weights: Sequence[float] | NDArray[np.floating[Any]] | None = None,
+    log_loss_search_T_values: Sequence[float] = LOG_LOSS_T_VALUES,
+    batch_size: int | None = None,
+    return_details: bool,
+) -> NDArray[np.float64] | EnsembleScores: ...
+
+
+def get_label_quality_ensemble_scores(
+    labels: ArrayLike,
+    pred_probs_list: Sequence[NDArray[np.floating[Any]]],
+    *,
+    method: str = "self_confidence",
+    adjust_pred_probs: bool = False,
+    weight_ensemble_members_by: str = "accuracy",
+    custom_weights: Sequence[float] | NDArray[np.floating[Any]] | None = None,
+    log_loss_search_T_values: Sequence[float] = LOG_LOSS_T_VALUES,
     batch_size: int | None = None,
     return_details: bool = False,
-):
+) -> NDArray[np.float64] | EnsembleScores:
     """(N,) combined label quality score of several models' pred_probs (each (N, K)).
 
     Weights: "accuracy" (each model's accuracy, normalised), "uniform", "log_loss_search" (a softmax of
@@ -110,36 +162,96 @@ def get_label_quality_ensemble_scores(
         raise InputError(f"all models must have the same (N, K); got {sorted(shapes)}")
     y = members[0][0]
     ctxs = [Context(y, p, batch_size) for _, p in members]
-    scores = np.stack([np.asarray(scores_for_rows(c, None, method, adjust_pred_probs)) for c in ctxs])
+    raw = member_weights(
+        y, ctxs, weight_ensemble_members_by, custom_weights=custom_weights, t_values=log_loss_search_T_values
+    )
+    details = _combined(ctxs, raw, weight_ensemble_members_by, method, adjust_pred_probs)
+    return details if return_details else details.scores
+
+
+def member_weights(
+    labels: NDArray[np.integer[Any]],
+    members: Sequence[Context],
+    weight_by: str,
+    *,
+    custom_weights: Sequence[float] | NDArray[np.floating[Any]] | None = None,
+    t_values: Sequence[float] = LOG_LOSS_T_VALUES,
+) -> NDArray[np.float64]:
+    """Each model's raw weight, computed once per run: its accuracy, 1 (uniform), the log-loss softmax,
+    or the custom weights as given (one per model, finite and >= 0, not all 0)."""
     m = len(members)
-    if weight_ensemble_members_by == "uniform":
-        weights = np.ones(m)
-    elif weight_ensemble_members_by == "accuracy":
-        acc = np.array([np.mean(c.predicted() == y) for c in ctxs])
-        weights = acc / acc.sum()
-    elif weight_ensemble_members_by == "custom":
+    if weight_by == "uniform":
+        return np.ones(m)
+    if weight_by == "accuracy":
+        return np.array([np.mean(c.predicted() == labels) for c in members], dtype=np.float64)
+    if weight_by == "custom":
         if custom_weights is None or len(custom_weights) != m:
             raise InputError(f"custom weighting needs one weight per model ({m})")
-        weights = np.asarray(custom_weights, dtype=np.float64)
-    else:
-        weights = log_loss_weights(y, [p for _, p in members], log_loss_search_T_values)
+        w = np.asarray(custom_weights, dtype=np.float64)
+        if not np.isfinite(w).all() or (w < 0).any() or not w.any():
+            raise InputError(f"custom weights must be finite, >= 0 and not all 0; got {w.tolist()}")
+        return w
+    return np.asarray(log_loss_weights(labels, [c.pred_probs for c in members], t_values), dtype=np.float64)
+
+
+def _combined(
+    members: Sequence[Context], raw: NDArray[np.float64], weight_by: str, method: str, adjust: bool
+) -> EnsembleScores:
+    """EnsembleScores from the members' scores and raw weights (accuracies normalised to sum 1)."""
+    scores = np.stack([np.asarray(scores_for_rows(c, None, method, adjust)) for c in members])
+    weights = raw / raw.sum() if weight_by == "accuracy" else raw
+    m = len(members)
     # Members are summed strictly left to right, as the reference accumulates them; the uniform mean
     # stays in the scores' dtype (float32 scores give a float32 mean), weighted sums are float64.
-    if weight_ensemble_members_by == "uniform":
+    if weight_by == "uniform":
         combined = scores[0].copy()
         for i in range(1, m):
             combined += scores[i]
         combined = (combined / m).astype(np.float64)
     else:
-        combined = np.zeros(len(y), dtype=np.float64)
+        combined = np.zeros(scores.shape[1], dtype=np.float64)
         for i in range(m):
             combined += scores[i] * weights[i]
-    if return_details:
-        return EnsembleScores(combined, scores, weights)
-    return combined
+    return EnsembleScores(combined, scores, weights)
 
 
-def average_pred_probs(members: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class EnsembleModel:
+    """Several models of one dataset: detection runs on `context`, their weighted average; rankings use
+    the members' combined score. Weights are computed once, here."""
+
+    context: Context
+    members: tuple[Context, ...]
+    weight_by: str
+    raw_weights: NDArray[np.float64]
+    paths: tuple[str, ...]
+
+
+def build_ensemble(
+    labels: NDArray[np.integer[Any]],
+    members: Sequence[Context],
+    *,
+    weight_by: str = "accuracy",
+    custom_weights: Sequence[float] | None = None,
+    paths: Sequence[str] = (),
+    batch_size: int | None = None,
+    n_jobs: int | None = 1,
+) -> EnsembleModel:
+    """An EnsembleModel of validated member contexts (same labels, same (N, K))."""
+    if weight_by not in WEIGHTINGS:
+        raise InputError(f"weight_ensemble_members_by must be one of {', '.join(WEIGHTINGS)}")
+    if weight_by == "custom" and custom_weights is None:
+        raise InputError("--weight-by custom needs --weights")
+    raw = member_weights(labels, members, weight_by, custom_weights=custom_weights)
+    average = Context(labels, average_pred_probs([c.pred_probs for c in members], raw), batch_size, n_jobs)
+    return EnsembleModel(average, tuple(members), weight_by, raw, tuple(paths))
+
+
+def ensemble_scores(model: EnsembleModel, method: str, adjust: bool) -> EnsembleScores:
+    return _combined(model.members, model.raw_weights, model.weight_by, method, adjust)
+
+
+def average_pred_probs(members: Sequence[ArrayLike], weights: ArrayLike) -> NDArray[np.float64]:
     """The ensemble's own pred_probs: members averaged with weights normalised to sum 1."""
     w = np.asarray(weights, dtype=np.float64)
     w = w / w.sum()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from labelaudit.core import _noise_rate
 from labelaudit.core import select as sel
@@ -26,13 +28,13 @@ PRUNE_FILTERS = ("prune_by_noise_rate", "prune_by_class", "both")
 
 
 def prune_counts(
-    confident_joint: np.ndarray,
-    class_counts: np.ndarray,
+    confident_joint: NDArray[np.number[Any]],
+    class_counts: NDArray[np.integer[Any]],
     *,
     frac_noise: float = 1.0,
-    num_to_remove_per_class=None,
+    num_to_remove_per_class: ArrayLike | None = None,
     min_examples_per_class: int = 1,
-) -> np.ndarray:
+) -> NDArray[np.int64]:
     """(K, K) int64 prune matrix M: M[j, k] = how many examples labelled k to flag as truly j.
 
     From the transposed (calibrated) confident joint: raise each diagonal to min_examples_per_class by
@@ -112,20 +114,71 @@ def _prune_by_noise_rate(ctx: Context, prune: np.ndarray, m_min: int) -> np.ndar
     return _noise_rate.select(ctx, prune, _prunable(ctx, m_min))
 
 
+@overload
 def find_label_issues(
-    labels,
-    pred_probs,
+    labels: ArrayLike,
+    pred_probs: NDArray[np.floating[Any]],
     *,
-    return_indices_ranked_by: str | None = None,
-    rank_by_kwargs: dict | None = None,
+    return_indices_ranked_by: None = None,
+    rank_by_kwargs: dict[str, Any] | None = None,
     filter_by: str = "prune_by_noise_rate",
     frac_noise: float = 1.0,
-    num_to_remove_per_class=None,
+    num_to_remove_per_class: ArrayLike | None = None,
     min_examples_per_class: int = 1,
-    confident_joint=None,
+    confident_joint: ArrayLike | None = None,
     n_jobs: int | None = None,
     batch_size: int | None = None,
-) -> np.ndarray:
+) -> NDArray[np.bool_]: ...
+
+
+@overload
+def find_label_issues(
+    labels: ArrayLike,
+    pred_probs: NDArray[np.floating[Any]],
+    *,
+    return_indices_ranked_by: str,
+    rank_by_kwargs: dict[str, Any] | None = None,
+    filter_by: str = "prune_by_noise_rate",
+    frac_noise: float = 1.0,
+    num_to_remove_per_class: ArrayLike | None = None,
+    min_examples_per_class: int = 1,
+    confident_joint: ArrayLike | None = None,
+    n_jobs: int | None = None,
+    batch_size: int | None = None,
+) -> NDArray[np.int64]: ...
+
+
+@overload
+def find_label_issues(
+    labels: ArrayLike,
+    pred_probs: NDArray[np.floating[Any]],
+    *,
+    return_indices_ranked_by: str | None = None,
+    rank_by_kwargs: dict[str, Any] | None = None,
+    filter_by: str = "prune_by_noise_rate",
+    frac_noise: float = 1.0,
+    num_to_remove_per_class: ArrayLike | None = None,
+    min_examples_per_class: int = 1,
+    confident_joint: ArrayLike | None = None,
+    n_jobs: int | None = None,
+    batch_size: int | None = None,
+) -> NDArray[np.bool_] | NDArray[np.int64]: ...
+
+
+def find_label_issues(
+    labels: ArrayLike,
+    pred_probs: NDArray[np.floating[Any]],
+    *,
+    return_indices_ranked_by: str | None = None,
+    rank_by_kwargs: dict[str, Any] | None = None,
+    filter_by: str = "prune_by_noise_rate",
+    frac_noise: float = 1.0,
+    num_to_remove_per_class: ArrayLike | None = None,
+    min_examples_per_class: int = 1,
+    confident_joint: ArrayLike | None = None,
+    n_jobs: int | None = None,
+    batch_size: int | None = None,
+) -> NDArray[np.bool_] | NDArray[np.int64]:
     """Flag likely label errors.
 
     Returns a boolean mask (N,), or, with `return_indices_ranked_by` set to a score method, the int64
@@ -161,10 +214,10 @@ def issue_rows(
     *,
     filter_by: str = "prune_by_noise_rate",
     frac_noise: float = 1.0,
-    num_to_remove_per_class=None,
+    num_to_remove_per_class: ArrayLike | None = None,
     min_examples_per_class: int = 1,
-    confident_joint=None,
-) -> np.ndarray:
+    confident_joint: ArrayLike | None = None,
+) -> NDArray[np.int64]:
     """Increasing int64 indices flagged by `filter_by` on an already-validated context."""
     if filter_by not in FILTERS:
         raise InputError(f"filter_by must be one of {', '.join(FILTERS)}; got {filter_by!r}")

@@ -5,10 +5,15 @@ Tables are returned as dicts of equal-length numpy columns (no pandas in core), 
 
 from __future__ import annotations
 
+from collections.abc import Sized
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from labelaudit.core.context import Context
 from labelaudit.core.count import estimate_joint
+from labelaudit.core.report import Report, head, named_classes, score_gate
 
 EPS_DS = 1e-6  # lower clip of denominators in the dataset tables
 
@@ -23,24 +28,31 @@ CLASS_COLUMNS = (
 PAIR_COLUMNS = ("class_a", "class_b", "n_overlapping", "joint_probability")
 
 
-def _joint_and_count(labels, pred_probs, joint, num_examples, confident_joint, batch_size):
+def _joint_and_count(
+    labels: ArrayLike | None,
+    pred_probs: NDArray[np.floating[Any]] | None,
+    joint: ArrayLike | None,
+    num_examples: int | None,
+    confident_joint: ArrayLike | None,
+    batch_size: int | None,
+) -> tuple[NDArray[np.float64], int]:
     if joint is None:
         if confident_joint is not None and labels is None:
             joint = estimate_joint(None, None, confident_joint=confident_joint)
         else:
             joint = estimate_joint(labels, pred_probs, confident_joint=confident_joint, batch_size=batch_size)
-    joint = np.asarray(joint, dtype=np.float64)
+    j = np.asarray(joint, dtype=np.float64)
     if num_examples is None:
         if labels is not None:
-            num_examples = len(labels)
+            num_examples = len(labels) if isinstance(labels, Sized) else len(np.asarray(labels))
         elif confident_joint is not None:
             num_examples = int(np.asarray(confident_joint).sum())
         else:
             raise ValueError("num_examples is needed when only a joint is given")
-    return joint, int(num_examples)
+    return j, int(num_examples)
 
 
-def class_table(joint: np.ndarray, num_examples: int) -> dict[str, np.ndarray]:
+def class_table(joint: NDArray[np.float64], num_examples: int) -> dict[str, np.ndarray]:
     """Per-class label issues and noise from a (K, K) joint (rows = given label), sorted by label quality
     score ascending, ties by class index."""
     diag = np.diagonal(joint)
@@ -59,7 +71,9 @@ def class_table(joint: np.ndarray, num_examples: int) -> dict[str, np.ndarray]:
     return {k: v[order] for k, v in table.items()}
 
 
-def pair_table(joint: np.ndarray, num_examples: int, *, asymmetric: bool = False) -> dict[str, np.ndarray]:
+def pair_table(
+    joint: NDArray[np.float64], num_examples: int, *, asymmetric: bool = False
+) -> dict[str, np.ndarray]:
     """Class pairs by joint probability of confusion, largest first, ties in row-major pair order.
 
     Symmetric: pairs a < b with J[a, b] + J[b, a]. Asymmetric: every a != b with J[a, b]."""
@@ -77,7 +91,13 @@ def pair_table(joint: np.ndarray, num_examples: int, *, asymmetric: bool = False
 
 
 def rank_classes_by_label_quality(
-    labels=None, pred_probs=None, *, num_examples=None, joint=None, confident_joint=None, batch_size=None
+    labels: ArrayLike | None = None,
+    pred_probs: NDArray[np.floating[Any]] | None = None,
+    *,
+    num_examples: int | None = None,
+    joint: ArrayLike | None = None,
+    confident_joint: ArrayLike | None = None,
+    batch_size: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-class table (columns CLASS_COLUMNS), most problematic class first."""
     j, nx = _joint_and_count(labels, pred_probs, joint, num_examples, confident_joint, batch_size)
@@ -85,14 +105,14 @@ def rank_classes_by_label_quality(
 
 
 def find_overlapping_classes(
-    labels=None,
-    pred_probs=None,
+    labels: ArrayLike | None = None,
+    pred_probs: NDArray[np.floating[Any]] | None = None,
     *,
     asymmetric: bool = False,
-    num_examples=None,
-    joint=None,
-    confident_joint=None,
-    batch_size=None,
+    num_examples: int | None = None,
+    joint: ArrayLike | None = None,
+    confident_joint: ArrayLike | None = None,
+    batch_size: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Class pairs the labels confuse most (columns PAIR_COLUMNS), largest joint probability first."""
     j, nx = _joint_and_count(labels, pred_probs, joint, num_examples, confident_joint, batch_size)
@@ -100,7 +120,13 @@ def find_overlapping_classes(
 
 
 def overall_label_health_score(
-    labels=None, pred_probs=None, *, num_examples=None, joint=None, confident_joint=None, batch_size=None
+    labels: ArrayLike | None = None,
+    pred_probs: NDArray[np.floating[Any]] | None = None,
+    *,
+    num_examples: int | None = None,
+    joint: ArrayLike | None = None,
+    confident_joint: ArrayLike | None = None,
+    batch_size: int | None = None,
 ) -> float:
     """1 - (off_diagonal number of label issues) / N with labels and pred_probs; trace of the joint
     otherwise."""
@@ -120,7 +146,7 @@ class HealthReport:
     inverse_noise_matrix P(true | given) (K, K), prior P(true) (K,), num_issues (off_diagonal count).
     """
 
-    def __init__(self, ctx: Context, num_examples: int | None = None):
+    def __init__(self, ctx: Context, num_examples: int | None = None) -> None:
         from labelaudit.core.count import estimate_latent
 
         nx = ctx.n if num_examples is None else int(num_examples)
@@ -139,3 +165,77 @@ class HealthReport:
 
     def pairs(self, asymmetric: bool = False) -> dict[str, np.ndarray]:
         return pair_table(self.joint, self.num_examples, asymmetric=asymmetric)
+
+
+def health(
+    ctx: Context,
+    *,
+    num_examples: int | None = None,
+    fail_under: float | None = None,
+    class_names: list[str] | None = None,
+) -> Report:
+    """health: the overall score, the per-class table (most problematic first) and the matrices, with
+    the --fail-under gate. The class table is the listing (csv and table outputs)."""
+    rep = HealthReport(ctx, num_examples)
+    classes = named_classes(rep.classes, class_names)
+    return Report(
+        command="health",
+        params={"num_examples": num_examples, "fail_under": fail_under},
+        n=ctx.n,
+        k=ctx.k,
+        class_names=class_names,
+        headline=(
+            f"label health score {rep.health_score:.4f} ({rep.num_issues} estimated label issues in "
+            f"{ctx.n} examples, K={ctx.k})"
+        ),
+        tables={"classes": classes},
+        results={
+            "n_issues": rep.num_issues,
+            "issue_rate": rep.num_issues / ctx.n,
+            "health_score": rep.health_score,
+            "gates": [],
+            "confident_joint": rep.confident_joint.tolist(),
+            "joint": rep.joint.tolist(),
+            "noise_matrix": rep.noise_matrix.tolist(),
+            "inverse_noise_matrix": rep.inverse_noise_matrix.tolist(),
+            "prior": rep.prior.tolist(),
+        },
+        gates=score_gate("fail_under", "health score {}", rep.health_score, fail_under, below=True),
+        views=("score", "classes", "noise_matrix"),
+    )
+
+
+def overlap(
+    ctx: Context,
+    *,
+    asymmetric: bool = False,
+    num_examples: int | None = None,
+    top: int | None = None,
+    fail_over: float | None = None,
+    class_names: list[str] | None = None,
+) -> Report:
+    """overlap: class pairs the labels confuse most, largest joint probability first, with --fail-over."""
+    pairs = HealthReport(ctx, num_examples).pairs(asymmetric)
+    largest = float(pairs["joint_probability"][0]) if len(pairs["joint_probability"]) else 0.0
+    total = len(pairs["class_a"])
+    pairs = head(pairs, top)
+    named_pairs = {"class_a": pairs["class_a"], "class_b": pairs["class_b"]}
+    if class_names is not None:
+        names = np.asarray(class_names, dtype=object)
+        named_pairs["name_a"], named_pairs["name_b"] = names[pairs["class_a"]], names[pairs["class_b"]]
+    named_pairs["n_overlapping"] = pairs["n_overlapping"]
+    named_pairs["joint_probability"] = pairs["joint_probability"]
+    kind = "ordered" if asymmetric else "unordered"
+    return Report(
+        command="overlap",
+        params={"asymmetric": asymmetric, "num_examples": num_examples, "top": top, "fail_over": fail_over},
+        n=ctx.n,
+        k=ctx.k,
+        class_names=class_names,
+        headline=f"largest joint probability {largest:.6f}",
+        tables={"pairs": named_pairs},
+        results={"largest_joint_probability": largest, "gates": []},
+        gates=score_gate("fail_over", "largest joint probability {}", largest, fail_over, below=False),
+        views=(f"pairs:Most confused {kind} class pairs",),
+        total=total,
+    )

@@ -7,20 +7,25 @@ Shapes: Y (N, K) 0/1 integers; pred_probs (N, K) independent per-class probabili
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from labelaudit.core import select as sel
 from labelaudit.core.checks import check_pred_probs
 from labelaudit.core.context import Context
 from labelaudit.core.filter import FILTERS, issue_rows
 from labelaudit.core.rank import check_method, scores_of_block
+from labelaudit.core.report import Columns, Report, head, issue_gates, rate_line, score_gate
 from labelaudit.errors import InputError
 
 AGGREGATORS = ("exponential_moving_average", "softmin", "mean", "min")
 DEFAULT_ALPHA = 0.8
 
 
-def check_multilabel(labels, pred_probs) -> tuple[np.ndarray, np.ndarray]:
+def check_multilabel(labels: ArrayLike, pred_probs: ArrayLike) -> tuple[NDArray[np.int8], np.ndarray]:
     """Validate a (N, K) 0/1 indicator matrix and (N, K) per-class probabilities."""
     y = np.asarray(labels)
     p = np.asarray(pred_probs)
@@ -52,7 +57,7 @@ def binary_view(pred_probs: np.ndarray, k: int) -> np.ndarray:
 COLUMN_GROUP = 8  # classes whose columns are copied out together (one read of the matrix per group)
 
 
-def _binary_contexts(y: np.ndarray, p: np.ndarray):
+def _binary_contexts(y: np.ndarray, p: np.ndarray) -> Iterator[tuple[int, Context]]:
     """(k, Context of class k's binary problem) for every class, reading pred_probs one group of columns
     at a time: a strided column per class would read the whole matrix K times."""
     for k0 in range(0, p.shape[1], COLUMN_GROUP):
@@ -68,17 +73,17 @@ def _binary_context(y: np.ndarray, p: np.ndarray, k: int) -> Context:
 
 
 def per_class_scores(
-    labels,
-    pred_probs,
+    labels: ArrayLike,
+    pred_probs: ArrayLike,
     *,
     method: str = "self_confidence",
     adjust_pred_probs: bool = False,
     _checked: bool = False,
-) -> np.ndarray:
+) -> NDArray[np.float64]:
     """(N, K) float64: the score of each class's binary problem for each example (thresholds for the
     adjustment from that class's binary problem)."""
     check_method(method, adjust_pred_probs)
-    y, p = (labels, pred_probs) if _checked else check_multilabel(labels, pred_probs)
+    y, p = (np.asarray(labels), np.asarray(pred_probs)) if _checked else check_multilabel(labels, pred_probs)
     out = np.empty(p.shape, dtype=np.float64)
     for k, ctx in _binary_contexts(y, p):
         t = ctx.thresholds if adjust_pred_probs else None
@@ -87,12 +92,12 @@ def per_class_scores(
 
 
 def aggregate(
-    scores: np.ndarray,
+    scores: ArrayLike,
     method: str = "exponential_moving_average",
     *,
     alpha: float | None = None,
     temperature: float = 0.1,
-) -> np.ndarray:
+) -> NDArray[np.float64]:
     """(N,) one score per example from (N, K) per-class scores.
 
     exponential_moving_average: sort each row descending, fold e = alpha * d_c + (1 - alpha) * e (the worst
@@ -125,21 +130,21 @@ def _softmin_rows(s: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def get_label_quality_scores(
-    labels,
-    pred_probs,
+    labels: ArrayLike,
+    pred_probs: ArrayLike,
     *,
     method: str = "self_confidence",
     adjust_pred_probs: bool = False,
     aggregator: str = "exponential_moving_average",
     alpha: float | None = DEFAULT_ALPHA,
     temperature: float = 0.1,
-) -> np.ndarray:
+) -> NDArray[np.float64]:
     """(N,) float64 multi-label label quality: per-class scores aggregated per example."""
     s = per_class_scores(labels, pred_probs, method=method, adjust_pred_probs=adjust_pred_probs)
     return aggregate(s, aggregator, alpha=alpha, temperature=temperature)
 
 
-def confident_joint(labels, pred_probs, *, calibrate: bool = True) -> np.ndarray:
+def confident_joint(labels: ArrayLike, pred_probs: ArrayLike, *, calibrate: bool = True) -> NDArray[np.int64]:
     """(K, 2, 2) int64 one-vs-rest confident joints: [k, a, b] counts examples whose given indicator of
     class k is a and whose confidently guessed indicator is b."""
     y, p = check_multilabel(labels, pred_probs)
@@ -151,21 +156,21 @@ def confident_joint(labels, pred_probs, *, calibrate: bool = True) -> np.ndarray
 
 
 def find_issues_per_class(
-    labels,
-    pred_probs,
+    labels: ArrayLike,
+    pred_probs: ArrayLike,
     *,
     filter_by: str = "prune_by_noise_rate",
     frac_noise: float = 1.0,
-    num_to_remove_per_class=None,
+    num_to_remove_per_class: Sequence[float] | NDArray[Any] | None = None,
     min_examples_per_class: int = 1,
     _checked: bool = False,
-) -> np.ndarray:
+) -> NDArray[np.bool_]:
     """(N, K) bool: column k flags the examples whose class-k indicator looks wrong (the multi-class
     filter on class k's binary problem; num_to_remove_per_class[k] applies to its "absent" side, as in the
     reference)."""
     if filter_by not in FILTERS:
         raise InputError(f"filter_by must be one of {', '.join(FILTERS)}; got {filter_by!r}")
-    y, p = (labels, pred_probs) if _checked else check_multilabel(labels, pred_probs)
+    y, p = (np.asarray(labels), np.asarray(pred_probs)) if _checked else check_multilabel(labels, pred_probs)
     n, k_all = p.shape
     full = np.flatnonzero(y.all(axis=0))
     if len(full):
@@ -187,18 +192,63 @@ def find_issues_per_class(
     return mask
 
 
+@overload
 def find_label_issues(
-    labels,
-    pred_probs,
+    labels: ArrayLike,
+    pred_probs: ArrayLike,
+    *,
+    filter_by: str = "prune_by_noise_rate",
+    return_indices_ranked_by: None = None,
+    adjust_pred_probs: bool = False,
+    frac_noise: float = 1.0,
+    num_to_remove_per_class: Sequence[float] | NDArray[Any] | None = None,
+    min_examples_per_class: int = 1,
+    scores: NDArray[np.floating[Any]] | None = None,
+) -> NDArray[np.bool_]: ...
+
+
+@overload
+def find_label_issues(
+    labels: ArrayLike,
+    pred_probs: ArrayLike,
+    *,
+    filter_by: str = "prune_by_noise_rate",
+    return_indices_ranked_by: str,
+    adjust_pred_probs: bool = False,
+    frac_noise: float = 1.0,
+    num_to_remove_per_class: Sequence[float] | NDArray[Any] | None = None,
+    min_examples_per_class: int = 1,
+    scores: NDArray[np.floating[Any]] | None = None,
+) -> NDArray[np.int64]: ...
+
+
+@overload
+def find_label_issues(
+    labels: ArrayLike,
+    pred_probs: ArrayLike,
     *,
     filter_by: str = "prune_by_noise_rate",
     return_indices_ranked_by: str | None = None,
     adjust_pred_probs: bool = False,
     frac_noise: float = 1.0,
-    num_to_remove_per_class=None,
+    num_to_remove_per_class: Sequence[float] | NDArray[Any] | None = None,
     min_examples_per_class: int = 1,
-    scores: np.ndarray | None = None,
-):
+    scores: NDArray[np.floating[Any]] | None = None,
+) -> NDArray[np.bool_] | NDArray[np.int64]: ...
+
+
+def find_label_issues(
+    labels: ArrayLike,
+    pred_probs: ArrayLike,
+    *,
+    filter_by: str = "prune_by_noise_rate",
+    return_indices_ranked_by: str | None = None,
+    adjust_pred_probs: bool = False,
+    frac_noise: float = 1.0,
+    num_to_remove_per_class: Sequence[float] | NDArray[Any] | None = None,
+    min_examples_per_class: int = 1,
+    scores: NDArray[np.floating[Any]] | None = None,
+) -> NDArray[np.bool_] | NDArray[np.int64]:
     """Examples with any class flagged: a bool mask (N,), or int64 indices ordered by the aggregated
     score (EMA, alpha 0.8) of `return_indices_ranked_by`.
 
@@ -242,18 +292,18 @@ def find_label_issues(
     rows = np.flatnonzero(per_class.any(axis=1))
     if return_indices_ranked_by is None:
         return _mask(rows, len(y))
-    q = scores
-    if q is None:
-        q = aggregate(
+    ranking = scores
+    if ranking is None:
+        ranking = aggregate(
             per_class_scores(
                 y, p, method=return_indices_ranked_by, adjust_pred_probs=adjust_pred_probs, _checked=True
             ),
             alpha=DEFAULT_ALPHA,
         )
-    return rows[sel.stable_order(q[rows])].astype(np.int64)
+    return rows[sel.stable_order(ranking[rows])].astype(np.int64)
 
 
-def _mask(rows: np.ndarray, n: int) -> np.ndarray:
+def _mask(rows: np.ndarray, n: int) -> NDArray[np.bool_]:
     m = np.zeros(n, dtype=bool)
     m[rows] = True
     return m
@@ -262,7 +312,9 @@ def _mask(rows: np.ndarray, n: int) -> np.ndarray:
 # ---------------------------------------------------------------------------- dataset summaries
 
 
-def common_issues(labels, pred_probs, *, per_class_mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def common_issues(
+    labels: ArrayLike, pred_probs: ArrayLike, *, per_class_mask: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Per class two rows: (class, in given label, in suggested label, number of examples, issue
     probability = number / N), for 'given but should not be' and 'missing but should be'; sorted by
     probability descending, ties in class order (given-True row first)."""
@@ -284,14 +336,14 @@ def common_issues(labels, pred_probs, *, per_class_mask: np.ndarray | None = Non
     return {key: v[order] for key, v in table.items()}
 
 
-def class_table(labels, pred_probs) -> dict[str, np.ndarray]:
+def class_table(labels: ArrayLike, pred_probs: ArrayLike) -> dict[str, np.ndarray]:
     """Per class: label issues (given but wrong), inverse label issues (missing but right), their shares of
     N, and label quality = 1 - label noise; sorted by label quality ascending (ties in order of first
     appearance in the common-issues table, as the reference builds it)."""
     common = common_issues(labels, pred_probs)
     n = len(np.asarray(labels))
     first: list[int] = []
-    rec: dict[int, dict] = {}
+    rec: dict[int, dict[str, Any]] = {}
     for c, given, prob in zip(
         common["class_index"].tolist(),
         common["in_given_label"].tolist(),
@@ -319,7 +371,184 @@ def class_table(labels, pred_probs) -> dict[str, np.ndarray]:
     return {key: v[order] for key, v in table.items()}
 
 
-def health_score(labels, pred_probs) -> float:
+def health_score(labels: ArrayLike, pred_probs: ArrayLike) -> float:
     """1 - (examples with any flagged class) / N."""
     mask = find_label_issues(labels, pred_probs)
     return 1.0 - float(mask.sum()) / len(mask)
+
+
+# ---------------------------------------------------------------------------- reports
+
+
+def _names(class_names: Sequence[str] | None, idx) -> list:
+    return [class_names[i] for i in idx] if class_names else [int(i) for i in idx]
+
+
+def _example_rows(labels, pred_probs, rows: np.ndarray, scores: np.ndarray, class_names) -> Columns:
+    return {
+        "index": rows.astype(np.int64),
+        "given_labels": [_names(class_names, np.flatnonzero(labels[i])) for i in rows],
+        "predicted_labels": [_names(class_names, np.flatnonzero(pred_probs[i] >= 0.5)) for i in rows],
+        "label_quality": np.asarray(scores[rows], dtype=np.float64),
+        "is_label_issue": np.ones(len(rows), dtype=bool),
+    }
+
+
+def find_report(
+    labels,
+    pred_probs,
+    *,
+    filter_by: str = "prune_by_noise_rate",
+    rank_by: str = "self_confidence",
+    adjust_pred_probs: bool = False,
+    frac_noise: float = 1.0,
+    num_to_remove_per_class=None,
+    min_examples_per_class: int = 1,
+    per_class: bool = False,
+    top: int | None = None,
+    mask: bool = False,
+    max_issues: int | None = None,
+    max_issue_rate: float | None = None,
+    class_names: list[str] | None = None,
+) -> Report:
+    """find-issues --task multilabel: flagged examples (or, `per_class`, flagged (example, class) pairs)
+    most severe first; gates count examples with an issue."""
+    y, p = check_multilabel(labels, pred_probs)
+    n, k = p.shape
+    kw = {
+        "filter_by": filter_by,
+        "frac_noise": frac_noise,
+        "num_to_remove_per_class": num_to_remove_per_class,
+        "min_examples_per_class": min_examples_per_class,
+    }
+    if per_class:
+        if filter_by in ("low_self_confidence", "low_normalized_margin"):
+            raise InputError("--per-class does not support the low_* filters")
+        issue_mask = find_issues_per_class(y, p, **kw)
+        s = per_class_scores(y, p, method=rank_by, adjust_pred_probs=adjust_pred_probs)
+        ex, cl = np.nonzero(issue_mask)
+        order = np.lexsort((cl, ex, s[ex, cl]))
+        ex, cl = ex[order], cl[order]
+        n_issues = len(ex)
+        ex_l, cl_l = head({"e": ex, "c": cl}, top).values()
+        cols: Columns = {
+            "index": ex_l.astype(np.int64),
+            "class": cl_l.astype(np.int64),
+            "class_name": _names(class_names, cl_l),
+            "given": y[ex_l, cl_l].astype(bool),
+            "predicted_probability": p[ex_l, cl_l].astype(np.float64),
+            "label_quality": s[ex_l, cl_l],
+        }
+        npy = issue_mask
+        counted = int(issue_mask.any(axis=1).sum())
+    else:
+        scores = get_label_quality_scores(y, p, method=rank_by, adjust_pred_probs=adjust_pred_probs)
+        ranked = find_label_issues(
+            y, p, return_indices_ranked_by=rank_by, adjust_pred_probs=adjust_pred_probs, scores=scores, **kw
+        )
+        n_issues = counted = len(ranked)
+        listed = ranked if top is None else ranked[:top]
+        cols = _example_rows(y, p, listed, scores, class_names)
+        npy = listed.astype(np.int64)
+        if mask:
+            npy = _mask(listed, n)
+    params = {
+        "filter_by": filter_by,
+        "rank_by": rank_by,
+        "adjust_pred_probs": adjust_pred_probs,
+        **{key: kw[key] for key in ("frac_noise", "num_to_remove_per_class", "min_examples_per_class")},
+        "top": top,
+        "task": "multilabel",
+        "per_class": per_class,
+    }
+    return Report(
+        command="find-issues",
+        params=params,
+        n=n,
+        k=k,
+        class_names=class_names,
+        headline=rate_line(counted, n, "examples with label issues", "examples"),
+        tables={"issues": cols},
+        results={"n_issues": n_issues, "issue_rate": counted / n},
+        gates=issue_gates(counted, n, max_issues, max_issue_rate),
+        npy=npy,
+        views=("plain:issues",),
+        total=n_issues,
+    )
+
+
+def rank_report(
+    labels,
+    pred_probs,
+    *,
+    method: str = "self_confidence",
+    adjust_pred_probs: bool = False,
+    per_class: bool = False,
+    aggregator: str = "exponential_moving_average",
+    alpha: float = DEFAULT_ALPHA,
+    temperature: float = 0.1,
+    top: int | None = None,
+    class_names: list[str] | None = None,
+) -> Report:
+    """rank --task multilabel: the aggregated score of every example (per class with `per_class`) and the
+    examples find-issues flags, lowest score first."""
+    y, p = check_multilabel(labels, pred_probs)
+    n, k = p.shape
+    s = per_class_scores(y, p, method=method, adjust_pred_probs=adjust_pred_probs)
+    scores = aggregate(s, aggregator, alpha=alpha, temperature=temperature)
+    flagged = find_label_issues(y, p)
+    ranked = np.flatnonzero(flagged)[np.argsort(scores[flagged], kind="stable")]
+    listed = ranked if top is None else ranked[:top]
+    file_table = {f"class_{c}": s[:, c] for c in range(k)} if per_class else _example_rows(
+        y, p, np.arange(n), scores, class_names
+    )
+    results: dict[str, Any] = {"n_issues": len(ranked), "issue_rate": len(ranked) / n, "scores": scores.tolist()}
+    if per_class:
+        results["per_class_scores"] = s.tolist()
+    params = {
+        "method": method,
+        "adjust_pred_probs": adjust_pred_probs,
+        "top": top,
+        "task": "multilabel",
+        "aggregator": aggregator,
+        "alpha": alpha,
+        "temperature": temperature,
+    }
+    return Report(
+        command="rank",
+        params=params,
+        n=n,
+        k=k,
+        class_names=class_names,
+        headline=f"{len(ranked)} flagged examples by aggregated score",
+        tables={"issues": _example_rows(y, p, listed, scores, class_names)},
+        results=results,
+        npy=s if per_class else scores,
+        file_table=file_table,
+        views=("plain:issues",),
+        total=len(ranked),
+    )
+
+
+def health_report(labels, pred_probs, *, fail_under: float | None = None, class_names=None) -> Report:
+    """health --task multilabel: the health score, per-class table and the most common issues."""
+    y, p = check_multilabel(labels, pred_probs)
+    classes = class_table(y, p)
+    common = common_issues(y, p)
+    score = health_score(y, p)
+    if class_names:
+        classes = {"class_name": _names(class_names, classes["class_index"]), **classes}
+        common = {"class_name": _names(class_names, common["class_index"]), **common}
+    return Report(
+        command="health",
+        params={"task": "multilabel", "fail_under": fail_under},
+        n=p.shape[0],
+        k=p.shape[1],
+        class_names=class_names,
+        headline=f"multi-label health score {score:.4f}",
+        tables={"classes": classes, "common_issues": common},
+        results={"health_score": score, "gates": []},
+        gates=score_gate("fail_under", "health score {}", score, fail_under, below=True),
+        views=("score", "plain:classes:Classes, most problematic first",
+               "plain:common_issues:Common issues (class in given label -> in suggested label)"),
+    )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from labelaudit.core import select as sel
 from labelaudit.core.batching import batch_rows, map_batches
@@ -11,6 +14,8 @@ from labelaudit.core.context import Context
 from labelaudit.errors import InputError
 
 SCORE_METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
+
+_Index = TypeVar("_Index", bound=np.integer[Any])
 
 
 def check_method(method: str, adjust_pred_probs: bool = False) -> None:
@@ -34,7 +39,9 @@ def normalized_entropy(block: np.ndarray) -> np.ndarray:
     return -np.sum(plogp, axis=1) / np.log(block.shape[1])
 
 
-def scores_of_block(block: np.ndarray, labels: np.ndarray, method: str, thresholds=None) -> np.ndarray:
+def scores_of_block(
+    block: np.ndarray, labels: np.ndarray, method: str, thresholds: np.ndarray | None = None
+) -> np.ndarray:
     """Scores of the rows of one block (B, K) with their labels (B,); `thresholds` turns on adjustment."""
     if thresholds is not None:
         block = adjust(block, thresholds)
@@ -50,7 +57,9 @@ def scores_of_block(block: np.ndarray, labels: np.ndarray, method: str, threshol
     return np.log(x + 1) / np.maximum(x, C_MIN)
 
 
-def scores_for_rows(ctx: Context, rows: np.ndarray | None, method: str, adjust_pred_probs: bool = False):
+def scores_for_rows(
+    ctx: Context, rows: NDArray[np.integer[Any]] | None, method: str, adjust_pred_probs: bool = False
+) -> NDArray[np.floating[Any]]:
     """Scores of the examples `rows` (all when None). Each score depends on its own row only (and, when
     adjusting, on thresholds from all examples), so a subset never needs the rest of pred_probs."""
     stored = ctx.stored_scores.get((method, adjust_pred_probs))
@@ -76,13 +85,13 @@ def scores_for_rows(ctx: Context, rows: np.ndarray | None, method: str, adjust_p
 
 
 def get_label_quality_scores(
-    labels,
-    pred_probs,
+    labels: ArrayLike,
+    pred_probs: NDArray[np.floating[Any]],
     *,
     method: str = "self_confidence",
     adjust_pred_probs: bool = False,
     batch_size: int | None = None,
-) -> np.ndarray:
+) -> NDArray[np.floating[Any]]:
     """(N,) label quality score of every example, in [0, 1], lower = more likely a label error.
 
     self_confidence: P[i, y_i]; normalized_margin: (P[i, y_i] - max_{j != y_i} P[i, j] + 1) / 2;
@@ -93,13 +102,13 @@ def get_label_quality_scores(
     return scores_for_rows(Context.validated(labels, pred_probs, batch_size), None, method, adjust_pred_probs)
 
 
-def flagged_rows(issues, n: int) -> np.ndarray:
+def flagged_rows(issues: ArrayLike, n: int) -> NDArray[np.int64]:
     """Increasing int64 indices from a boolean mask of length n or from an array of indices."""
     a = np.asarray(issues)
     if a.dtype == bool:
         if a.shape != (n,):
             raise InputError(f"an issue mask must have length {n}, got shape {a.shape}")
-        return np.flatnonzero(a)
+        return np.flatnonzero(a).astype(np.int64, copy=False)  # no copy: intp is int64 on 64-bit platforms
     if a.size == 0:
         return np.empty(0, dtype=np.int64)
     if a.ndim != 1 or a.dtype.kind not in "iu":
@@ -114,20 +123,22 @@ def flagged_rows(issues, n: int) -> np.ndarray:
     return out
 
 
-def order_rows(ctx: Context, rows: np.ndarray, rank_by: str, adjust_pred_probs: bool = False) -> np.ndarray:
+def order_rows(
+    ctx: Context, rows: NDArray[_Index], rank_by: str, adjust_pred_probs: bool = False
+) -> NDArray[_Index]:
     """`rows` (increasing) reordered by increasing score, ties by index."""
     return rows[sel.stable_order(scores_for_rows(ctx, rows, rank_by, adjust_pred_probs), ctx.n_jobs)]
 
 
 def order_label_issues(
-    label_issues,
-    labels,
-    pred_probs,
+    label_issues: ArrayLike,
+    labels: ArrayLike,
+    pred_probs: NDArray[np.floating[Any]],
     *,
     rank_by: str = "self_confidence",
-    rank_by_kwargs: dict | None = None,
+    rank_by_kwargs: dict[str, Any] | None = None,
     batch_size: int | None = None,
-) -> np.ndarray:
+) -> NDArray[np.int64]:
     """int64 indices of the flagged examples (mask or indices), most severe (lowest score) first."""
     kwargs = dict(rank_by_kwargs or {})
     adjust_pred_probs = bool(kwargs.pop("adjust_pred_probs", False))
@@ -138,7 +149,7 @@ def order_label_issues(
     return order_rows(ctx, flagged_rows(label_issues, ctx.n), rank_by, adjust_pred_probs)
 
 
-def find_top_issues(quality_scores, top: int | None = 10) -> np.ndarray:
+def find_top_issues(quality_scores: ArrayLike, top: int | None = 10) -> NDArray[np.int64]:
     """Indices of the `top` lowest scores, lowest first, ties by index (all when top is None or larger)."""
     q = np.asarray(quality_scores)
     n = len(q)

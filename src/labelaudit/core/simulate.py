@@ -8,6 +8,7 @@ Noise matrices are column-stochastic: NM[a, b] = P(given = a | true = b).
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from labelaudit.errors import InputError
 
@@ -109,14 +110,17 @@ def noise_matrix_from_trace(
         np.fill_diagonal(nm, diag)
         noisy = np.flatnonzero(diag < 1)
         zeros_wanted = max(0, int(k * (k - 1) * frac_zero_noise_rates) - (k - len(noisy)) * (k - 1))
-        zeros = distribute(rng, zeros_wanted, len(noisy), max_per_bin=k - 2) if len(noisy) else []
+        zeros: np.ndarray | list[int] = (
+            distribute(rng, zeros_wanted, len(noisy), max_per_bin=k - 2) if len(noisy) else []
+        )
         for col, z in zip(noisy, zeros, strict=True):
             rates = random_probabilities(
                 rng, k - 1 - int(z), 1 - diag[col], max_prob=max_noise_rate, min_prob=min_noise_rate
             )
             rows = rng.choice(np.delete(np.arange(k), col), size=len(rates), replace=False)
             nm[rows, col] = rates
-        if not valid_noise_matrix or noise_matrix_is_valid(nm, py):
+        # py is not None whenever valid_noise_matrix is (checked above)
+        if not valid_noise_matrix or (py is not None and noise_matrix_is_valid(nm, py)):
             return nm
     raise InputError(
         f"no valid noise matrix with trace {trace} found in {max_iter} tries; try a larger trace"
@@ -143,7 +147,7 @@ def noisy_labels(rng: np.random.Generator, true_labels: np.ndarray, noise_matrix
 
 
 def pred_probs_block(
-    rng: np.random.Generator, true_labels: np.ndarray, k: int, sharpness: float, dtype=np.float32
+    rng: np.random.Generator, true_labels: np.ndarray, k: int, sharpness: float, dtype: DTypeLike = np.float32
 ) -> np.ndarray:
     """(B, K) pred_probs of a model that knows the true labels: Dirichlet with concentration `sharpness`
     on the true class and 1/(K-1) on each other class, so the true class gets sharpness/(sharpness+1)

@@ -20,9 +20,11 @@ Two modes:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from labelaudit.core import confident as kn
 from labelaudit.core import select as sel
@@ -35,7 +37,8 @@ from labelaudit.core.filter import issue_rows
 from labelaudit.core.rank import check_method, scores_of_block
 
 Block = tuple[int, np.ndarray, np.ndarray]
-Passes = Callable[[], Iterable[Block | Callable[[], Block]]]
+BlockItem = Block | Callable[[], Block]  # a block, or a deferred read-and-check that makes one
+Passes = Callable[[], Iterable[BlockItem]]
 Progress = Callable[[str, int], None]  # (pass name, rows done in this call)
 ScoresSink = Callable[[int, np.ndarray], None]  # (first row, scores of a block), called from the workers
 
@@ -43,15 +46,17 @@ ESTIMATION_METHODS = ("off_diagonal", "off_diagonal_calibrated")
 SCALAR_ROWS = 1 << 18  # rows per slice of the work on kept per-row scalars
 CHUNK_STATS_ROWS = 1 << 20  # about this many rows of scalars per vectorised chunk-statistics call
 
+T = TypeVar("T")
 
-def map_blocks(func: Callable[[Block], object], blocks: Iterable, n_jobs: int) -> Iterator:
+
+def map_blocks(func: Callable[[Block], T], blocks: Iterable[BlockItem], n_jobs: int) -> Iterator[T]:
     """func over blocks as they are produced, results in block order; a bounded window with n_jobs > 1.
 
     An item of `blocks` is a Block or a zero-argument callable that makes one (a reader's deferred
     read-and-check): callables run in the worker, so reading and checking are spread over the workers
     too. Results are consumed in block order, so the first failing block is the one whose error rises."""
 
-    def run(item):
+    def run(item: BlockItem) -> T:
         return func(item() if callable(item) else item)
 
     if n_jobs <= 1:
@@ -60,7 +65,7 @@ def map_blocks(func: Callable[[Block], object], blocks: Iterable, n_jobs: int) -
         return
     window = 2 * n_jobs
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        pending = []
+        pending: list[Future[T]] = []
         for item in blocks:
             pending.append(pool.submit(run, item))
             if len(pending) >= window:
@@ -70,11 +75,11 @@ def map_blocks(func: Callable[[Block], object], blocks: Iterable, n_jobs: int) -
 
 
 def run_pass(
-    passes: Passes, name: str, func: Callable[[Block], object], n_jobs: int, progress: Progress | None
-) -> Iterator:
+    passes: Passes, name: str, func: Callable[[Block], T], n_jobs: int, progress: Progress | None
+) -> Iterator[T]:
     """map_blocks over one pass, reporting each block's rows to `progress` under the pass's name."""
 
-    def counted(b: Block):
+    def counted(b: Block) -> T:
         out = func(b)
         if progress is not None:
             progress(name, len(b[1]))
@@ -89,10 +94,10 @@ class _StreamMargins:
     random_access = False
     sample_elements, miss = STREAM_SAMPLE_ELEMENTS, STREAM_MISS
 
-    def __init__(self, ctx: StreamContext):
+    def __init__(self, ctx: StreamContext) -> None:
         self.ctx = ctx
 
-    def sample(self, stride: int):
+    def sample(self, stride: int) -> tuple[np.ndarray, np.ndarray]:
         ctx = self.ctx
         if stride != ctx.sample_stride:
             raise AssertionError("the subsample of pass A uses a different stride")
@@ -100,7 +105,7 @@ class _StreamMargins:
         d = block - block[np.arange(len(block)), ctx.labels[rows]][:, None]
         return d, ctx.labels[rows]
 
-    def candidates(self, bounds: np.ndarray):
+    def candidates(self, bounds: np.ndarray) -> tuple[np.ndarray, ...]:
         ctx = self.ctx
         parts = list(ctx.run_pass("C: candidates", lambda b: candidate_block(b[2], b[1], bounds, b[0])))
         return tuple(np.concatenate([q[i] for q in parts]) for i in range(3))
@@ -110,7 +115,7 @@ class _StreamMargins:
         out = {k: np.empty((len(t), int(ctx.counts[k])), dtype=ctx.dtype) for k, t in cells.items()}
         filled = dict.fromkeys(cells, 0)
 
-        def part(b: Block):
+        def part(b: Block) -> dict[int, np.ndarray]:
             _, yb, pb = b
             got = {}
             for k, targets in cells.items():
@@ -134,11 +139,11 @@ class StreamContext(Context):
         passes: Passes,
         n: int,
         k: int,
-        dtype,
+        dtype: DTypeLike,
         *,
         n_jobs: int | None = 1,
         progress: Progress | None = None,
-    ):
+    ) -> None:
         super().__init__(np.empty(0, dtype=np.intp), None, None, n_jobs)
         self.passes, self.n, self.k, self.dtype = passes, n, k, np.dtype(dtype)
         self.progress = progress
@@ -147,11 +152,11 @@ class StreamContext(Context):
         self._match: np.ndarray | None = None
 
     # -- plumbing
-    def run_pass(self, name: str, func: Callable[[Block], object]) -> Iterator:
+    def run_pass(self, name: str, func: Callable[[Block], T]) -> Iterator[T]:
         return run_pass(self.passes, name, func, self.n_jobs, self.progress)
 
     @property
-    def margins(self):
+    def margins(self) -> _StreamMargins:
         return _StreamMargins(self)
 
     # -- pass A: labels, self-confidence, the subsample for noise-rate bounds
@@ -206,7 +211,7 @@ class StreamContext(Context):
                 )
             if sink is not None:
                 key, send = sink
-                send(start, scores[key][sl] if key in scores else self._self_conf[sl])
+                send(start, scores[key][sl] if key in scores else self.self_confidence[sl])
             return codes
 
         cj = np.zeros(k * k, dtype=np.int64)
@@ -215,13 +220,17 @@ class StreamContext(Context):
         self._rows = kn.RowPass(cj.reshape(k, k), off, pred)  # the stream keeps every argmax
         self._match, self._predicted = match, pred
         self.stored_scores.update(scores)
-        self.stored_scores[("self_confidence", False)] = self._self_conf
+        self.stored_scores[("self_confidence", False)] = self.self_confidence
 
     # -- Context hooks that would otherwise read pred_probs
-    def matches(self, rows: np.ndarray) -> np.ndarray:
+    def matches(self, rows: NDArray[np.integer[Any]]) -> NDArray[np.bool_]:
+        if self._match is None:
+            raise AssertionError("the label-wins flags come from pass B, which has not run")
         return self._match[rows]
 
-    def predicted(self, rows: np.ndarray | None = None) -> np.ndarray:
+    def predicted(self, rows: NDArray[np.integer[Any]] | None = None) -> NDArray[np.int64]:
+        if self._predicted is None:
+            raise AssertionError("the predictions come from pass B, which has not run")
         pred = self._predicted.astype(np.int64, copy=False)
         return pred if rows is None else pred[rows]
 
@@ -230,18 +239,18 @@ def exact_issue_rows(
     passes: Passes,
     n: int,
     k: int,
-    dtype,
+    dtype: DTypeLike,
     *,
     filter_by: str = "prune_by_noise_rate",
     rank_by: str = "self_confidence",
     adjust_pred_probs: bool = False,
     frac_noise: float = 1.0,
-    num_to_remove_per_class=None,
+    num_to_remove_per_class: ArrayLike | None = None,
     min_examples_per_class: int = 1,
     n_jobs: int | None = 1,
     progress: Progress | None = None,
     scores_sink: ScoresSink | None = None,
-) -> tuple[np.ndarray, StreamContext]:
+) -> tuple[NDArray[np.int64], StreamContext]:
     """Indices flagged exactly as in-memory find_label_issues, ranked by `rank_by` (most severe first),
     and the context (for scores, predictions and counts of the report). `scores_sink` receives the
     ranking score of every block as it is computed."""
@@ -266,7 +275,16 @@ def exact_issue_rows(
 class BatchedResult:
     """Outcome of the reference-semantics batched detection."""
 
-    def __init__(self, ranked, scores, predicted, thresholds, num_issues, labels, counts):
+    def __init__(
+        self,
+        ranked: NDArray[np.int64],
+        scores: np.ndarray,
+        predicted: np.ndarray,
+        thresholds: NDArray[np.float64],
+        num_issues: int,
+        labels: np.ndarray,
+        counts: NDArray[np.int64],
+    ) -> None:
         self.ranked = ranked  # int64 flagged indices, lowest score first
         self.scores = scores  # (N,) scores of every example (the input dtype for plain self-confidence)
         self.predicted = predicted  # (N,) first argmax (smallest unsigned dtype that holds K - 1)
@@ -285,7 +303,7 @@ def batched_issue_rows(
     adjust_pred_probs: bool = False,
     estimation_method: str = "off_diagonal",
     chunk: int = 10000,
-    dtype=np.float64,
+    dtype: DTypeLike = np.float64,
     n_jobs: int | None = 1,
     progress: Progress | None = None,
     scores_sink: ScoresSink | None = None,
@@ -339,7 +357,7 @@ def batched_issue_rows(
     # reference updates it batch by batch.
     per_call = chunk * max(1, CHUNK_STATS_ROWS // chunk)
 
-    def chunk_part(sl: slice):
+    def chunk_part(sl: slice) -> tuple[np.ndarray, np.ndarray]:
         return kn.chunk_thresholds(self_conf[sl], labels[sl], k, chunk)
 
     t = np.zeros(k, dtype=np.float64)
@@ -383,3 +401,52 @@ def batched_issue_rows(
     lowest = sel.smallest_in_order(scores, num, n_jobs)
     ranked = lowest[~match[lowest]].astype(np.int64)
     return BatchedResult(ranked, scores, predicted, t, num, labels, cls)
+
+
+def run_engine(
+    passes: Passes,
+    n: int,
+    k: int,
+    dtype: Any,
+    params: dict[str, Any],
+    *,
+    n_jobs: int | None = 1,
+    progress: Progress | None = None,
+    scores_sink: ScoresSink | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Run --exact (params["mode"] == "exact") or the default batched mode; returns the ranked indices and
+    what a report needs of every example: labels, predicted labels, scores, class counts (and, in the
+    default mode, the estimated number of issues)."""
+    if params["mode"] == "exact":
+        ranked, ctx = exact_issue_rows(
+            passes,
+            n,
+            k,
+            dtype,
+            filter_by=params["filter_by"],
+            rank_by=params["rank_by"],
+            adjust_pred_probs=params["adjust_pred_probs"],
+            frac_noise=params["frac_noise"],
+            num_to_remove_per_class=params["num_to_remove_per_class"],
+            min_examples_per_class=params["min_examples_per_class"],
+            n_jobs=n_jobs,
+            progress=progress,
+            scores_sink=scores_sink,
+        )
+        scores = ctx.stored_scores[(params["rank_by"], params["adjust_pred_probs"])]
+        return ranked, {"labels": ctx.labels, "predicted": ctx.predicted(), "scores": scores, "counts": ctx.counts}
+    res = batched_issue_rows(
+        passes,
+        n,
+        k,
+        method=params["rank_by"],
+        adjust_pred_probs=params["adjust_pred_probs"],
+        estimation_method=params["estimation_method"],
+        chunk=params["chunk_size"],
+        dtype=dtype,
+        n_jobs=n_jobs,
+        progress=progress,
+        scores_sink=scores_sink,
+    )
+    info = {"labels": res.labels, "predicted": res.predicted, "scores": res.scores, "counts": res.counts}
+    return res.ranked, {**info, "estimated_issues": res.num_issues}

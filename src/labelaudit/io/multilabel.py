@@ -30,7 +30,7 @@ class MultilabelData(ArrayShape):
     ids: np.ndarray | None = None
 
 
-def _parse_class_list(value, names: dict[str, int] | None, path: str, row: int) -> list[int]:
+def _parse_class_list(value: object, names: dict[str, int] | None, path: str, row: int) -> list[int]:
     """One multi-label cell: a list/array of ints or names, or a string '0,3' / '[0, 3]' / 'cat,dog'."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return []

@@ -83,10 +83,35 @@ def suffix_of(path: str) -> str:
 
 
 def check_input_file(path: str, role: str) -> None:
-    if not os.path.exists(path):
-        raise InputError(f"{path}: {role} file not found")
-    if os.path.isdir(path):
+    """Refuse a missing or non-regular input before anything opens it: a FIFO, device or socket would
+    block or never end, so it is never opened (os.stat opens nothing)."""
+    import stat as st_
+
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise InputError(f"{path}: {role} file not found") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"{path}: {role} file cannot be read: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+    if st_.S_ISDIR(mode):
         raise InputError(f"{path}: {role} path is a directory, not a file")
+    if not st_.S_ISREG(mode):
+        kind = next(
+            (
+                name
+                for test, name in (
+                    (st_.S_ISFIFO, "FIFO (named pipe)"),
+                    (st_.S_ISCHR, "character device"),
+                    (st_.S_ISBLK, "block device"),
+                    (st_.S_ISSOCK, "socket"),
+                )
+                if test(mode)
+            ),
+            "special file",
+        )
+        raise InputError(f"{path}: {role} path is a {kind}, not a regular file")
 
 
 def read_npy(path: str, role: str) -> np.ndarray:
@@ -368,3 +393,13 @@ def read_issue_set(path: str, n: int) -> np.ndarray:
     if a.dtype == bool and a.shape != (n,):
         raise InputError(f"{path}: an issue mask must have length N={n}, got {a.shape}")
     return a
+
+
+def read_flagged_rows(path: str, n: int) -> np.ndarray:
+    """Increasing int64 indices of a flagged set file (read_issue_set), every error naming the file."""
+    from labelaudit.core.rank import flagged_rows
+
+    try:
+        return flagged_rows(read_issue_set(path, n), n)
+    except InputError as exc:
+        raise exc if str(exc).startswith(path) else InputError(f"{path}: {exc}") from None

@@ -19,6 +19,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +37,11 @@ from labelaudit.io.readers import (
     resolve_prob_columns,
     softmax,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from labelaudit.core.stream import Block
 
 _PREADV = hasattr(os, "preadv")  # positional reads into a buffer; elsewhere each read opens its own file
 
@@ -108,7 +114,7 @@ class NpyRows:
         if buf is None or len(buf) < rows:
             buf = self._local.buf = np.empty((rows, self.k), dtype=self.dtype)
         out = buf[:rows]
-        view = memoryview(out.reshape(-1).view(np.uint8))
+        view = out.reshape(-1).view(np.uint8).data  # a memoryview of the block's bytes
         offset, done = self.offset + start * self.row_bytes, 0
         with open(self.path, "rb", buffering=0) as f:
             if not _PREADV:
@@ -149,6 +155,8 @@ class BlockSource:
         self._warned: set[str] = set()
         self._lock = threading.Lock()
         suffix = Path(pred_probs_path).suffix.lower()
+        self._npy: NpyRows | None
+        self._table: str | None
         if suffix == ".npy":
             self._npy = NpyRows(pred_probs_path)
             self.n, self.k, self.dtype = self._npy.n, self._npy.k, self._npy.dtype
@@ -164,7 +172,8 @@ class BlockSource:
         check_class_names(self.class_names, self.k, class_names_path or pred_probs_path)
         if from_logits:
             self.dtype = np.dtype(np.float64)
-        self._raw_labels = None  # a .npy of labels: read and checked block by block, in the workers
+        # a .npy of labels: read and checked block by block, in the workers
+        self._raw_labels: np.ndarray | None = None
         self.labels = self._read_labels(labels_path, label_column)
         self.rows = block_rows(self.k, self.dtype.itemsize, memory_limit, rows)
 
@@ -183,7 +192,14 @@ class BlockSource:
             )
 
     # ------------------------------------------------------------------ inputs
-    def _open_table(self, path, labels_path, label_column, prob_columns, id_column) -> None:
+    def _open_table(
+        self,
+        path: str,
+        labels_path: str,
+        label_column: str | None,
+        prob_columns: str | None,
+        id_column: str | None,
+    ) -> None:
         import pandas as pd
 
         same = os.path.abspath(labels_path) == os.path.abspath(path)
@@ -202,7 +218,7 @@ class BlockSource:
         self.n = self._count_rows(path)
 
     @staticmethod
-    def _table_head(path: str):
+    def _table_head(path: str) -> pd.DataFrame:
         import pandas as pd
 
         check_input_file(path, "pred_probs")
@@ -291,6 +307,8 @@ class BlockSource:
 
     def _table_chunks(self) -> Iterator[list[np.ndarray]]:
         path = self._table
+        if path is None:
+            raise AssertionError("table chunks of a .npy source")
         try:
             if Path(path).suffix.lower() in (".parquet", ".pq"):
                 import pyarrow.parquet as pq
@@ -321,7 +339,7 @@ class BlockSource:
             yield functools.partial(self._block, start, read, checked)
         self._checked = True
 
-    def _block(self, start: int, read: Callable[[], np.ndarray], checked: bool):
+    def _block(self, start: int, read: Callable[[], np.ndarray], checked: bool) -> Block:
         block = read()
         if self.from_logits:
             block = softmax(block)
@@ -332,15 +350,18 @@ class BlockSource:
         return start, self._labels_of(start, start + len(block)), block
 
     def _labels_of(self, start: int, stop: int) -> np.ndarray:
-        if self._raw_labels is None:
+        raw = self._raw_labels
+        if raw is None:
+            if self.labels is None:
+                raise AssertionError("labels neither read whole nor mapped")
             return self.labels[start:stop]
         from labelaudit.core import check_labels
 
         try:
-            return check_labels(self._raw_labels[start:stop], n_classes=self.k)
+            return check_labels(raw[start:stop], n_classes=self.k)
         except InputError:
             try:  # report as for the whole file (how many labels are wrong, the first row)
-                check_labels(self._raw_labels, n_classes=self.k)
+                check_labels(raw, n_classes=self.k)
             except InputError as exc:
                 raise InputError(f"{self.labels_path}: {exc}") from None
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +17,9 @@ from labelaudit.io.readers import (
     read_npy,
     suffix_of,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -41,6 +45,7 @@ def load_tokens(
     prob_column: str | None = None,
     tokens_column: str | None = None,
     class_names_path: str | None = None,
+    from_logits: bool = False,
 ) -> TokenData:
     """Flat per-token labels (.npy) and pred_probs (.npy) with --sentence-lengths, or a .parquet/.jsonl table
     with one row per sentence and list columns (labels, per-token probabilities, tokens)."""
@@ -112,10 +117,14 @@ def load_tokens(
         raise InputError(f"{sentence_lengths or labels_path}: {exc}") from None
     if class_names is not None and len(class_names) != p.shape[1]:
         raise InputError(f"{class_names_path}: {len(class_names)} class names for K={p.shape[1]} columns")
+    if from_logits:
+        from labelaudit.io.readers import softmax
+
+        p = softmax(p)
     return TokenData(labels, check_probs(p, pred_probs_path, row_sums=True), lengths, class_names, tokens, files)
 
 
-def _read_sentences(path: str):
+def _read_sentences(path: str) -> pd.DataFrame:
     import pandas as pd
 
     check_input_file(path, "pred_probs")

@@ -1,13 +1,17 @@
 """Atomic writers: every output goes to a temporary file in the target folder, then is renamed, so an
-interrupted or failed run never leaves a partial file behind."""
+interrupted or failed run never leaves a partial file behind.
+
+Inside a run (`outputs.publish_together`, which the CLI enters around every command) the renames wait
+until the run has written all its outputs: they are published together, or none is. A replaced file keeps
+its permission bits; a write that fails (disk full, file too large) is an InputError naming the output."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,29 +19,56 @@ from pathlib import Path
 import numpy as np
 
 from labelaudit.errors import InputError
+from labelaudit.io import outputs
 
 ROW_FORMATS = (".csv", ".tsv", ".parquet", ".json", ".jsonl")
+# Errors that only a write can cause: named as the output's, whoever raised them.
+WRITE_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+def _write_error(path: str, exc: OSError) -> InputError:
+    return InputError(f"{path}: cannot write the output: {exc.strerror or exc}")
 
 
 @contextlib.contextmanager
 def atomic_path(path: str) -> Iterator[str]:
-    """Yield a temporary path beside `path`; on success rename it over `path`, on any error remove it."""
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"{path}: output folder {str(folder)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
+    """Yield a temporary path beside `path`; on success rename it over `path` (inside a run: when the
+    whole run has succeeded), on any error remove it."""
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise InputError(f"{path}: output folder {folder!r} does not exist")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: output path is a directory, not a file")
+    try:
+        tmp = outputs.make_temp(path)
+    except OSError as exc:
+        raise InputError(
+            f"{path}: cannot write to the output folder {folder!r}: {exc.strerror or exc}"
+        ) from None
     try:
         yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; an output file gets the usual permissions
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    except OSError as exc:
+        outputs.remove_temp(tmp)
+        if exc.errno in WRITE_ERRNOS:
+            raise _write_error(path, exc) from None
         raise
+    except BaseException:
+        outputs.remove_temp(tmp)
+        raise
+    run = outputs.current()
+    if run is not None:
+        run.add(tmp, path)
+    else:
+        outputs.publish(tmp, path)
+
+
+@contextlib.contextmanager
+def _writing(path: str) -> Iterator[None]:
+    """Inside, an OSError is a failed write of output `path` (the body only writes)."""
+    try:
+        yield
+    except OSError as exc:
+        raise _write_error(path, exc) from None
 
 
 def check_output_path(path: str, allowed: tuple[str, ...]) -> None:
@@ -55,7 +86,7 @@ def check_output_path(path: str, allowed: tuple[str, ...]) -> None:
 
 
 def write_npy(path: str, array: np.ndarray) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, _writing(path), open(tmp, "wb") as f:
         np.save(f, array, allow_pickle=False)
 
 
@@ -78,7 +109,7 @@ def write_rows(path: str, columns: dict, fmt: str | None = None) -> None:
         return
     suffix = Path(path).suffix.lower()
     df = _frame(columns)
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, _writing(path):
         if suffix == ".csv":
             df.to_csv(tmp, index=False)
         elif suffix == ".tsv":
@@ -103,7 +134,7 @@ def _json_lines(f, df) -> None:
 
 
 def write_json(path: str, document: dict) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, _writing(path), open(tmp, "w", encoding="utf-8") as f:
         json.dump(document, f, default=_json_default, indent=1)
         f.write("\n")
 
@@ -147,45 +178,78 @@ def read_report(path: str, command: str | None = None) -> dict:
 
 class NpyStreamWriter:
     """Write a .npy of known shape block by block with plain writes (no mapping, so written pages never
-    count toward the resident set); atomic: the file appears only when every row was written.
+    count toward the resident set); atomic: the file appears only when every row was written (inside a
+    run: with the run's other outputs).
 
     `write` appends; `write_at` writes rows at their position and may be called from several threads
-    (each block once), so workers can stream their results straight to the file."""
+    (each block once), so workers can stream their results straight to the file. The file is closed only
+    once no `write_at` is in progress, and a late one (a worker still running while an interrupt unwinds
+    the run) writes nothing, so a closed descriptor's number is never written through."""
 
     def __init__(self, path: str, shape: tuple[int, ...], dtype):
         self.path, self.shape, self.dtype = path, tuple(shape), np.dtype(dtype)
         self._row_bytes = self.dtype.itemsize * int(np.prod(self.shape[1:], dtype=np.int64))
         self._ctx = atomic_path(path)
         self._rows = 0
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._writers = 0
+        self._closed = False
 
     def __enter__(self) -> NpyStreamWriter:
         self._tmp = self._ctx.__enter__()
-        self._f = open(self._tmp, "wb")
-        header = {
-            "descr": np.lib.format.dtype_to_descr(self.dtype),
-            "fortran_order": False,
-            "shape": self.shape,
-        }
-        np.lib.format.write_array_header_1_0(self._f, header)  # the version np.save writes
-        self._f.flush()
-        self._data_at = self._f.tell()
+        try:
+            with _writing(self.path):
+                self._f = open(self._tmp, "wb")
+                header = {
+                    "descr": np.lib.format.dtype_to_descr(self.dtype),
+                    "fortran_order": False,
+                    "shape": self.shape,
+                }
+                np.lib.format.write_array_header_1_0(self._f, header)  # the version np.save writes
+                self._f.flush()
+                self._data_at = self._f.tell()
+        except BaseException as exc:
+            if hasattr(self, "_f"):
+                self._f.close()
+            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
+            raise
         return self
 
     def write(self, block: np.ndarray) -> None:
-        self._f.write(np.ascontiguousarray(block, dtype=self.dtype).tobytes())
+        with _writing(self.path):
+            self._f.write(np.ascontiguousarray(block, dtype=self.dtype).tobytes())
         self._rows += len(block)
 
     def write_at(self, start: int, block: np.ndarray) -> None:
-        data = memoryview(np.ascontiguousarray(block, dtype=self.dtype)).cast("B")
+        data = np.ascontiguousarray(block, dtype=self.dtype).data.cast("B")
         offset, done = self._data_at + start * self._row_bytes, 0
-        while done < len(data):
-            done += os.pwrite(self._f.fileno(), data[done:], offset + done)
-        with self._lock:
+        with self._cond:
+            if self._closed:
+                return
+            self._writers += 1
+        try:
+            with _writing(self.path):
+                while done < len(data):
+                    done += os.pwrite(self._f.fileno(), data[done:], offset + done)
+        finally:
+            with self._cond:
+                self._writers -= 1
+                self._cond.notify_all()
+        with self._cond:
             self._rows += len(block)
 
     def __exit__(self, exc_type, exc, tb):
-        self._f.close()
+        with self._cond:
+            self._closed = True
+            while self._writers:
+                self._cond.wait()
+        try:
+            with _writing(self.path):
+                self._f.close()
+        except InputError as close_error:
+            if exc_type is None:
+                self._ctx.__exit__(InputError, close_error, None)
+                raise
         if exc_type is None and self._rows != self.shape[0]:
             short = InputError(f"{self.path}: wrote {self._rows} of {self.shape[0]} rows")
             self._ctx.__exit__(InputError, short, None)  # removes the temporary file

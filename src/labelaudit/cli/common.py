@@ -1,0 +1,140 @@
+"""The steps every command shares: load models, parse list options, and finish a Report (save it, show
+it, raise its failed gate). No result is computed here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labelaudit.cli import render
+from labelaudit.cli.app import err
+from labelaudit.core.report import Report
+from labelaudit.errors import GateFailed, InputError
+
+LISTING_OUTPUTS = (".npy", ".csv", ".tsv", ".parquet", ".json", ".jsonl")
+DOCUMENT_OUTPUTS = (".json", ".csv", ".tsv", ".parquet", ".jsonl")
+
+
+def number_list(text: str | None, option: str, kind: type = int) -> list | None:
+    """A comma list option ("1,2,3") as numbers; None when not given."""
+    if text is None:
+        return None
+    try:
+        return [kind(v) for v in text.replace(" ", "").split(",") if v != ""]
+    except ValueError:
+        name = "integers" if kind is int else "numbers"
+        raise InputError(f"{option} must be a comma list of {name}, got {text!r}") from None
+
+
+def per_class_counts(text: str | None, k: int, option: str = "--num-to-remove-per-class") -> list[int] | None:
+    values = number_list(text, option)
+    if values is None:
+        return None
+    if len(values) != k:
+        raise InputError(f"{option} needs one integer per class (K={k}), got {len(values)}: {text!r}")
+    if min(values) < 0:
+        raise InputError(f"{option} values must be >= 0, got {text!r}")
+    return values
+
+
+def expand_models(paths: list[str]) -> list[str]:
+    """--pred-probs values, with globs expanded (sorted); a glob that matches nothing is an error."""
+    import glob
+
+    out: list[str] = []
+    for p in paths:
+        if any(ch in p for ch in "*?["):
+            hits = sorted(glob.glob(p))
+            if not hits:
+                raise InputError(f"{p}: --pred-probs glob matches no file")
+            out.extend(hits)
+        else:
+            out.append(p)
+    return out
+
+
+def load_models(labels: str, pred_probs: list[str], *, weight_by: str, weights: str | None, n_jobs: int,
+                batch_size: int | None, **read: Any):
+    """One model: (dataset, Context, None). Several: the dataset of the first (with every model's file
+    listed), the context of their weighted average and the EnsembleModel (weights computed once)."""
+    from labelaudit.core.context import Context
+    from labelaudit.core.ensemble import build_ensemble
+    from labelaudit.io import load_dataset
+
+    paths = expand_models(pred_probs)
+    dsets = []
+    for i, path in enumerate(paths):
+        try:
+            dsets.append(load_dataset(labels, path, **read))
+        except InputError as exc:
+            if i == 0:
+                raise
+            raise InputError(f"{path} (model {i + 1} of {len(paths)}): {exc}") from None
+    ds = dsets[0]
+    custom = number_list(weights, "--weights", float)
+    if len(dsets) == 1:
+        if weights is not None:
+            raise InputError("--weights needs several --pred-probs models")
+        return ds, Context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf), None
+    for path, other in zip(paths[1:], dsets[1:], strict=True):
+        if (other.n, other.k) != (ds.n, ds.k):
+            raise InputError(f"{path}: model has N={other.n}, K={other.k} but {paths[0]} has N={ds.n}, K={ds.k}")
+    ds.files = ds.files + [f for other in dsets[1:] for f in other.files if f.role == "pred_probs"]
+    if custom is not None and len(custom) != len(dsets):
+        raise InputError(f"--weights needs one weight per model ({len(dsets)}), got {weights!r}")
+    members = [Context(d.labels, d.pred_probs, batch_size, n_jobs, d.self_conf) for d in dsets]
+    model = build_ensemble(ds.labels, members, weight_by="custom" if custom is not None else weight_by,
+                           custom_weights=custom, paths=paths, batch_size=batch_size, n_jobs=n_jobs)
+    return ds, model.context, model
+
+
+def load_baseline(path: str | None, command: str, k: int, class_names, id_column: str | None):
+    if path is None:
+        return None
+    from labelaudit.core.baseline import Baseline
+    from labelaudit.io import read_report
+
+    baseline = Baseline(path, read_report(path, command), id_column)
+    baseline.check(command, k, class_names)
+    return baseline
+
+
+def check_outputs(output: str | None, allowed: tuple[str, ...] = LISTING_OUTPUTS) -> None:
+    from labelaudit.io import check_output_path
+
+    if output:
+        check_output_path(output, allowed)
+
+
+def wants_stdout(output: str | None, fmt: Any) -> bool:
+    """The report goes to stdout unless it went there already (-o -) or to a file with no explicit
+    --format (then a one-line summary goes to stderr instead)."""
+    return output != "-" and (output is None or fmt is not None)
+
+
+def save(report: Report, output: str, fmt: str, files: list, json_document: bool) -> None:
+    from labelaudit.io import write_json, write_npy, write_rows
+
+    if output.lower().endswith(".npy"):
+        if report.npy is None:
+            raise InputError(f"{output}: {report.command} writes no .npy output; use .json, .csv or .parquet")
+        write_npy(output, report.npy)
+    elif json_document and output.lower().endswith(".json"):
+        write_json(output, render.document(report, files))
+    else:
+        write_rows(output, report.file_table if report.file_table is not None else report.listing, fmt)
+
+
+def finish(report: Report, files: list, *, output: str | None, fmt: Any, quiet: bool, labels_path: str,
+           json_document: bool = False) -> None:
+    """Save the report (-o), show it on stdout, and raise its first failed gate (exit 1)."""
+    fmt_name = render.resolve_format(fmt)
+    if output:
+        save(report, output, fmt_name, files, json_document)
+    if wants_stdout(output, fmt):
+        render.show(report, fmt_name, files, labels_path)
+        if "baseline" in report.results and not quiet and fmt_name == "csv":
+            err(report.headline)
+    elif output != "-" and not quiet:
+        err(f"{report.headline}; wrote {output}")
+    if report.failed:
+        raise GateFailed(report.failed[0].message())

@@ -1,0 +1,257 @@
+"""Label issues of multi-class data as Reports: find-issues (one model or an ensemble, in memory or
+streamed) and rank. The command line renders these; every count, score and gate is made here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from labelaudit.core.baseline import Baseline
+from labelaudit.core.context import Context
+from labelaudit.core.ensemble import EnsembleModel, ensemble_scores
+from labelaudit.core.filter import issue_rows
+from labelaudit.core.rank import check_method, order_rows, scores_for_rows
+from labelaudit.core.report import Columns, Report, head, issue_gates, named, rate_line
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The options that decide which examples are flagged and how they are ordered."""
+
+    filter_by: str = "prune_by_noise_rate"
+    rank_by: str = "self_confidence"
+    adjust_pred_probs: bool = False
+    frac_noise: float = 1.0
+    num_to_remove_per_class: list[int] | None = None
+    min_examples_per_class: int = 1
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "filter_by": self.filter_by,
+            "rank_by": self.rank_by,
+            "adjust_pred_probs": self.adjust_pred_probs,
+            "frac_noise": self.frac_noise,
+            "num_to_remove_per_class": self.num_to_remove_per_class,
+            "min_examples_per_class": self.min_examples_per_class,
+        }
+
+
+@dataclass(frozen=True)
+class Listing:
+    """How the flagged examples are listed and gated."""
+
+    top: int | None = None
+    mask: bool = False  # a .npy output holds a bool mask of length N instead of ranked indices
+    max_issues: int | None = None
+    max_issue_rate: float | None = None
+    rows: bool = True  # per-example rows are needed (False: only a .npy is written)
+
+
+def example_rows(
+    ctx: Context, rows: np.ndarray, *, method: str = "self_confidence", adjust_pred_probs: bool = False
+) -> Columns:
+    """Columns index, given_label, predicted_label (first argmax), label_quality (float64) for `rows`,
+    in the order given."""
+    rows = np.asarray(rows, dtype=np.int64)
+    return {
+        "index": rows,
+        "given_label": ctx.labels[rows].astype(np.int64),
+        "predicted_label": ctx.predicted(rows),
+        "label_quality": np.asarray(scores_for_rows(ctx, rows, method, adjust_pred_probs), dtype=np.float64),
+    }
+
+
+def _npy(ranked: np.ndarray, n: int, mask: bool) -> np.ndarray:
+    if not mask:
+        return ranked.astype(np.int64)
+    out = np.zeros(n, dtype=bool)
+    out[ranked] = True
+    return out
+
+
+def _use_ensemble(ctx: Context, model: EnsembleModel | None, method: str, adjust: bool, params: dict):
+    """Store the ensemble's combined score as the context's score for `method`: it replaces the single
+    model's score in every ranking and row below."""
+    if model is None:
+        return None
+    details = ensemble_scores(model, method, adjust)
+    ctx.stored_scores[(method, adjust)] = details.scores
+    params["models"] = {"paths": list(model.paths), "weight_by": model.weight_by, "weights": list(details.weights)}
+    return details
+
+
+def _member_columns(cols: Columns, details, rows: np.ndarray) -> None:
+    if details is not None:
+        for i, s in enumerate(details.member_scores):
+            cols[f"score_model_{i}"] = s[rows].astype("float64")
+
+
+def find_issues(
+    ctx: Context,
+    detection: Detection = Detection(),
+    listing: Listing = Listing(),
+    *,
+    baseline: Baseline | None = None,
+    class_names: Sequence[str] | None = None,
+    ids: np.ndarray | None = None,
+    ensemble: EnsembleModel | None = None,
+) -> Report:
+    """find-issues on a validated context (for an ensemble: the context of its weighted average, whose
+    detection runs there while the ranking uses the ensemble's combined score)."""
+    d = detection
+    check_method(d.rank_by, d.adjust_pred_probs)
+    params = {**d.params(), "top": listing.top}
+    flagged = issue_rows(
+        ctx,
+        filter_by=d.filter_by,
+        frac_noise=d.frac_noise,
+        num_to_remove_per_class=d.num_to_remove_per_class,
+        min_examples_per_class=d.min_examples_per_class,
+    )
+    details = _use_ensemble(ctx, ensemble, d.rank_by, d.adjust_pred_probs, params)
+    ranked = order_rows(ctx, flagged, d.rank_by, d.adjust_pred_probs)
+    listed = head({"i": ranked}, listing.top)["i"]
+    n_issues = len(ranked)
+    headline = rate_line(n_issues, ctx.n, "label issues", "examples")
+    results: dict[str, Any] = {"n_issues": n_issues, "issue_rate": n_issues / ctx.n}
+    cols: Columns = {}
+    counted, what = n_issues, "issues"
+    if listing.rows or baseline is not None:
+        # Against a baseline every flagged row is compared; the listing is cut to --top afterwards.
+        shown = ranked if baseline is not None else listed
+        cols = example_rows(ctx, shown, method=d.rank_by, adjust_pred_probs=d.adjust_pred_probs)
+        cols["is_label_issue"] = np.ones(len(shown), dtype=bool)
+        _member_columns(cols, details, shown)
+        if baseline is not None:
+            diff = baseline.compare(cols["index"], ids, params)
+            cols["status"] = np.where(diff.is_new, "new", "persisting")
+            counted, what = diff.n_new, "new issues"
+            headline += (
+                f"; versus baseline: {diff.n_new} new, {len(diff.fixed)} fixed, {diff.n_persisting} persisting"
+            )
+            results["baseline"] = baseline.summary(diff)
+            cols = head(cols, listing.top)
+        cols = named(cols, class_names, ids)
+    return Report(
+        command="find-issues",
+        params=params,
+        n=ctx.n,
+        k=ctx.k,
+        class_names=list(class_names) if class_names is not None else None,
+        headline=headline,
+        tables={"issues": cols},
+        results=results,
+        gates=issue_gates(counted, ctx.n, listing.max_issues, listing.max_issue_rate, what),
+        npy=_npy(listed, ctx.n, listing.mask),
+        views=("issues",),
+        total=n_issues,
+    )
+
+
+def rank(
+    ctx: Context,
+    *,
+    method: str = "self_confidence",
+    adjust_pred_probs: bool = False,
+    given: np.ndarray | None = None,
+    order_issues: str | None = None,
+    top: int | None = None,
+    class_names: Sequence[str] | None = None,
+    ids: np.ndarray | None = None,
+    ensemble: EnsembleModel | None = None,
+    all_rows: bool = False,
+    all_scores: bool = False,
+) -> Report:
+    """rank: the label quality of every example, and the flagged set (find-issues' defaults, or `given`
+    increasing indices) ordered most severe first. `all_scores` adds every score to the results and
+    makes a .npy output hold them; `all_rows` makes a table output hold one row per example."""
+    check_method(method, adjust_pred_probs)
+    params: dict[str, Any] = {
+        "method": method,
+        "adjust_pred_probs": adjust_pred_probs,
+        "order_issues": order_issues,
+        "top": top,
+    }
+    flagged = issue_rows(ctx) if given is None else given
+    details = _use_ensemble(ctx, ensemble, method, adjust_pred_probs, params)
+    ranked = order_rows(ctx, flagged, method, adjust_pred_probs)
+    listed = head({"i": ranked}, top)["i"]
+    cols = example_rows(ctx, listed, method=method, adjust_pred_probs=adjust_pred_probs)
+    cols["is_label_issue"] = np.ones(len(listed), dtype=bool)
+    _member_columns(cols, details, listed)
+    results: dict[str, Any] = {"n_issues": len(ranked), "issue_rate": len(ranked) / ctx.n}
+    npy = listed.astype(np.int64)
+    file_table = None
+    if given is None and (all_scores or all_rows):
+        scores = np.asarray(scores_for_rows(ctx, None, method, adjust_pred_probs), dtype=np.float64)
+        npy = scores
+        if all_scores:
+            results["scores"] = scores.tolist()
+            if details is not None:
+                results["model_scores"] = [m.astype(float).tolist() for m in details.member_scores]
+        if all_rows:
+            every = np.arange(ctx.n)
+            file_table = example_rows(ctx, every, method=method, adjust_pred_probs=adjust_pred_probs)
+            is_issue = np.zeros(ctx.n, dtype=bool)
+            is_issue[flagged] = True
+            file_table["is_label_issue"] = is_issue
+            _member_columns(file_table, details, every)
+            file_table = named(file_table, class_names, ids)
+    return Report(
+        command="rank",
+        params=params,
+        n=ctx.n,
+        k=ctx.k,
+        class_names=list(class_names) if class_names is not None else None,
+        headline=f"{len(ranked)} flagged examples ordered by {method}",
+        tables={"issues": named(cols, class_names, ids)},
+        results=results,
+        npy=npy,
+        file_table=file_table,
+        views=("issues",),
+        total=len(ranked),
+    )
+
+
+def streamed_issues(
+    command: str,
+    ranked: np.ndarray,
+    info: dict[str, Any],
+    *,
+    params: dict[str, Any],
+    n: int,
+    k: int,
+    listing: Listing = Listing(),
+    class_names: Sequence[str] | None = None,
+) -> Report:
+    """The Report of a streamed run (batched, find-issues --low-memory) from its ranked indices and the
+    per-example labels, predictions and scores the engine kept."""
+    listed = head({"i": ranked}, listing.top)["i"]
+    cols: Columns = {
+        "index": listed,
+        "given_label": info["labels"][listed].astype(np.int64),
+        "predicted_label": info["predicted"][listed].astype(np.int64),
+        "label_quality": np.asarray(info["scores"][listed], dtype=np.float64),
+        "is_label_issue": np.ones(len(listed), dtype=bool),
+    }
+    n_issues = len(ranked)
+    results: dict[str, Any] = {"n_issues": n_issues, "issue_rate": n_issues / n}
+    if "estimated_issues" in info:
+        results["estimated_issues"] = info["estimated_issues"]
+    return Report(
+        command=command,
+        params=params,
+        n=n,
+        k=k,
+        class_names=list(class_names) if class_names is not None else None,
+        headline=rate_line(n_issues, n, "label issues", "examples"),
+        tables={"issues": named(cols, class_names)},
+        results=results,
+        gates=issue_gates(n_issues, n, listing.max_issues, listing.max_issue_rate),
+        npy=_npy(listed, n, listing.mask),
+        views=("issues",),
+        total=n_issues,
+    )
