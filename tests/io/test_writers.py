@@ -121,3 +121,161 @@ def test_check_output_path(tmp_path):
         check_output_path(str(tmp_path / "a"), (".npy",))
     with pytest.raises(InputError, match="output folder .* does not exist"):
         check_output_path(str(tmp_path / "missing" / "a.npy"), (".npy",))
+
+
+# ---------------------------------------------------------------------------- one run, one publication
+
+
+def test_publish_together_defers_every_rename_to_the_end(tmp_path):
+    from labelaudit.io import outputs
+
+    (tmp_path / "a.json").write_text("old")
+    with outputs.publish_together() as run:
+        write_json(str(tmp_path / "a.json"), {"x": 1})
+        write_npy(str(tmp_path / "b.npy"), np.arange(3))
+        assert (tmp_path / "a.json").read_text() == "old"  # nothing visible before the run ends
+        assert not (tmp_path / "b.npy").exists()
+        assert sorted(os.path.basename(p) for p in run.pending) == ["a.json", "b.npy"]
+    assert json.loads((tmp_path / "a.json").read_text()) == {"x": 1}
+    assert np.load(tmp_path / "b.npy").tolist() == [0, 1, 2]
+    assert listing(tmp_path) == ["a.json", "b.npy"]
+
+
+def test_publish_together_failure_publishes_nothing(tmp_path):
+    from labelaudit.io import outputs
+    from labelaudit.io.writers import NpyStreamWriter
+
+    (tmp_path / "a.json").write_text("old")
+    with pytest.raises(RuntimeError, match="late"), outputs.publish_together():
+        write_json(str(tmp_path / "a.json"), {"x": 1})
+        with NpyStreamWriter(str(tmp_path / "s.npy"), (2,), np.float64) as w:
+            w.write(np.array([0.5, 0.25]))
+        raise RuntimeError("late")
+    assert (tmp_path / "a.json").read_text() == "old"
+    assert listing(tmp_path) == ["a.json"]
+
+
+def test_publish_together_commit_then_exception_keeps_the_outputs(tmp_path):
+    """What the CLI does for a failed gate: commit, then let the exception rise."""
+    from labelaudit.io import outputs
+
+    with pytest.raises(RuntimeError), outputs.publish_together() as run:
+        write_npy(str(tmp_path / "a.npy"), np.arange(2))
+        run.commit()
+        raise RuntimeError("gate")
+    assert listing(tmp_path) == ["a.npy"]
+
+
+def test_publish_together_nested_joins_the_outer_run(tmp_path):
+    from labelaudit.io import outputs
+
+    with outputs.publish_together() as outer:
+        with outputs.publish_together() as inner:
+            write_npy(str(tmp_path / "a.npy"), np.arange(2))
+        assert inner is outer and not (tmp_path / "a.npy").exists()
+    assert listing(tmp_path) == ["a.npy"]
+
+
+def test_output_that_became_a_directory_fails_the_whole_commit(tmp_path):
+    from labelaudit.io import outputs
+
+    with pytest.raises(InputError, match="b.csv: output path is a directory"), outputs.publish_together():
+        write_npy(str(tmp_path / "a.npy"), np.arange(2))
+        write_rows(str(tmp_path / "b.csv"), COLS)
+        (tmp_path / "b.csv").mkdir()
+    assert listing(tmp_path) == ["b.csv"]  # no a.npy, no temporary
+
+
+def test_replaced_file_keeps_its_mode_new_file_gets_the_umask(tmp_path):
+    import stat
+
+    target = tmp_path / "a.npy"
+    target.write_bytes(b"old")
+    os.chmod(target, 0o600)
+    write_npy(str(target), np.arange(2))
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    old = os.umask(0o077)
+    try:
+        write_npy(str(tmp_path / "new.npy"), np.arange(2))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "new.npy").st_mode) == 0o600
+    os.umask(0o022)
+    try:
+        write_json(str(tmp_path / "r.json"), {})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "r.json").st_mode) == 0o644
+
+
+def test_disk_full_names_the_output(tmp_path, monkeypatch):
+    import errno
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "save", full)
+    target = str(tmp_path / "a.npy")
+    with pytest.raises(InputError) as info:
+        write_npy(target, np.arange(2))
+    assert str(info.value) == f"{target}: cannot write the output: No space left on device"
+    assert listing(tmp_path) == []
+
+
+def test_output_folder_not_writable_names_the_output(tmp_path, monkeypatch):
+    import errno
+    import tempfile
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    target = str(tmp_path / "a.npy")
+    with pytest.raises(InputError) as info:
+        write_npy(target, np.arange(2))
+    assert (
+        str(info.value) == f"{target}: cannot write to the output folder {str(tmp_path)!r}: Permission denied"
+    )
+
+
+def test_temporary_names_and_stale_temporaries(tmp_path):
+    import subprocess
+    import sys
+
+    from labelaudit.io import outputs
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(dead.stdout)
+    prefix = outputs.temp_prefix("s.npy")
+    stale = tmp_path / f"{prefix}{outputs.HOST}-{dead_pid}-abc123.tmp"
+    live = tmp_path / f"{prefix}{outputs.HOST}-{os.getppid()}-abc123.tmp"  # a running process's
+    other = tmp_path / f"{outputs.temp_prefix('other.npy')}{outputs.HOST}-{dead_pid}-abc123.tmp"
+    foreign = tmp_path / f"{prefix}00000000-{dead_pid}-abc123.tmp"  # another host's, fresh
+    for p in (stale, live, other, foreign):
+        p.write_bytes(b"partial")
+    write_npy(str(tmp_path / "s.npy"), np.arange(2))
+    assert not stale.exists()
+    assert live.exists() and other.exists() and foreign.exists()
+    old = os.stat(foreign).st_mtime - outputs.FOREIGN_STALE_S - 60
+    os.utime(foreign, (old, old))
+    write_npy(str(tmp_path / "s.npy"), np.arange(2))
+    assert not foreign.exists()
+
+
+def test_temporary_name_of_a_long_output_name_fits(tmp_path):
+    name = "x" * 250 + ".npy"  # 254 bytes: the temporary's name must stay within 255 too
+    write_npy(str(tmp_path / name), np.arange(2))
+    assert listing(tmp_path) == [name]
+
+
+def test_npy_stream_writer_late_write_at_writes_nothing(tmp_path):
+    from labelaudit.io.writers import NpyStreamWriter
+
+    w = NpyStreamWriter(str(tmp_path / "s.npy"), (4,), np.float64)
+    with pytest.raises(RuntimeError), w:
+        w.write_at(0, np.array([1.0, 2.0]))
+        raise RuntimeError("interrupted")
+    w.write_at(2, np.array([3.0, 4.0]))  # a worker still running after the writer closed: ignored
+    assert listing(tmp_path) == []

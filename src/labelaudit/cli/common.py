@@ -3,11 +3,13 @@ it, raise its failed gate). No result is computed here."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labelaudit.cli import render
 from labelaudit.cli.app import err
-from labelaudit.core.report import Report
+
+if TYPE_CHECKING:
+    from labelaudit.core.report import Report
 from labelaudit.errors import GateFailed, InputError
 
 LISTING_OUTPUTS = (".npy", ".csv", ".tsv", ".parquet", ".json", ".jsonl")
@@ -52,8 +54,16 @@ def expand_models(paths: list[str]) -> list[str]:
     return out
 
 
-def load_models(labels: str, pred_probs: list[str], *, weight_by: str, weights: str | None, n_jobs: int,
-                batch_size: int | None, **read: Any):
+def load_models(
+    labels: str,
+    pred_probs: list[str],
+    *,
+    weight_by: str,
+    weights: str | None,
+    n_jobs: int,
+    batch_size: int | None,
+    **read: Any,
+):
     """One model: (dataset, Context, None). Several: the dataset of the first (with every model's file
     listed), the context of their weighted average and the EnsembleModel (weights computed once)."""
     from labelaudit.core.context import Context
@@ -77,13 +87,22 @@ def load_models(labels: str, pred_probs: list[str], *, weight_by: str, weights: 
         return ds, Context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf), None
     for path, other in zip(paths[1:], dsets[1:], strict=True):
         if (other.n, other.k) != (ds.n, ds.k):
-            raise InputError(f"{path}: model has N={other.n}, K={other.k} but {paths[0]} has N={ds.n}, K={ds.k}")
+            raise InputError(
+                f"{path}: model has N={other.n}, K={other.k} but {paths[0]} has N={ds.n}, K={ds.k}"
+            )
     ds.files = ds.files + [f for other in dsets[1:] for f in other.files if f.role == "pred_probs"]
     if custom is not None and len(custom) != len(dsets):
         raise InputError(f"--weights needs one weight per model ({len(dsets)}), got {weights!r}")
     members = [Context(d.labels, d.pred_probs, batch_size, n_jobs, d.self_conf) for d in dsets]
-    model = build_ensemble(ds.labels, members, weight_by="custom" if custom is not None else weight_by,
-                           custom_weights=custom, paths=paths, batch_size=batch_size, n_jobs=n_jobs)
+    model = build_ensemble(
+        ds.labels,
+        members,
+        weight_by="custom" if custom is not None else weight_by,
+        custom_weights=custom,
+        paths=paths,
+        batch_size=batch_size,
+        n_jobs=n_jobs,
+    )
     return ds, model.context, model
 
 
@@ -124,8 +143,16 @@ def save(report: Report, output: str, fmt: str, files: list, json_document: bool
         write_rows(output, report.file_table if report.file_table is not None else report.listing, fmt)
 
 
-def finish(report: Report, files: list, *, output: str | None, fmt: Any, quiet: bool, labels_path: str,
-           json_document: bool = False) -> None:
+def finish(
+    report: Report,
+    files: list,
+    *,
+    output: str | None,
+    fmt: Any,
+    quiet: bool,
+    labels_path: str,
+    json_document: bool = False,
+) -> None:
     """Save the report (-o), show it on stdout, and raise its first failed gate (exit 1)."""
     fmt_name = render.resolve_format(fmt)
     if output:

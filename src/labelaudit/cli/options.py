@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -54,93 +54,143 @@ class Task(str, Enum):
 
 
 INPUTS, OUTPUT, DETECT, PERF = "Inputs", "Output", "Detection", "Performance"
-GATES, TASKS, ENSEMBLES = "Gates (exit 1 when one fails)", "Multi-label and token tasks", "Ensembles"
+GATES, TASKS, ENSEMBLES, SIM = (
+    "Gates (exit 1 when one fails)",
+    "Multi-label and token tasks",
+    "Ensembles",
+    "Simulation",
+)
+
+HELP = {
+    "labels": "Given labels: .npy of ints, or a .csv/.tsv/.parquet table.",
+    "pred_probs": "Out-of-sample predicted probabilities (N, K): .npy or a table.",
+    "models": "Out-of-sample predicted probabilities (N, K): .npy or a table. Repeat it (or give a glob) for an ensemble of models (multiclass).",
+    "label_column": "Table column holding the labels (default: 'label', else the only column).",
+    "prob_columns": "Probability columns: a comma list or a glob such as 'prob_*' (default: every numeric column except the label and id columns).",
+    "class_names": "File with one class name per line, in column order.",
+    "id_column": "Table column with example ids, reported beside the row index (default: 'id' if present).",
+    "from_logits": "pred_probs holds logits: apply a softmax to each row first.",
+    "output": "Write results: .npy, .csv, .tsv, .parquet, .json, .jsonl, or '-' for stdout.",
+    "format": "stdout format: table (default on a terminal), csv (default otherwise), json (one report document), junit (JUnit XML for CI) or github (workflow annotations).",
+    "top": "Keep only the N most severe examples in every listing (counts and gates use all).",
+    "mask": "A .npy output holds a bool mask of length N instead of ranked indices.",
+    "quiet": "No warnings or progress on stderr.",
+    "batch_size": "Rows per batch when reading pred_probs (never changes results).",
+    "n_jobs": "Worker threads for the passes over pred_probs (-1: one per core). Never changes results.",
+    "baseline": "An earlier --format json report: show new, fixed and persisting issues; gates count only new ones.",
+    "max_issues": "Fail when more than N issues are found.",
+    "max_issue_rate": "Fail when the issue rate exceeds FRACTION.",
+    "fail_under": "Fail (exit 1) when the health score is below SCORE.",
+    "fail_over": "Fail (exit 1) when the largest joint probability exceeds FRACTION.",
+    "filter_by": "How to flag issues (batched: with --exact).",
+    "rank_by": "Score that orders issues (lowest = most severe).",
+    "method": "Label quality score (lower = more likely mislabelled).",
+    "adjust": "Subtract class thresholds before scoring.",
+    "frac_noise": "Flag only this fraction of the estimated issues (prune filters).",
+    "per_class_counts": "Comma list of K counts to flag per class (prune filters).",
+    "min_per_class": "Leave at least this many examples in each class.",
+    "num_examples": "Scale issue counts to this many examples (default: N).",
+    "weight_by": "Ensembles: how member scores are weighted.",
+    "weights": "Ensembles: a comma list of one weight per model (custom weighting, not normalised).",
+    "task": "Kind of data: one label per row, several per row, or one per token.",
+    "per_class": "multilabel: per (example, class) results.",
+    "sentence_lengths": "token: .npy of tokens per sentence (flat inputs).",
+    "tokens": "token: the table column of token strings.",
+    "by": "token: list issues per 'token' or per 'sentence'.",
+    "low_memory": "Stream pred_probs in bounded memory (same result; see `batched --exact`).",
+    "exact": "The identical result as find-issues with the same options (any --filter-by), streamed.",
+    "estimation_method": "Default mode: how the number of issues is estimated.",
+    "chunk_size": "Default mode: rows per step of the running threshold mean (the reference's batch_size); independent of --batch-size.",
+    "memory_limit": "Memory for each block of rows (e.g. 512MB, 2GB); sets the block size unless --batch-size is given.",
+    "scores_out": "Also write the float64 score of every example (input order) to this .npy.",
+    "order_issues": "Order this flagged set instead (.npy bool mask or int indices, or a table with an 'index' column).",
+    "aggregator": "multilabel: exponential_moving_average, softmin, mean or min.",
+    "alpha": "multilabel: weight of the worst class in the moving average.",
+    "temperature": "softmin temperature (multilabel default 0.1, token 0.05).",
+    "sentence_method": "token: sentence score 'min' or 'softmin'.",
+    "plot": "Write a noise-matrix heatmap and a histogram of label quality scores (.png or .svg; needs labelaudit\\[plot]).",
+    "asymmetric": "Report (given a, true b) and (given b, true a) separately.",
+    "out_dir": "Folder for labels.npy, true_labels.npy, pred_probs.npy, noise_matrix.npy, prior.npy.",
+    "n": "Number of examples.",
+    "k": "Number of classes.",
+    "noise_rate": "Average share of wrong labels (sets the trace to K x (1 - rate)).",
+    "trace": "Trace of the noise matrix (overrides --noise-rate).",
+    "frac_zero_noise_rates": "Share of off-diagonal noise rates that are exactly zero.",
+    "prior": "Class prior P(true): 'uniform', 'random' (Dirichlet), or a comma list of K values.",
+    "sharpness": "pred_probs model: Dirichlet concentration on the true class (mean true-class probability s/(s+1)).",
+    "dtype": "pred_probs dtype: float32 or float64.",
+    "seed": "Seed: the same seed gives byte-identical files.",
+    "true_labels": "The correct labels (.npy), e.g. from simulate.",
+    "issues": "A find-issues output: .npy indices or mask, or a table with an 'index' column.",
+    "scores": "A rank output: .npy float scores of all N examples (lower = more suspicious).",
+}
 
 
-def _opt(*names: str, panel: str = INPUTS, **kw) -> typer.models.OptionInfo:
-    return typer.Option(*names, rich_help_panel=panel, **kw)
+def _opt(*names: str, help: str, panel: str = INPUTS, **kw: Any) -> Any:
+    return typer.Option(*names, help=HELP[help], rich_help_panel=panel, **kw)
 
 
-Labels = Annotated[str, _opt("--labels", "-l", help="Given labels: .npy of ints, or a .csv/.tsv/.parquet table.")]
-PredProbs = Annotated[
-    list[str],
-    _opt("--pred-probs", "-p", help="Out-of-sample predicted probabilities (N, K): .npy or a table."),
-]
-PredProbsMany = Annotated[
-    list[str],
-    _opt(
-        "--pred-probs",
-        "-p",
-        help="Out-of-sample predicted probabilities (N, K): .npy or a table. Repeat it (or give a glob) for an "
-        "ensemble of models (multiclass).",
-    ),
-]
-LabelColumn = Annotated[
-    str | None, _opt(help="Table column holding the labels (default: 'label', else the only column).")
-]
-ProbColumns = Annotated[
-    str | None,
-    _opt(
-        help="Probability columns: a comma list or a glob such as 'prob_*' (default: every numeric column "
-        "except the label and id columns)."
-    ),
-]
-ClassNames = Annotated[str | None, _opt(help="File with one class name per line, in column order.")]
-IdColumn = Annotated[
-    str | None, _opt(help="Table column with example ids, reported beside the row index (default: 'id' if present).")
-]
-FromLogits = Annotated[
-    bool, _opt("--from-logits", help="pred_probs holds logits: apply a softmax to each row first.")
-]
-Output = Annotated[
-    str | None,
-    _opt("--output", "-o", panel=OUTPUT, help="Write results: .npy, .csv, .tsv, .parquet, .json, .jsonl, or '-' for stdout."),
-]
-Format = Annotated[
-    OutputFormat | None,
-    _opt(
-        "--format",
-        "-f",
-        panel=OUTPUT,
-        help="stdout format: table (default on a terminal), csv (default otherwise), json (one report document), "
-        "junit (JUnit XML for CI) or github (workflow annotations).",
-    ),
-]
-Top = Annotated[
-    int | None, _opt(min=0, panel=OUTPUT, help="Keep only the N most severe examples in every listing (counts and gates use all).")
-]
-Mask = Annotated[bool, _opt("--mask", panel=OUTPUT, help="A .npy output holds a bool mask of length N instead of ranked indices.")]
-Quiet = Annotated[bool, _opt("--quiet", "-q", panel=OUTPUT, help="No warnings or progress on stderr.")]
-BatchSize = Annotated[int | None, _opt(min=1, panel=PERF, help="Rows per batch when reading pred_probs (never changes results).")]
-NJobs = Annotated[
-    int, _opt(min=-1, panel=PERF, help="Worker threads for the passes over pred_probs (-1: one per core). Never changes results.")
-]
-Baseline = Annotated[
-    str | None,
-    _opt(panel=GATES, help="An earlier --format json report: show new, fixed and persisting issues; gates count only new ones."),
-]
-MaxIssues = Annotated[int | None, _opt(min=0, panel=GATES, help="Fail when more than N issues are found.")]
-MaxIssueRate = Annotated[float | None, _opt(min=0.0, max=1.0, panel=GATES, help="Fail when the issue rate exceeds FRACTION.")]
-FailUnder = Annotated[
-    float | None, _opt(min=0.0, max=1.0, panel=GATES, help="Fail (exit 1) when the health score is below SCORE.")
-]
-FilterByOpt = Annotated[FilterBy, _opt(panel=DETECT, help="How to flag issues.")]
-RankBy = Annotated[ScoreMethod, _opt(panel=DETECT, help="Score that orders issues (lowest = most severe).")]
-Adjust = Annotated[bool, _opt(panel=DETECT, help="Subtract class thresholds before scoring.")]
-FracNoise = Annotated[
-    float, _opt(min=0.0, max=1.0, panel=DETECT, help="Flag only this fraction of the estimated issues (prune filters).")
-]
-PerClassCounts = Annotated[str | None, _opt(panel=DETECT, help="Comma list of K counts to flag per class (prune filters).")]
-MinPerClass = Annotated[int, _opt(min=0, panel=DETECT, help="Leave at least this many examples in each class.")]
-NumExamples = Annotated[int | None, _opt(min=1, help="Scale issue counts to this many examples (default: N).", panel=DETECT)]
-WeightByOpt = Annotated[WeightBy, _opt(panel=ENSEMBLES, help="Ensembles: how member scores are weighted.")]
-Weights = Annotated[
-    str | None, _opt(panel=ENSEMBLES, help="Ensembles: a comma list of one weight per model (custom weighting, not normalised).")
-]
-TaskOpt = Annotated[Task, _opt(panel=TASKS, help="Kind of data: one label per row, several per row, or one per token.")]
-PerClass = Annotated[bool, _opt("--per-class", panel=TASKS, help="multilabel: per (example, class) results.")]
-SentenceLengths = Annotated[str | None, _opt(panel=TASKS, help="token: .npy of tokens per sentence (flat inputs).")]
-TokensColumn = Annotated[str | None, _opt("--tokens", panel=TASKS, help="token: the table column of token strings.")]
+Labels = Annotated[str, _opt("--labels", "-l", help="labels")]
+PredProbs = Annotated[list[str], _opt("--pred-probs", "-p", help="pred_probs")]
+PredProbsMany = Annotated[list[str], _opt("--pred-probs", "-p", help="models")]
+LabelColumn = Annotated[str | None, _opt(help="label_column")]
+ProbColumns = Annotated[str | None, _opt(help="prob_columns")]
+ClassNames = Annotated[str | None, _opt(help="class_names")]
+IdColumn = Annotated[str | None, _opt(help="id_column")]
+FromLogits = Annotated[bool, _opt("--from-logits", help="from_logits")]
+Output = Annotated[str | None, _opt("--output", "-o", help="output", panel=OUTPUT)]
+Format = Annotated[OutputFormat | None, _opt("--format", "-f", help="format", panel=OUTPUT)]
+Top = Annotated[int | None, _opt(min=0, help="top", panel=OUTPUT)]
+Mask = Annotated[bool, _opt("--mask", help="mask", panel=OUTPUT)]
+Quiet = Annotated[bool, _opt("--quiet", "-q", help="quiet", panel=OUTPUT)]
+BatchSize = Annotated[int | None, _opt(min=1, help="batch_size", panel=PERF)]
+NJobs = Annotated[int, _opt(min=-1, help="n_jobs", panel=PERF)]
+Baseline = Annotated[str | None, _opt(help="baseline", panel=GATES)]
+MaxIssues = Annotated[int | None, _opt(min=0, help="max_issues", panel=GATES)]
+MaxIssueRate = Annotated[float | None, _opt(min=0.0, max=1.0, help="max_issue_rate", panel=GATES)]
+FailUnder = Annotated[float | None, _opt(min=0.0, max=1.0, help="fail_under", panel=GATES)]
+FailOver = Annotated[float | None, _opt(min=0.0, max=1.0, help="fail_over", panel=GATES)]
+FilterByOpt = Annotated[FilterBy, _opt(help="filter_by", panel=DETECT)]
+RankBy = Annotated[ScoreMethod, _opt(help="rank_by", panel=DETECT)]
+Method = Annotated[ScoreMethod, _opt(help="method", panel=DETECT)]
+Adjust = Annotated[bool, _opt(help="adjust", panel=DETECT)]
+FracNoise = Annotated[float, _opt(min=0.0, max=1.0, help="frac_noise", panel=DETECT)]
+PerClassCounts = Annotated[str | None, _opt(help="per_class_counts", panel=DETECT)]
+MinPerClass = Annotated[int, _opt(min=0, help="min_per_class", panel=DETECT)]
+NumExamples = Annotated[int | None, _opt(min=1, help="num_examples", panel=DETECT)]
+WeightByOpt = Annotated[WeightBy, _opt(help="weight_by", panel=ENSEMBLES)]
+Weights = Annotated[str | None, _opt(help="weights", panel=ENSEMBLES)]
+TaskOpt = Annotated[Task, _opt(help="task", panel=TASKS)]
+PerClass = Annotated[bool, _opt("--per-class", help="per_class", panel=TASKS)]
+SentenceLengths = Annotated[str | None, _opt(help="sentence_lengths", panel=TASKS)]
+TokensColumn = Annotated[str | None, _opt("--tokens", help="tokens", panel=TASKS)]
+By = Annotated[str, _opt(help="by", panel=TASKS)]
+LowMemory = Annotated[bool, _opt("--low-memory", help="low_memory", panel=PERF)]
+Exact = Annotated[bool, _opt("--exact", help="exact", panel=DETECT)]
+Estimation = Annotated[EstimationMethod, _opt(help="estimation_method", panel=DETECT)]
+ChunkSize = Annotated[int, _opt(min=1, help="chunk_size", panel=DETECT)]
+MemoryLimit = Annotated[str, _opt(help="memory_limit", panel=PERF)]
+ScoresOut = Annotated[str | None, _opt(help="scores_out", panel=OUTPUT)]
+OrderIssues = Annotated[str | None, _opt(help="order_issues")]
+Aggregator = Annotated[str, _opt(help="aggregator", panel=TASKS)]
+Alpha = Annotated[float, _opt(min=0.0, max=1.0, help="alpha", panel=TASKS)]
+Temperature = Annotated[float | None, _opt(min=0.0, help="temperature", panel=TASKS)]
+SentenceMethod = Annotated[str, _opt(help="sentence_method", panel=TASKS)]
+Plot = Annotated[str | None, _opt(help="plot", panel=OUTPUT)]
+Asymmetric = Annotated[bool, _opt("--asymmetric", help="asymmetric", panel=DETECT)]
+OutDir = Annotated[str, _opt("--out-dir", "-o", help="out_dir", panel=OUTPUT)]
+SimN = Annotated[int, _opt("--n", min=1, help="n", panel=SIM)]
+SimK = Annotated[int, _opt("--k", min=2, help="k", panel=SIM)]
+NoiseRate = Annotated[float | None, _opt(min=0.0, max=1.0, help="noise_rate", panel=SIM)]
+Trace = Annotated[float | None, _opt(help="trace", panel=SIM)]
+FracZero = Annotated[float, _opt(min=0.0, max=1.0, help="frac_zero_noise_rates", panel=SIM)]
+Prior = Annotated[str, _opt(help="prior", panel=SIM)]
+Sharpness = Annotated[float, _opt(min=0.01, help="sharpness", panel=SIM)]
+Dtype = Annotated[str, _opt(help="dtype", panel=SIM)]
+Seed = Annotated[int, _opt(help="seed", panel=SIM)]
+TrueLabels = Annotated[str, _opt("--true-labels", "-t", help="true_labels")]
+Issues = Annotated[str | None, _opt(help="issues")]
+Scores = Annotated[str | None, _opt(help="scores")]
 
 # For each command and --task, the options that task does not honour: giving one is refused with exit 2
 # naming the option and the task (tests/cli/test_task_options.py walks
@@ -151,12 +201,28 @@ NOT_FOR_TASK = {
     ("find-issues", "multilabel"): MULTICLASS_ONLY
     | {"from_logits", "batch_size", "n_jobs", "sentence_lengths", "tokens", "by"},
     ("find-issues", "token"): MULTICLASS_ONLY | {"per_class", "prob_columns"},
-    ("rank", "multiclass"): {"per_class", "aggregator", "alpha", "temperature", "sentence_method", "sentence_lengths", "tokens"},
+    ("rank", "multiclass"): {
+        "per_class",
+        "aggregator",
+        "alpha",
+        "temperature",
+        "sentence_method",
+        "sentence_lengths",
+        "tokens",
+    },
     ("rank", "multilabel"): MULTICLASS_ONLY
     | {"from_logits", "batch_size", "n_jobs", "sentence_method", "sentence_lengths", "tokens"},
     ("rank", "token"): MULTICLASS_ONLY | {"per_class", "aggregator", "alpha", "prob_columns", "tokens"},
     ("health", "multiclass"): {"sentence_lengths", "tokens"},
-    ("health", "multilabel"): {"num_examples", "plot", "from_logits", "batch_size", "n_jobs", "sentence_lengths", "tokens"},
+    ("health", "multilabel"): {
+        "num_examples",
+        "plot",
+        "from_logits",
+        "batch_size",
+        "n_jobs",
+        "sentence_lengths",
+        "tokens",
+    },
     ("health", "token"): {"plot", "prob_columns"},
 }
 

@@ -10,10 +10,12 @@ import csv
 import json
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labelaudit import __version__
-from labelaudit.core.report import Report, records
+
+if TYPE_CHECKING:
+    from labelaudit.core.report import Report
 
 TERMINAL_ROWS = 25  # rows a terminal table shows when --top is not given
 
@@ -104,6 +106,8 @@ def show(report: Report, fmt: str, files: list, labels_path: str) -> None:
 
 def ci_rows(report: Report) -> list[dict]:
     """Flagged rows for CI outputs; against a baseline only the new ones (persisting ones were accepted)."""
+    from labelaudit.core.report import records
+
     if report.command not in ("find-issues", "batched", "rank") or "index" not in report.listing:
         return []
     return [r for r in records(report.listing) if r.get("status", "new") == "new"]
@@ -124,7 +128,9 @@ def issue_text(row: dict) -> str:
     pred = row.get("predicted_name", row["predicted_label"])
     ident = f"index {row['index']}" + (f" (id {row['id']})" if "id" in row else "")
     status = f" [{row['status']}]" if "status" in row else ""
-    return inert(f"{ident}: given {given}, predicted {pred}, label quality {row['label_quality']:.4g}{status}")
+    return inert(
+        f"{ident}: given {given}, predicted {pred}, label quality {row['label_quality']:.4g}{status}"
+    )
 
 
 def print_junit(report: Report) -> None:
@@ -143,7 +149,9 @@ def print_junit(report: Report) -> None:
             if severity == "error":
                 ET.SubElement(case, "failure", message=inert(message)).text = inert(fix)
             else:
-                ET.SubElement(case, "system-out").text = inert(f"{severity}: {message}" + (f" ({fix})" if fix else ""))
+                ET.SubElement(case, "system-out").text = inert(
+                    f"{severity}: {message}" + (f" ({fix})" if fix else "")
+                )
         suite.set("tests", str(len(listing["check"])))
         suite.set("failures", str(listing["severity"].count("error")))
     else:
@@ -163,12 +171,16 @@ def print_junit(report: Report) -> None:
         rows = ci_rows(report)
         suite = ET.SubElement(root, "testsuite", name=f"labelaudit {command} label issues")
         for row in rows:
-            case = ET.SubElement(suite, "testcase", classname="labelaudit.label_issue", name=f"example {row['index']}")
+            case = ET.SubElement(
+                suite, "testcase", classname="labelaudit.label_issue", name=f"example {row['index']}"
+            )
             ET.SubElement(case, "system-out").text = issue_text(row)
         suite.set("tests", str(len(rows)))
         suite.set("failures", "0")
     ET.indent(root)
-    sys.stdout.write('<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n")
+    sys.stdout.write(
+        '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    )
 
 
 def _gh_escape(text: str) -> str:
@@ -189,11 +201,15 @@ def print_github(report: Report, file: str) -> None:
             if severity != "ok":
                 level = "error" if severity == "error" else "warning"
                 text = message + (f". {fix}" if fix else "")
-                sys.stdout.write(f"::{level} file={prop},title=labelaudit doctor%3A {_gh_property(check)}::{_gh_escape(text)}\n")
+                sys.stdout.write(
+                    f"::{level} file={prop},title=labelaudit doctor%3A {_gh_property(check)}::{_gh_escape(text)}\n"
+                )
     for row in ci_rows(report):
         sys.stdout.write(f"::warning file={prop},title=label issue::{_gh_escape(issue_text(row))}\n")
     for g in report.failed:
-        sys.stdout.write(f"::error title=labelaudit gate failed::{_gh_escape(g.message() + '. ' + report.headline)}\n")
+        sys.stdout.write(
+            f"::error title=labelaudit gate failed::{_gh_escape(g.message() + '. ' + report.headline)}\n"
+        )
     title = "labelaudit doctor" if report.command == "doctor" else "labelaudit"
     sys.stdout.write(f"::notice title={title}::{_gh_escape(report.headline)}\n")
 
@@ -215,7 +231,9 @@ class PassProgress:
 
             class RowsPerSecond(ProgressColumn):
                 def render(self, task: Any) -> Text:
-                    return Text(f"{task.speed:,.0f} rows/s" if task.speed else "", style="progress.data.speed")
+                    return Text(
+                        f"{task.speed:,.0f} rows/s" if task.speed else "", style="progress.data.speed"
+                    )
 
             self._bar = Progress(
                 TextColumn("{task.description}"),

@@ -3,10 +3,12 @@ escaped (rich.markup.escape), so a class name such as "[/]" or "[link=...]" prin
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labelaudit.cli.render import TERMINAL_ROWS
-from labelaudit.core.report import Report
+
+if TYPE_CHECKING:
+    from labelaudit.core.report import Report
 
 HEATMAP_MAX_K = 20  # larger matrices are summarised by their largest off-diagonal cells
 HEATMAP_TOP_CELLS = 15
@@ -26,7 +28,9 @@ def _e(value: Any) -> str:
 
 def _more(console, shown: int, total: int | None) -> None:
     if total is not None and shown < total:
-        console.print(f"... {total - shown} more (use --top N, --format csv or -o FILE to see all)", style="dim")
+        console.print(
+            f"... {total - shown} more (use --top N, --format csv or -o FILE to see all)", style="dim"
+        )
 
 
 def show(report: Report) -> None:
@@ -55,7 +59,11 @@ def issues(report: Report, _: str) -> None:
         given = shown["given_name" if names else "given_label"][i]
         pred = shown["predicted_name" if names else "predicted_label"][i]
         row = [str(i + 1), str(shown["index"][i])] + ([_e(shown["id"][i])] if "id" in shown else [])
-        row += [_e(given), f"[red]{_e(pred)}[/red]" if pred != given else _e(pred), f"{shown['label_quality'][i]:.4g}"]
+        row += [
+            _e(given),
+            f"[red]{_e(pred)}[/red]" if pred != given else _e(pred),
+            f"{shown['label_quality'][i]:.4g}",
+        ]
         if "status" in shown:
             row.append("[bold]new[/bold]" if shown["status"][i] == "new" else "persisting")
         table.add_row(*row)
@@ -163,7 +171,11 @@ def noise_matrix(report: Report, _: str) -> None:
         cells = []
         for b in range(k):
             v = float(matrix[a][b])
-            color = ["grey50", "cyan", "green", "yellow", "red"][int(round(min(1.0, v) * 4))] if a != b else "bold white"
+            color = (
+                ["grey50", "cyan", "green", "yellow", "red"][int(round(min(1.0, v) * 4))]
+                if a != b
+                else "bold white"
+            )
             cells.append(f"[{color}] {100 * v:.1f}[/{color}]" if v > 0 else "[grey30]·[/grey30]")
         table.add_row(_e(str(names[a] if names else a)[:10]), *cells)
     console.print(table)
@@ -191,7 +203,11 @@ def pairs(report: Report, title: str) -> None:
 def findings(report: Report, _: str) -> None:
     from rich.table import Table
 
-    marks = {"ok": "[green]ok[/green]", "warning": "[yellow]warn[/yellow]", "error": "[bold red]FIX[/bold red]"}
+    marks = {
+        "ok": "[green]ok[/green]",
+        "warning": "[yellow]warn[/yellow]",
+        "error": "[bold red]FIX[/bold red]",
+    }
     table = Table(title="labelaudit doctor", header_style="bold", show_lines=False)
     for h in ("", "check", "finding", "what to do"):
         table.add_column(h)
@@ -222,7 +238,9 @@ def tokens(report: Report, _: str) -> None:
             text.append(" ")
         given = cols["given_name" if names else "given_label"][i]
         pred = cols["predicted_name" if names else "predicted_label"][i]
-        table.add_row(str(cols["sentence"][i]), str(j), _e(given), _e(pred), f"{cols['label_quality'][i]:.4g}", text)
+        table.add_row(
+            str(cols["sentence"][i]), str(j), _e(given), _e(pred), f"{cols['label_quality'][i]:.4g}", text
+        )
     console = _console()
     console.print(table)
     _more(console, n, report.total)

@@ -49,3 +49,39 @@ def top_k_metrics(scores: np.ndarray, is_error: np.ndarray, k: int) -> dict[str,
     top = find_top_issues(scores, top=k)
     m = set_metrics(top, is_error)
     return {"k": int(k), "precision_at_k": m["precision"], "recall_at_k": m["recall"]}
+
+
+def evaluate(
+    labels: np.ndarray, true_labels: np.ndarray, *, flagged: np.ndarray | None = None, scores: np.ndarray | None = None
+):
+    """evaluate: precision, recall and F1 of `flagged` indices and AUROC / top-k metrics of `scores`
+    (N,) against the examples whose label differs from the true label."""
+    from labelaudit.core.report import Report
+    from labelaudit.errors import InputError
+
+    y, t = np.asarray(labels), np.asarray(true_labels)
+    if y.shape != t.shape or y.ndim != 1:
+        raise InputError(f"true labels have shape {t.shape}, labels {y.shape}; they must match")
+    is_error = y != t
+    results: dict = {"n_label_errors": int(is_error.sum())}
+    if flagged is not None:
+        results["issues"] = set_metrics(flagged, is_error)
+    if scores is not None:
+        s = np.asarray(scores, dtype=np.float64)
+        if s.shape != y.shape:
+            raise InputError(f"scores have shape {s.shape} but there are {len(y)} labels")
+        if not np.isfinite(s).all():
+            raise InputError(f"scores must be finite; row {int(np.argmax(~np.isfinite(s)))} is {s[~np.isfinite(s)][0]!r}")
+        results["scores"] = {"auroc": auroc(s, is_error), **top_k_metrics(s, is_error, int(is_error.sum()))}
+    metrics = [(f"{part}: {key}", value) for part in ("issues", "scores") for key, value in results.get(part, {}).items()]
+    return Report(
+        command="evaluate",
+        params={},
+        n=len(y),
+        k=int(max(y.max(), t.max())) + 1 if len(y) else 0,
+        class_names=None,
+        headline=f"Against {results['n_label_errors']} known label errors in {len(y)} examples",
+        tables={"metrics": {"metric": [m for m, _ in metrics], "value": [v for _, v in metrics]}},
+        results=results,
+        views=("plain:metrics",),
+    )

@@ -82,6 +82,39 @@ def score_gate(name: str, what: str, value: float, limit: float | None, *, below
 
 
 @dataclass(frozen=True)
+class Detection:
+    """The options that decide which examples are flagged and how they are ordered."""
+
+    filter_by: str = "prune_by_noise_rate"
+    rank_by: str = "self_confidence"
+    adjust_pred_probs: bool = False
+    frac_noise: float = 1.0
+    num_to_remove_per_class: list[int] | None = None
+    min_examples_per_class: int = 1
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "filter_by": self.filter_by,
+            "rank_by": self.rank_by,
+            "adjust_pred_probs": self.adjust_pred_probs,
+            "frac_noise": self.frac_noise,
+            "num_to_remove_per_class": self.num_to_remove_per_class,
+            "min_examples_per_class": self.min_examples_per_class,
+        }
+
+
+@dataclass(frozen=True)
+class Listing:
+    """How the flagged examples are listed and gated."""
+
+    top: int | None = None
+    mask: bool = False  # a .npy output holds a bool mask of length N instead of ranked indices
+    max_issues: int | None = None
+    max_issue_rate: float | None = None
+    rows: bool = True  # per-example rows are needed (False: only a .npy is written)
+
+
+@dataclass(frozen=True)
 class Report:
     """What one command found.
 

@@ -7,6 +7,8 @@ Noise matrices are column-stochastic: NM[a, b] = P(given = a | true = b).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import DTypeLike
 
@@ -157,3 +159,64 @@ def pred_probs_block(
     g = rng.standard_gamma(alpha)
     g /= g.sum(axis=1, keepdims=True)
     return g.astype(dtype)
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """A noisy-label dataset drawn from one seed: the prior, the noise matrix, true and given labels, and
+    the generator that goes on to draw pred_probs (so the same seed gives byte-identical files)."""
+
+    rng: np.random.Generator
+    prior: np.ndarray
+    noise_matrix: np.ndarray
+    true_labels: np.ndarray
+    labels: np.ndarray
+
+    def pred_probs_blocks(self, sharpness: float, dtype: str, rows: int):
+        """(N, K) pred_probs in blocks of `rows` rows, in order."""
+        k = len(self.prior)
+        for start in range(0, len(self.labels), rows):
+            yield pred_probs_block(self.rng, self.true_labels[start : start + rows], k, sharpness, dtype)
+
+    def summary(self, seed: int) -> dict:
+        n_wrong = int(np.count_nonzero(self.labels != self.true_labels))
+        return {
+            "n": len(self.labels),
+            "k": len(self.prior),
+            "trace": float(np.trace(self.noise_matrix)),
+            "n_label_errors": n_wrong,
+            "error_rate": n_wrong / len(self.labels),
+            "noise_matrix_valid": noise_matrix_is_valid(self.noise_matrix, self.prior),
+            "seed": seed,
+        }
+
+
+def simulate(
+    n: int,
+    k: int,
+    *,
+    noise_rate: float | None = None,
+    trace: float | None = None,
+    frac_zero_noise_rates: float = 0.0,
+    prior: str | list[float] = "uniform",
+    seed: int = 0,
+) -> Simulation:
+    """Draw a dataset: prior 'uniform', 'random' (Dirichlet(5)) or K positive weights; the noise matrix
+    with the given trace (default K x (1 - noise_rate), noise_rate 0.2); true labels from the prior and
+    given labels through the noise matrix."""
+
+    rng = np.random.default_rng(seed)
+    if prior == "uniform":
+        py = np.full(k, 1.0 / k)
+    elif prior == "random":
+        py = rng.dirichlet(np.full(k, 5.0))
+    else:
+        py = np.asarray(prior, dtype=np.float64)
+        if len(py) != k or not np.isfinite(py).all() or py.min() <= 0:
+            raise InputError(f"--prior needs K={k} positive numbers, got {list(prior)!r}")
+        py = py / py.sum()
+    if trace is None:
+        trace = k * (1 - (0.2 if noise_rate is None else noise_rate))
+    nm = noise_matrix_from_trace(k, trace, py=py, frac_zero_noise_rates=frac_zero_noise_rates, seed=seed)
+    true_labels = rng.choice(k, size=n, p=py)
+    return Simulation(rng, py, nm, true_labels, noisy_labels(rng, true_labels, nm))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-import typer
+from typing import Any
 
 from labelaudit.cli import options as o
 from labelaudit.cli import render
@@ -17,19 +15,19 @@ from labelaudit.cli.common import check_outputs, finish, per_class_counts
 def batched(
     labels: o.Labels,
     pred_probs: o.PredProbs,
-    exact: Annotated[bool, typer.Option("--exact", help="The identical result as find-issues with the same options (any --filter-by), streamed.", rich_help_panel=o.DETECT)] = False,
+    exact: o.Exact = False,
     filter_by: o.FilterByOpt = o.FilterBy.prune_by_noise_rate,
     rank_by: o.RankBy = o.ScoreMethod.self_confidence,
     adjust_pred_probs: o.Adjust = False,
-    estimation_method: Annotated[o.EstimationMethod, typer.Option(help="Default mode: how the number of issues is estimated.", rich_help_panel=o.DETECT)] = o.EstimationMethod.off_diagonal,
-    chunk_size: Annotated[int, typer.Option(min=1, help="Default mode: rows per step of the running threshold mean (the reference's batch_size); independent of --batch-size.", rich_help_panel=o.DETECT)] = 10000,
+    estimation_method: o.Estimation = o.EstimationMethod.off_diagonal,
+    chunk_size: o.ChunkSize = 10000,
     frac_noise: o.FracNoise = 1.0,
     num_to_remove_per_class: o.PerClassCounts = None,
     min_examples_per_class: o.MinPerClass = 1,
     max_issues: o.MaxIssues = None,
     max_issue_rate: o.MaxIssueRate = None,
-    memory_limit: Annotated[str, typer.Option(help="Memory for each block of rows (e.g. 512MB, 2GB); sets the block size unless --batch-size is given.", rich_help_panel=o.PERF)] = "512MB",
-    scores_out: Annotated[str | None, typer.Option(help="Also write the float64 score of every example (input order) to this .npy.", rich_help_panel=o.OUTPUT)] = None,
+    memory_limit: o.MemoryLimit = "512MB",
+    scores_out: o.ScoresOut = None,
     output: o.Output = None,
     mask: o.Mask = False,
     fmt: o.Format = None,
@@ -58,24 +56,59 @@ def batched(
     if not exact:
         for name in ("filter_by", "frac_noise", "num_to_remove_per_class", "min_examples_per_class"):
             if o.given(name):
-                raise InputError(f"--{name.replace('_', '-')} needs --exact (the default mode has its own selection)")
+                raise InputError(
+                    f"--{name.replace('_', '-')} needs --exact (the default mode has its own selection)"
+                )
     elif o.given("estimation_method") or o.given("chunk_size"):
         raise InputError("--estimation-method and --chunk-size are for the default mode, not --exact")
-    detect = dict(filter_by=filter_by.value, rank_by=rank_by.value, adjust_pred_probs=adjust_pred_probs,
-                  frac_noise=frac_noise, min_examples_per_class=min_examples_per_class,
-                  estimation_method=estimation_method.value, chunk_size=chunk_size)
+    detect = dict(
+        filter_by=filter_by.value,
+        rank_by=rank_by.value,
+        adjust_pred_probs=adjust_pred_probs,
+        frac_noise=frac_noise,
+        min_examples_per_class=min_examples_per_class,
+        estimation_method=estimation_method.value,
+        chunk_size=chunk_size,
+    )
     listing = Listing(top=top, mask=mask, max_issues=max_issues, max_issue_rate=max_issue_rate)
-    src, report = run_stream("batched", labels, o.one_model(pred_probs, "batched"), exact=exact, detect=detect,
-                             listing=listing, counts=num_to_remove_per_class, quiet=quiet, n_jobs=n_jobs,
-                             batch_size=batch_size, memory_limit=memory_limit, scores_out=scores_out,
-                             label_column=label_column, prob_columns=prob_columns, class_names_path=class_names,
-                             id_column=id_column, from_logits=from_logits)
+    src, report = run_stream(
+        "batched",
+        labels,
+        o.one_model(pred_probs, "batched"),
+        exact=exact,
+        detect=detect,
+        listing=listing,
+        counts=num_to_remove_per_class,
+        quiet=quiet,
+        n_jobs=n_jobs,
+        batch_size=batch_size,
+        memory_limit=memory_limit,
+        scores_out=scores_out,
+        label_column=label_column,
+        prob_columns=prob_columns,
+        class_names_path=class_names,
+        id_column=id_column,
+        from_logits=from_logits,
+    )
     finish(report, src.files, output=output, fmt=fmt, quiet=quiet, labels_path=labels)
 
 
-def run_stream(command_name: str, labels: str, pred_probs: str, *, exact: bool, detect: dict, listing: Any,
-               counts: str | None, quiet: bool, n_jobs: int, batch_size: int | None, memory_limit: str | None = None,
-               scores_out: str | None = None, **read: Any):
+def run_stream(
+    command_name: str,
+    labels: str,
+    pred_probs: str,
+    *,
+    exact: bool,
+    detect: dict,
+    listing: Any,
+    counts: str | None,
+    quiet: bool,
+    n_jobs: int,
+    batch_size: int | None,
+    memory_limit: str | None = None,
+    scores_out: str | None = None,
+    **read: Any,
+):
     """Open the streamed source and run the engine (shared by batched and find-issues --low-memory).
     With `scores_out`, the workers write each block's float64 scores there as they compute them (the file
     appears, atomically, only once every row is written)."""
@@ -90,17 +123,37 @@ def run_stream(command_name: str, labels: str, pred_probs: str, *, exact: bool, 
 
     limit = parse_memory(memory_limit) if memory_limit is not None else None
     src = BlockSource(labels, pred_probs, rows=batch_size, memory_limit=limit, **read)
-    params = {"mode": "exact" if exact else "batched", **detect,
-              "num_to_remove_per_class": per_class_counts(counts, src.k), "top": listing.top}
+    params = {
+        "mode": "exact" if exact else "batched",
+        **detect,
+        "num_to_remove_per_class": per_class_counts(counts, src.k),
+        "top": listing.top,
+    }
     if exact:
         params["estimation_method"] = params["chunk_size"] = None
     else:
         params["filter_by"] = None
-    with contextlib.ExitStack() as stack, render.PassProgress(src.n, render.progress_enabled(quiet)) as progress:
-        sink = stack.enter_context(NpyStreamWriter(scores_out, (src.n,), np.float64)).write_at if scores_out else None
-        ranked, info = run_engine(src.passes, src.n, src.k, src.dtype, params, n_jobs=n_jobs, progress=progress,
-                                  scores_sink=sink)
+    with (
+        contextlib.ExitStack() as stack,
+        render.PassProgress(src.n, render.progress_enabled(quiet)) as progress,
+    ):
+        sink = (
+            stack.enter_context(NpyStreamWriter(scores_out, (src.n,), np.float64)).write_at
+            if scores_out
+            else None
+        )
+        ranked, info = run_engine(
+            src.passes, src.n, src.k, src.dtype, params, n_jobs=n_jobs, progress=progress, scores_sink=sink
+        )
     src.warn_after_pass(info["counts"])
-    report = streamed_issues(command_name, ranked, info, params=params, n=src.n, k=src.k, listing=listing,
-                             class_names=src.class_names)
+    report = streamed_issues(
+        command_name,
+        ranked,
+        info,
+        params=params,
+        n=src.n,
+        k=src.k,
+        listing=listing,
+        class_names=src.class_names,
+    )
     return src, report

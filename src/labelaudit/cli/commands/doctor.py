@@ -27,7 +27,13 @@ def doctor(
     from labelaudit.core.diagnose import doctor as diagnose
     from labelaudit.io.readers import read_inputs
 
-    raw = read_inputs(labels, o.one_model(pred_probs, "doctor"), label_column=label_column,
-                      prob_columns=prob_columns, class_names_path=class_names, id_column=id_column)
+    raw = read_inputs(
+        labels,
+        o.one_model(pred_probs, "doctor"),
+        label_column=label_column,
+        prob_columns=prob_columns,
+        class_names_path=class_names,
+        id_column=id_column,
+    )
     report = diagnose(raw.labels, raw.pred_probs, raw.class_names, batch_size)
     finish(report, raw.files, output=None, fmt=fmt, quiet=quiet, labels_path=labels)

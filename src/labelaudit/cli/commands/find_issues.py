@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
-
 from labelaudit.cli import options as o
 from labelaudit.cli.app import app, command
 from labelaudit.cli.common import (
@@ -16,6 +12,7 @@ from labelaudit.cli.common import (
     per_class_counts,
     wants_stdout,
 )
+from labelaudit.errors import InputError
 
 
 @app.command("find-issues")
@@ -45,8 +42,8 @@ def find_issues(
     per_class: o.PerClass = False,
     sentence_lengths: o.SentenceLengths = None,
     tokens: o.TokensColumn = None,
-    by: Annotated[str, typer.Option(help="token: list issues per 'token' or per 'sentence'.", rich_help_panel=o.TASKS)] = "token",
-    low_memory: Annotated[bool, typer.Option("--low-memory", help="Stream pred_probs in bounded memory (same result; see `batched --exact`).", rich_help_panel=o.PERF)] = False,
+    by: o.By = "token",
+    low_memory: o.LowMemory = False,
     weight_by: o.WeightByOpt = o.WeightBy.accuracy,
     weights: o.Weights = None,
     batch_size: o.BatchSize = None,
@@ -58,46 +55,104 @@ def find_issues(
 
     o.refuse_unsupported("find-issues", task)
     check_outputs(output)
-    detect = dict(filter_by=filter_by.value, rank_by=rank_by.value, adjust_pred_probs=adjust_pred_probs,
-                  frac_noise=frac_noise, min_examples_per_class=min_examples_per_class)
+    detect = dict(
+        filter_by=filter_by.value,
+        rank_by=rank_by.value,
+        adjust_pred_probs=adjust_pred_probs,
+        frac_noise=frac_noise,
+        min_examples_per_class=min_examples_per_class,
+    )
     gates = dict(top=top, mask=mask, max_issues=max_issues, max_issue_rate=max_issue_rate)
     read = dict(label_column=label_column, class_names_path=class_names)
     if task == o.Task.multilabel:
         from labelaudit.core.multilabel import find_report
         from labelaudit.io.multilabel import load_multilabel
 
-        ds = load_multilabel(labels, o.one_model(pred_probs, "--task multilabel"), prob_columns=prob_columns, **read)
-        report = find_report(ds.labels, ds.pred_probs, per_class=per_class, class_names=ds.class_names,
-                             num_to_remove_per_class=per_class_counts(num_to_remove_per_class, ds.k), **detect, **gates)
+        ds = load_multilabel(
+            labels, o.one_model(pred_probs, "--task multilabel"), prob_columns=prob_columns, **read
+        )
+        report = find_report(
+            ds.labels,
+            ds.pred_probs,
+            per_class=per_class,
+            class_names=ds.class_names,
+            num_to_remove_per_class=per_class_counts(num_to_remove_per_class, ds.k),
+            **detect,
+            **gates,
+        )
     elif task == o.Task.token:
         from labelaudit.core.context import Context
         from labelaudit.core.token import find_report
         from labelaudit.io.token import load_tokens
 
-        ds = load_tokens(labels, o.one_model(pred_probs, "--task token"), sentence_lengths=sentence_lengths,
-                         tokens_column=tokens, from_logits=from_logits, **read)
+        ds = load_tokens(
+            labels,
+            o.one_model(pred_probs, "--task token"),
+            sentence_lengths=sentence_lengths,
+            tokens_column=tokens,
+            from_logits=from_logits,
+            **read,
+        )
         ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs)
-        report = find_report(ctx, ds.lengths, tokens=ds.tokens, by=by, class_names=ds.class_names,
-                             num_to_remove_per_class=per_class_counts(num_to_remove_per_class, ds.k), **detect, **gates)
+        report = find_report(
+            ctx,
+            ds.lengths,
+            tokens=ds.tokens,
+            by=by,
+            class_names=ds.class_names,
+            num_to_remove_per_class=per_class_counts(num_to_remove_per_class, ds.k),
+            **detect,
+            **gates,
+        )
     elif low_memory:
         from labelaudit.cli.commands.batched import run_stream
 
         if baseline is not None:
-            raise o.InputError("--baseline is not available with --low-memory yet")
-        ds, report = run_stream("find-issues", labels, o.one_model(pred_probs, "--low-memory"), exact=True,
-                                detect=detect, listing=Listing(**gates), counts=num_to_remove_per_class, quiet=quiet,
-                                n_jobs=n_jobs, batch_size=batch_size, prob_columns=prob_columns, id_column=id_column,
-                                from_logits=from_logits, **read)
+            raise InputError("--baseline is not available with --low-memory yet")
+        ds, report = run_stream(
+            "find-issues",
+            labels,
+            o.one_model(pred_probs, "--low-memory"),
+            exact=True,
+            detect=detect,
+            listing=Listing(**gates),
+            counts=num_to_remove_per_class,
+            quiet=quiet,
+            n_jobs=n_jobs,
+            batch_size=batch_size,
+            prob_columns=prob_columns,
+            id_column=id_column,
+            from_logits=from_logits,
+            **read,
+        )
     else:
         from labelaudit.core.issues import find_issues as find
 
-        ds, ctx, ensemble = load_models(labels, pred_probs, weight_by=weight_by.value, weights=weights, n_jobs=n_jobs,
-                                        batch_size=batch_size, prob_columns=prob_columns, id_column=id_column,
-                                        from_logits=from_logits, **read)
+        ds, ctx, ensemble = load_models(
+            labels,
+            pred_probs,
+            weight_by=weight_by.value,
+            weights=weights,
+            n_jobs=n_jobs,
+            batch_size=batch_size,
+            prob_columns=prob_columns,
+            id_column=id_column,
+            from_logits=from_logits,
+            **read,
+        )
         base = load_baseline(baseline, "find-issues", ds.k, ds.class_names, id_column)
         # Per-example rows cost a pass over the flagged rows: skipped when only a .npy is written.
         rows = not (output or "").lower().endswith(".npy") or wants_stdout(output, fmt)
-        detection = Detection(num_to_remove_per_class=per_class_counts(num_to_remove_per_class, ds.k), **detect)
-        report = find(ctx, detection, Listing(rows=rows, **gates), baseline=base, class_names=ds.class_names,
-                      ids=ds.ids, ensemble=ensemble)
+        detection = Detection(
+            num_to_remove_per_class=per_class_counts(num_to_remove_per_class, ds.k), **detect
+        )
+        report = find(
+            ctx,
+            detection,
+            Listing(rows=rows, **gates),
+            baseline=base,
+            class_names=ds.class_names,
+            ids=ds.ids,
+            ensemble=ensemble,
+        )
     finish(report, ds.files, output=output, fmt=fmt, quiet=quiet, labels_path=labels)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
-
 from labelaudit.cli import options as o
 from labelaudit.cli.app import app, command
 from labelaudit.cli.common import DOCUMENT_OUTPUTS, check_outputs, finish
@@ -19,7 +15,7 @@ def health(
     pred_probs: o.PredProbs,
     num_examples: o.NumExamples = None,
     fail_under: o.FailUnder = None,
-    plot: Annotated[str | None, typer.Option(help="Write a noise-matrix heatmap and a histogram of label quality scores (.png or .svg; needs labelaudit\\[plot]).", rich_help_panel=o.OUTPUT)] = None,
+    plot: o.Plot = None,
     task: o.TaskOpt = o.Task.multiclass,
     sentence_lengths: o.SentenceLengths = None,
     tokens: o.TokensColumn = None,
@@ -56,18 +52,32 @@ def health(
         from labelaudit.core.token import health_report as token_health
         from labelaudit.io.token import load_tokens
 
-        ds = load_tokens(labels, path, sentence_lengths=sentence_lengths, tokens_column=tokens,
-                         from_logits=from_logits, **read)
+        ds = load_tokens(
+            labels,
+            path,
+            sentence_lengths=sentence_lengths,
+            tokens_column=tokens,
+            from_logits=from_logits,
+            **read,
+        )
         ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs)
-        report = token_health(ctx, ds.lengths, tokens=ds.tokens, num_examples=num_examples, fail_under=fail_under,
-                              class_names=ds.class_names)
+        report = token_health(
+            ctx,
+            ds.lengths,
+            tokens=ds.tokens,
+            num_examples=num_examples,
+            fail_under=fail_under,
+            class_names=ds.class_names,
+        )
     else:
         from labelaudit.core.health import health as multiclass_health
         from labelaudit.io import load_dataset
 
         ds = load_dataset(labels, path, prob_columns=prob_columns, from_logits=from_logits, **read)
         ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf)
-        report = multiclass_health(ctx, num_examples=num_examples, fail_under=fail_under, class_names=ds.class_names)
+        report = multiclass_health(
+            ctx, num_examples=num_examples, fail_under=fail_under, class_names=ds.class_names
+        )
         if plot:
             from labelaudit.core.rank import scores_for_rows
             from labelaudit.io.plots import write_health_plot

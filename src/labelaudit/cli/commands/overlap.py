@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
-
 from labelaudit.cli import options as o
 from labelaudit.cli.app import app, command
 from labelaudit.cli.common import DOCUMENT_OUTPUTS, check_outputs, finish
@@ -16,9 +12,9 @@ from labelaudit.cli.common import DOCUMENT_OUTPUTS, check_outputs, finish
 def overlap(
     labels: o.Labels,
     pred_probs: o.PredProbs,
-    asymmetric: Annotated[bool, typer.Option("--asymmetric", help="Report (given a, true b) and (given b, true a) separately.")] = False,
+    asymmetric: o.Asymmetric = False,
     num_examples: o.NumExamples = None,
-    fail_over: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Fail (exit 1) when the largest joint probability exceeds FRACTION.", rich_help_panel=o.GATES)] = None,
+    fail_over: o.FailOver = None,
     top: o.Top = None,
     output: o.Output = None,
     fmt: o.Format = None,
@@ -36,9 +32,21 @@ def overlap(
     from labelaudit.io import load_dataset
 
     check_outputs(output, DOCUMENT_OUTPUTS)
-    ds = load_dataset(labels, o.one_model(pred_probs, "overlap"), label_column=label_column,
-                      prob_columns=prob_columns, class_names_path=class_names, from_logits=from_logits)
+    ds = load_dataset(
+        labels,
+        o.one_model(pred_probs, "overlap"),
+        label_column=label_column,
+        prob_columns=prob_columns,
+        class_names_path=class_names,
+        from_logits=from_logits,
+    )
     ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf)
-    report = class_overlap(ctx, asymmetric=asymmetric, num_examples=num_examples, top=top, fail_over=fail_over,
-                           class_names=ds.class_names)
+    report = class_overlap(
+        ctx,
+        asymmetric=asymmetric,
+        num_examples=num_examples,
+        top=top,
+        fail_over=fail_over,
+        class_names=ds.class_names,
+    )
     finish(report, ds.files, output=output, fmt=fmt, quiet=quiet, labels_path=labels, json_document=True)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
-
 from labelaudit.cli import options as o
 from labelaudit.cli.app import app, command
 from labelaudit.cli.common import check_outputs, finish, load_models, wants_stdout
@@ -16,15 +12,15 @@ from labelaudit.cli.common import check_outputs, finish, load_models, wants_stdo
 def rank(
     labels: o.Labels,
     pred_probs: o.PredProbsMany,
-    method: Annotated[o.ScoreMethod, typer.Option(help="Label quality score (lower = more likely mislabelled).")] = o.ScoreMethod.self_confidence,
-    adjust_pred_probs: Annotated[bool, typer.Option(help="Subtract class thresholds before scoring.")] = False,
-    order_issues: Annotated[str | None, typer.Option(help="Order this flagged set instead (.npy bool mask or int indices, or a table with an 'index' column).")] = None,
+    method: o.Method = o.ScoreMethod.self_confidence,
+    adjust_pred_probs: o.Adjust = False,
+    order_issues: o.OrderIssues = None,
     task: o.TaskOpt = o.Task.multiclass,
     per_class: o.PerClass = False,
-    aggregator: Annotated[str, typer.Option(help="multilabel: exponential_moving_average, softmin, mean or min.", rich_help_panel=o.TASKS)] = "exponential_moving_average",
-    alpha: Annotated[float, typer.Option(min=0.0, max=1.0, help="multilabel: weight of the worst class in the moving average.", rich_help_panel=o.TASKS)] = 0.8,
-    temperature: Annotated[float | None, typer.Option(min=0.0, help="softmin temperature (multilabel default 0.1, token 0.05).", rich_help_panel=o.TASKS)] = None,
-    sentence_method: Annotated[str, typer.Option(help="token: sentence score 'min' or 'softmin'.", rich_help_panel=o.TASKS)] = "min",
+    aggregator: o.Aggregator = "exponential_moving_average",
+    alpha: o.Alpha = 0.8,
+    temperature: o.Temperature = None,
+    sentence_method: o.SentenceMethod = "min",
     sentence_lengths: o.SentenceLengths = None,
     tokens: o.TokensColumn = None,
     output: o.Output = None,
@@ -55,30 +51,66 @@ def rank(
         from labelaudit.core.multilabel import rank_report
         from labelaudit.io.multilabel import load_multilabel
 
-        ds = load_multilabel(labels, o.one_model(pred_probs, "--task multilabel"), prob_columns=prob_columns, **read)
-        report = rank_report(ds.labels, ds.pred_probs, per_class=per_class, aggregator=aggregator, alpha=alpha,
-                             temperature=0.1 if temperature is None else temperature, class_names=ds.class_names,
-                             **common)
+        ds = load_multilabel(
+            labels, o.one_model(pred_probs, "--task multilabel"), prob_columns=prob_columns, **read
+        )
+        report = rank_report(
+            ds.labels,
+            ds.pred_probs,
+            per_class=per_class,
+            aggregator=aggregator,
+            alpha=alpha,
+            temperature=0.1 if temperature is None else temperature,
+            class_names=ds.class_names,
+            **common,
+        )
     elif task == o.Task.token:
         from labelaudit.core.context import Context
         from labelaudit.core.token import rank_report
         from labelaudit.io.token import load_tokens
 
-        ds = load_tokens(labels, o.one_model(pred_probs, "--task token"), sentence_lengths=sentence_lengths,
-                         from_logits=from_logits, **read)
-        report = rank_report(Context(ds.labels, ds.pred_probs, batch_size, n_jobs), ds.lengths,
-                             sentence_method=sentence_method, temperature=0.05 if temperature is None else temperature,
-                             class_names=ds.class_names, **common)
+        ds = load_tokens(
+            labels,
+            o.one_model(pred_probs, "--task token"),
+            sentence_lengths=sentence_lengths,
+            from_logits=from_logits,
+            **read,
+        )
+        report = rank_report(
+            Context(ds.labels, ds.pred_probs, batch_size, n_jobs),
+            ds.lengths,
+            sentence_method=sentence_method,
+            temperature=0.05 if temperature is None else temperature,
+            class_names=ds.class_names,
+            **common,
+        )
     else:
         from labelaudit.core import issues
         from labelaudit.io import read_flagged_rows
 
-        ds, ctx, ensemble = load_models(labels, pred_probs, weight_by=weight_by.value, weights=weights, n_jobs=n_jobs,
-                                        batch_size=batch_size, prob_columns=prob_columns, id_column=id_column,
-                                        from_logits=from_logits, **read)
+        ds, ctx, ensemble = load_models(
+            labels,
+            pred_probs,
+            weight_by=weight_by.value,
+            weights=weights,
+            n_jobs=n_jobs,
+            batch_size=batch_size,
+            prob_columns=prob_columns,
+            id_column=id_column,
+            from_logits=from_logits,
+            **read,
+        )
         given = read_flagged_rows(order_issues, ds.n) if order_issues is not None else None
         json_out = wants_stdout(output, fmt) and fmt is not None and fmt.value == "json"
-        report = issues.rank(ctx, given=given, order_issues=order_issues, class_names=ds.class_names, ids=ds.ids,
-                             ensemble=ensemble, all_scores=json_out or bool(output),
-                             all_rows=bool(output) and not output.lower().endswith(".npy"), **common)
+        report = issues.rank(
+            ctx,
+            given=given,
+            order_issues=order_issues,
+            class_names=ds.class_names,
+            ids=ds.ids,
+            ensemble=ensemble,
+            all_scores=json_out or bool(output),
+            all_rows=bool(output) and not output.lower().endswith(".npy"),
+            **common,
+        )
     finish(report, ds.files, output=output, fmt=fmt, quiet=quiet, labels_path=labels)
