@@ -1,5 +1,5 @@
-"""Shared fixtures: the two hand-checkable running examples of the spec (§0.2), sample-data paths and
-a CliRunner whose stdout and stderr are captured separately."""
+"""Shared fixtures: the two hand-checkable running examples (docs/algorithms.md §0.2), sample-data paths
+and a CliRunner whose stdout and stderr are captured separately."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ SAMPLE = ROOT / "sample_data"
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
-# Example A (spec §0.2): N = 12, K = 3, n = [4, 6, 2].
+# Example A (docs/algorithms.md §0.2): N = 12, K = 3, n = [4, 6, 2].
 EXAMPLE_A_LABELS = [0, 0, 1, 0, 1, 1, 1, 1, 2, 1, 2, 0]
 EXAMPLE_A_PROBS = [
     [0.45, 0.55, 0.00],
@@ -35,7 +35,7 @@ EXAMPLE_A_PROBS = [
     [0.25, 0.25, 0.50],
 ]
 
-# Example B (spec §0.2): N = 10, K = 3.
+# Example B (docs/algorithms.md §0.2): N = 10, K = 3.
 EXAMPLE_B_LABELS = [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]
 EXAMPLE_B_PROBS = [
     [0.90, 0.05, 0.05],
@@ -116,7 +116,8 @@ def cifar():
 
 @pytest.fixture
 def tok_files(tmp_path):
-    """Spec example T (helpers.Y_T, P_T, L_T) as flat .npy files and as a per-sentence .jsonl with tags."""
+    """Example T (docs/algorithms.md, token/multi-label §2.1; helpers.Y_T, P_T, L_T) as flat .npy files and
+    as a per-sentence .jsonl with tags."""
     import json
 
     from helpers import L_T, P_T, Y_T

@@ -11,7 +11,7 @@ from labelaudit.cli import app
 
 TESTS = Path(__file__).resolve().parent
 
-# ---------------------------------------------------------------------------- spec examples M and T
+# ------------------------------------- examples M and T (docs/algorithms.md, token/multi-label §3.7, §2.1)
 
 Y_M = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [0, 0, 0]])
 P_M = np.array(

@@ -415,7 +415,9 @@ def test_junit_find_issues_gates_and_issues(runner, cifar, cifar_issues):
     assert [c.get("name") for c in cases] == ["max_issues", "max_issue_rate"]
     assert gates.get("tests") == "2" and gates.get("failures") == "1"
     failure = cases[0].find("failure")
-    assert failure is not None and failure.get("message") == f"max_issues: {n} issues exceeds the limit {n - 1}"
+    assert (
+        failure is not None and failure.get("message") == f"max_issues: {n} issues exceeds the limit {n - 1}"
+    )
     assert cases[1].find("failure") is None
     rows = issues.findall("testcase")
     # Flagged examples are listed, never failures: only a gate fails a CI build.
@@ -522,6 +524,6 @@ def test_github_file_property_is_escaped(runner, tmp_path, example_a):
     np.save(pp, p)
     res = run(runner, "find-issues", "-l", lp, "-p", pp, "--format", "github")
     warnings_ = [ln for ln in res.stdout.splitlines() if ln.startswith("::warning")]
-    assert len(warnings_) == len(ranked(y, p)) == 3  # Example A flags [0, 2, 3] (spec §12.9)
+    assert len(warnings_) == len(ranked(y, p)) == 3  # Example A flags [0, 2, 3] (docs/algorithms.md §12.9)
     escaped = str(lp).replace("%", "%25").replace(":", "%3A").replace(",", "%2C")
     assert all(ln.startswith(f"::warning file={escaped},title=label issue::index ") for ln in warnings_)

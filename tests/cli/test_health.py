@@ -264,7 +264,13 @@ def test_fail_under_passes_at_exactly_the_score(runner, cifar_score):
     res = run(runner, "health", "-l", L, "-p", P, "--fail-under", repr(cifar_score), "--format", "json")
     doc = json.loads(res.stdout)
     assert doc["gates"] == [
-        {"gate": "fail_under", "what": "health score", "limit": cifar_score, "value": cifar_score, "passed": True}
+        {
+            "gate": "fail_under",
+            "what": "health score",
+            "limit": cifar_score,
+            "value": cifar_score,
+            "passed": True,
+        }
     ]
     assert "Gate failed" not in res.stderr
 
@@ -279,7 +285,10 @@ def test_fail_under_fails_just_above_the_score(runner, cifar_score):
     assert len(pd.read_csv(io.StringIO(res.stdout))) == 10  # the listing is still printed
     res = run(runner, "health", "-l", L, "-p", P, "--fail-under", "0.99", "--format", "json", code=1)
     assert json.loads(res.stdout)["gates"][0]["passed"] is False
-    assert res.stderr.strip() == f"Gate failed: fail_under: health score {cifar_score:.6g} is below the limit 0.99"
+    assert (
+        res.stderr.strip()
+        == f"Gate failed: fail_under: health score {cifar_score:.6g} is below the limit 0.99"
+    )
 
 
 def test_fail_under_failing_still_writes_the_report(runner, tmp_path):

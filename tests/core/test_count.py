@@ -1,9 +1,9 @@
-"""Hand-checked unit tests of core.count on the spec's running examples: thresholds (§3), the
-confident joint (§4 / §5), the rounding helper (§2), latent estimates (§6 / §7) and the number of issues (§8).
+"""Hand-checked unit tests of core.count on the running examples: thresholds (§3), the confident joint
+(§4 / §5), the rounding helper (§2), latent estimates (§6 / §7) and the number of issues (§8).
 
-Every expected number below is taken from /work/shared/spec/multiclass.md (Example A of §0.2 with the
-worked numbers of §3-§12, Example B, and the small edge-case examples of §2, §4 and §9) and can be
-re-derived with pencil and paper; the comments show the derivation where it is short.
+Section numbers (§N) refer to docs/algorithms.md. Every expected number below is taken from it (Example A
+of §0.2 with the worked numbers of §3-§12, Example B, and the small edge-case examples of §2, §4 and §9)
+and can be re-derived with pencil and paper; the comments show the derivation where it is short.
 """
 
 from __future__ import annotations

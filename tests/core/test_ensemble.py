@@ -1,4 +1,4 @@
-"""core.ensemble: ensemble scores (spec worked example E) and the log-loss search."""
+"""core.ensemble: ensemble scores (example E of docs/algorithms.md §11) and the log-loss search."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""Hand-checked unit tests of core.filter on the spec's running examples: the filters of §12 and prune_counts.
+"""Hand-checked unit tests of core.filter on the running examples: the filters of §12 and prune_counts.
 
-Every expected number below is taken from /work/shared/spec/multiclass.md and can be re-derived with
-pencil and paper; the comments show the derivation where it is short.
+Section numbers (§N) refer to docs/algorithms.md. Every expected number below is taken from it (§12.9
+holds Example A's) and can be re-derived with pencil and paper; the comments show the derivation where
+it is short.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Dataset summaries (spec §13): hand-checked numbers on Example A, and `HealthReport` (what
+"""Dataset summaries (docs/algorithms.md §13): hand-checked numbers on Example A, and `HealthReport` (what
 `labelaudit health` and `overlap` print) equal to the individual library functions on every golden set."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ CLASS_COLUMNS = ["class_index", "label_issues", "inverse_label_issues", "label_n
                  "label_quality_score"]  # fmt: skip
 PAIR_COLUMNS = ["class_a", "class_b", "n_overlapping", "joint_probability"]
 
-# Example A (spec §4-§6): calibrated CJ [[2,2,0],[3,3,0],[0,0,2]] over N = 12.
+# Example A (docs/algorithms.md §4-§6): calibrated CJ [[2,2,0],[3,3,0],[0,0,2]] over N = 12.
 JOINT_A = np.array([[2, 2, 0], [3, 3, 0], [0, 0, 2]]) / 12
 
 

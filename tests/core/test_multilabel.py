@@ -1,4 +1,4 @@
-"""--task multilabel: hand-checked kernels (spec example M)."""
+"""--task multilabel: hand-checked kernels (example M of docs/algorithms.md, token/multi-label §3.7)."""
 
 from __future__ import annotations
 

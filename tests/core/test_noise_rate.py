@@ -12,6 +12,13 @@ from golden_data import ALL_SETS, inputs
 import labelaudit as la
 from labelaudit.core import _noise_rate
 
+# The prune filters warn when a class has at most min_examples_per_class examples (docs/algorithms.md §12).
+# This sweep compares two routes on every golden set, some with absent or singleton classes, so the warning
+# is incidental here; other tests assert it with pytest.warns.
+FEW_EXAMPLES_INCIDENTAL = pytest.mark.filterwarnings(
+    r"ignore:\d+ class\(es\) have at most min_examples_per_class:labelaudit.errors.LabelauditWarning"
+)
+
 
 @pytest.fixture(params=["sampled", "too_tight"])
 def candidate_route(request, monkeypatch):
@@ -21,6 +28,7 @@ def candidate_route(request, monkeypatch):
     return request.param
 
 
+@FEW_EXAMPLES_INCIDENTAL
 @pytest.mark.parametrize("name", ALL_SETS)
 @pytest.mark.parametrize("kwargs", [{}, {"frac_noise": 0.5}, {"min_examples_per_class": 5}])
 def test_candidate_route_equals_per_class_route(name, kwargs, candidate_route):

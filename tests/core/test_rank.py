@@ -1,7 +1,7 @@
-"""Hand-checked unit tests of core.rank on the spec's running examples: scores (§9) and ordering (§10).
+"""Hand-checked unit tests of core.rank on the running examples: scores (§9) and ordering (§10).
 
-Every expected number below is taken from /work/shared/spec/multiclass.md and can be re-derived with
-pencil and paper; the comments show the derivation where it is short.
+Section numbers (§N) refer to docs/algorithms.md. Every expected number below is taken from it and can be
+re-derived with pencil and paper; the comments show the derivation where it is short.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def test_scores_example_a(example_a, method, adjust):
     y, p = example_a
     s = la.get_label_quality_scores(y, p, method=method, adjust_pred_probs=adjust)
     assert s.shape == (12,) and s.dtype == np.float64
-    # The spec prints 6 decimals (5 where the 6th is 0).
+    # docs/algorithms.md §9 prints 6 decimals (5 where the 6th is 0).
     np.testing.assert_allclose(s, SCORES_A[(method, adjust)], rtol=0, atol=5e-7)
 
 

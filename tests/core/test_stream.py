@@ -3,6 +3,8 @@ equals the reference's find_label_issues_batched, for any block size and worker 
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from conftest import nudged_argmax_wins, raised_bounds
@@ -12,6 +14,18 @@ from hypothesis import strategies as st
 
 import labelaudit as la
 from labelaudit.core import stream
+from labelaudit.core.filter import PRUNE_FILTERS
+from labelaudit.errors import LabelauditWarning
+
+
+def few_examples_warning(labels, k, filter_by, min_examples_per_class=1):
+    """pytest.warns for the prune filters' warning about classes with at most min_examples_per_class
+    examples (docs/algorithms.md §12) when the labels hold such a class (absent ones included); else a
+    context that lets no warning through, so the stream engine must warn exactly when in-memory does."""
+    counts = np.bincount(np.asarray(labels), minlength=k)
+    if filter_by in PRUNE_FILTERS and (counts <= min_examples_per_class).any():
+        return pytest.warns(LabelauditWarning, match=r"class\(es\) have at most min_examples_per_class")
+    return contextlib.nullcontext()
 
 
 def passes_for(labels, p, rows):
@@ -27,11 +41,15 @@ def passes_for(labels, p, rows):
 def test_exact_equals_in_memory_on_golden_sets(name, filter_by):
     labels, p = inputs(name)
     n, k = p.shape
-    want = la.find_label_issues(labels, p, filter_by=filter_by, return_indices_ranked_by="self_confidence")
-    for rows, n_jobs in ((997, 1), (n + 1, 1), (2048, 2)):
-        got, _ = stream.exact_issue_rows(
-            passes_for(labels, p, rows), n, k, p.dtype, filter_by=filter_by, n_jobs=n_jobs
+    with few_examples_warning(labels, k, filter_by):
+        want = la.find_label_issues(
+            labels, p, filter_by=filter_by, return_indices_ranked_by="self_confidence"
         )
+    for rows, n_jobs in ((997, 1), (n + 1, 1), (2048, 2)):
+        with few_examples_warning(labels, k, filter_by):
+            got, _ = stream.exact_issue_rows(
+                passes_for(labels, p, rows), n, k, p.dtype, filter_by=filter_by, n_jobs=n_jobs
+            )
         np.testing.assert_array_equal(got, want)
 
 
@@ -67,19 +85,22 @@ def test_exact_any_block_size_small(name):
         for kwargs in ({}, {"frac_noise": 0.6, "min_examples_per_class": 3}):
             if filter_by not in ("prune_by_noise_rate", "prune_by_class", "both"):
                 kwargs = {}
-            want = la.find_label_issues(
-                labels, p, filter_by=filter_by, return_indices_ranked_by="normalized_margin", **kwargs
-            )
-            for rows in (1, 7, n - 1, n, n + 1):
-                got, _ = stream.exact_issue_rows(
-                    passes_for(labels, p, rows),
-                    n,
-                    k,
-                    p.dtype,
-                    filter_by=filter_by,
-                    rank_by="normalized_margin",
-                    **kwargs,
+            few = (labels, k, filter_by, kwargs.get("min_examples_per_class", 1))
+            with few_examples_warning(*few):
+                want = la.find_label_issues(
+                    labels, p, filter_by=filter_by, return_indices_ranked_by="normalized_margin", **kwargs
                 )
+            for rows in (1, 7, n - 1, n, n + 1):
+                with few_examples_warning(*few):
+                    got, _ = stream.exact_issue_rows(
+                        passes_for(labels, p, rows),
+                        n,
+                        k,
+                        p.dtype,
+                        filter_by=filter_by,
+                        rank_by="normalized_margin",
+                        **kwargs,
+                    )
                 np.testing.assert_array_equal(got, want, err_msg=f"{filter_by} {kwargs} rows={rows}")
 
 
@@ -98,8 +119,12 @@ def test_exact_equals_in_memory_hypothesis(seed, n, k, rows, filter_by):
     labels = rng.integers(0, k, n)
     if len(np.unique(labels)) < 2:
         labels[0], labels[1] = 0, 1
-    want = la.find_label_issues(labels, p, filter_by=filter_by, return_indices_ranked_by="self_confidence")
-    got, _ = stream.exact_issue_rows(passes_for(labels, p, rows), n, k, p.dtype, filter_by=filter_by)
+    with few_examples_warning(labels, k, filter_by):
+        want = la.find_label_issues(
+            labels, p, filter_by=filter_by, return_indices_ranked_by="self_confidence"
+        )
+    with few_examples_warning(labels, k, filter_by):
+        got, _ = stream.exact_issue_rows(passes_for(labels, p, rows), n, k, p.dtype, filter_by=filter_by)
     np.testing.assert_array_equal(got, want)
 
 
@@ -128,7 +153,8 @@ def test_default_mode_equals_reference_batched(case):
 
 
 def reference_batched(labels, p, chunk, method, adjust, estimation):
-    """§14 written out plainly: the running mean over chunks, scores, counts, top-T, minus "label wins"."""
+    """docs/algorithms.md §14 written out plainly: the running mean over chunks, scores, counts, top-T,
+    minus "label wins"."""
     n, k = p.shape
     t, seen = np.zeros(k), np.zeros(k, dtype=np.int64)
     for s in range(0, n, chunk):

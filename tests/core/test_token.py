@@ -1,4 +1,4 @@
-"""--task token: hand-checked kernels (spec example T)."""
+"""--task token: hand-checked kernels (example T of docs/algorithms.md, token/multi-label §2.1)."""
 
 from __future__ import annotations
 

@@ -95,7 +95,7 @@ def _ml_probs(rng, z, y):
 
 def gen_ml(name):
     """Return (one-hot labels (N,K) int8, pred_probs (N,K) float64)."""
-    if name == "ml_example_m":  # spec token_multilabel.md §3.7, example M
+    if name == "ml_example_m":  # docs/algorithms.md, token/multi-label §3.7, example M
         labels = [[0], [0, 1], [1], [2], [0, 2], []]
         p = np.array(
             [
@@ -199,7 +199,7 @@ def _bio_tags(rng, length):
 
 def gen_tok(name):
     """Return (labels list of lists, pred_probs list of arrays, tokens list of lists, class names or None)."""
-    if name in ("tok_example_t", "tok_example_t2"):  # spec token_multilabel.md §2.1
+    if name in ("tok_example_t", "tok_example_t2"):  # docs/algorithms.md, token/multi-label §2.1
         labels = [[0, 1, 2], [1, 1], [0, 2, 0]]
         last = [0.35, 0.55, 0.10] if name == "tok_example_t" else [0.28, 0.62, 0.10]
         probs = [
@@ -284,11 +284,12 @@ def load_ml(name):
 
 
 # --------------------------------------------------------------------------------------
-# Derived reference: multi-label Path A ordered by the aggregated score (spec §3.7)
+# Derived reference: multi-label Path A ordered by the aggregated score
+# (docs/algorithms.md, token/multi-label §3.7)
 # --------------------------------------------------------------------------------------
 def find_label_issues__stable_sorted(labels, pred_probs, *, filter_by, return_indices_ranked_by, **kwargs):
     """cleanlab's flagged set (mask call), ordered by cleanlab's own aggregated score
-    computed on the flagged rows only, taken in increasing index order (q2 of §3.7)."""
+    computed on the flagged rows only, taken in increasing index order (q2 of token/multi-label §3.7)."""
     rank_by_kwargs = kwargs.pop("rank_by_kwargs", {})
     mask = ml_filter.find_label_issues(labels, pred_probs, filter_by=filter_by, **kwargs)
     idx = np.flatnonzero(mask)

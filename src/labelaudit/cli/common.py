@@ -38,72 +38,42 @@ def per_class_counts(text: str | None, k: int, option: str = "--num-to-remove-pe
     return values
 
 
-def expand_models(paths: list[str]) -> list[str]:
-    """--pred-probs values, with globs expanded (sorted); a glob that matches nothing is an error."""
-    import glob
-
-    out: list[str] = []
-    for p in paths:
-        if any(ch in p for ch in "*?["):
-            hits = sorted(glob.glob(p))
-            if not hits:
-                raise InputError(f"{p}: --pred-probs glob matches no file")
-            out.extend(hits)
-        else:
-            out.append(p)
-    return out
-
-
 def load_models(
     labels: str,
     pred_probs: list[str],
+    read: Any,
     *,
     weight_by: str,
     weights: str | None,
     n_jobs: int,
     batch_size: int | None,
-    **read: Any,
 ):
     """One model: (dataset, Context, None). Several: the dataset of the first (with every model's file
     listed), the context of their weighted average and the EnsembleModel (weights computed once)."""
     from labelaudit.core.context import Context
     from labelaudit.core.ensemble import build_ensemble
-    from labelaudit.io import load_dataset
+    from labelaudit.io import load_models as read_models
 
-    paths = expand_models(pred_probs)
-    dsets = []
-    for i, path in enumerate(paths):
-        try:
-            dsets.append(load_dataset(labels, path, **read))
-        except InputError as exc:
-            if i == 0:
-                raise
-            raise InputError(f"{path} (model {i + 1} of {len(paths)}): {exc}") from None
-    ds = dsets[0]
+    dsets, paths = read_models(labels, pred_probs, read)
     custom = number_list(weights, "--weights", float)
-    if len(dsets) == 1:
-        if weights is not None:
-            raise InputError("--weights needs several --pred-probs models")
-        return ds, Context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf), None
-    for path, other in zip(paths[1:], dsets[1:], strict=True):
-        if (other.n, other.k) != (ds.n, ds.k):
-            raise InputError(
-                f"{path}: model has N={other.n}, K={other.k} but {paths[0]} has N={ds.n}, K={ds.k}"
-            )
-    ds.files = ds.files + [f for other in dsets[1:] for f in other.files if f.role == "pred_probs"]
     if custom is not None and len(custom) != len(dsets):
         raise InputError(f"--weights needs one weight per model ({len(dsets)}), got {weights!r}")
     members = [Context(d.labels, d.pred_probs, batch_size, n_jobs, d.self_conf) for d in dsets]
+    if len(dsets) == 1:
+        if weights is not None:
+            raise InputError("--weights needs several --pred-probs models")
+        return dsets[0], members[0], None
+    by = "custom" if custom is not None else weight_by
     model = build_ensemble(
-        ds.labels,
+        dsets[0].labels,
         members,
-        weight_by="custom" if custom is not None else weight_by,
+        weight_by=by,
         custom_weights=custom,
         paths=paths,
         batch_size=batch_size,
         n_jobs=n_jobs,
     )
-    return ds, model.context, model
+    return dsets[0], model.context, model
 
 
 def load_baseline(path: str | None, command: str, k: int, class_names, id_column: str | None):
@@ -138,7 +108,9 @@ def save(report: Report, output: str, fmt: str, files: list, json_document: bool
             raise InputError(f"{output}: {report.command} writes no .npy output; use .json, .csv or .parquet")
         write_npy(output, report.npy)
     elif json_document and output.lower().endswith(".json"):
-        write_json(output, render.document(report, files))
+        from labelaudit.core.formats import document
+
+        write_json(output, document(report, [f.describe() for f in files]))
     else:
         write_rows(output, report.file_table if report.file_table is not None else report.listing, fmt)
 

@@ -84,7 +84,9 @@ class Baseline:
                 raise InputError(
                     f"{self.path}: --id-column {id_column!r} given but the input has no such id column to match by"
                 )
-            raise InputError(f"{self.path}: --id-column {id_column!r} given but the baseline's issues carry no 'id'")
+            raise InputError(
+                f"{self.path}: --id-column {id_column!r} given but the baseline's issues carry no 'id'"
+            )
         key = "id" if use_ids else "index"
         current = np.asarray(ids)[index] if use_ids else index
         diff = compare_with_baseline(current, [r[key] for r in issues])

@@ -102,7 +102,9 @@ class Verdict:
         if self.sum_drift > ROW_SUM_WARN:
             out.append(f"pred_probs row sums drift from 1 by up to {self.sum_drift:.2g}; accepted as is")
         if self.clip:
-            out.append(f"pred_probs values outside [0, 1] by up to {self.value_drift:.2g} were clipped into [0, 1]")
+            out.append(
+                f"pred_probs values outside [0, 1] by up to {self.value_drift:.2g} were clipped into [0, 1]"
+            )
         return out
 
 
@@ -201,7 +203,9 @@ def check_shape(pred_probs: object, *, source: str | None = None) -> np.ndarray:
     memmap is returned as a plain ndarray view of the same buffer (np.memmap's __getitem__ makes fancy
     indexing over 10x slower)."""
     if not isinstance(pred_probs, np.ndarray):
-        raise prefixed(source, InputError(f"pred_probs must be a numpy array, got {type(pred_probs).__name__}"))
+        raise prefixed(
+            source, InputError(f"pred_probs must be a numpy array, got {type(pred_probs).__name__}")
+        )
     if pred_probs.ndim != 2:
         raise prefixed(source, InputError(f"pred_probs must be 2-D (N, K), got shape {pred_probs.shape}"))
     if isinstance(pred_probs, np.memmap):
@@ -245,8 +249,13 @@ def check_inputs(
         raise InputError(f"labels and pred_probs must have the same length: {len(y)} labels, {n} rows")
     if check_values:
         p = check_pred_probs(
-            p, row_sums=row_sums, strict=strict, labels=y, self_conf_out=self_conf_out,
-            batch_size=batch_size, n_jobs=n_jobs,
+            p,
+            row_sums=row_sums,
+            strict=strict,
+            labels=y,
+            self_conf_out=self_conf_out,
+            batch_size=batch_size,
+            n_jobs=n_jobs,
         )
     return y, p
 
@@ -272,7 +281,9 @@ def check_labels(labels: object, *, n_classes: int) -> np.ndarray:
         bad = ~np.isfinite(y) | (y != np.floor(y))
         if bad.any():
             r = int(np.argmax(bad))
-            raise InputError(f"labels must be integers; row {r} holds {float(y[r])!r} ({int(bad.sum())} such rows)")
+            raise InputError(
+                f"labels must be integers; row {r} holds {float(y[r])!r} ({int(bad.sum())} such rows)"
+            )
     elif y.dtype.kind not in "iub":
         raise InputError(f"labels must be integers, got dtype {y.dtype}")
     # The range is checked before any narrowing cast, so 1e10 is reported as 1e10, not as its int32 wrap.

@@ -271,6 +271,14 @@ def doctor(
         headline=verdict,
         tables={"findings": table},
         results={"verdict": verdict, "ok": not errors},
-        gates=(Gate("doctor", "{} problems to fix", 0, len(errors), text=f"{verdict}: " + "; ".join(f.check for f in errors)),),
+        gates=(
+            Gate(
+                "doctor",
+                "{} problems to fix",
+                0,
+                len(errors),
+                text=f"{verdict}: " + "; ".join(f.check for f in errors),
+            ),
+        ),
         views=("findings",),
     )

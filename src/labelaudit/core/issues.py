@@ -45,7 +45,11 @@ def _use_ensemble(ctx: Context, model: EnsembleModel | None, method: str, adjust
         return None
     details = ensemble_scores(model, method, adjust)
     ctx.stored_scores[(method, adjust)] = details.scores
-    params["models"] = {"paths": list(model.paths), "weight_by": model.weight_by, "weights": list(details.weights)}
+    params["models"] = {
+        "paths": list(model.paths),
+        "weight_by": model.weight_by,
+        "weights": list(details.weights),
+    }
     return details
 
 
@@ -95,9 +99,7 @@ def find_issues(
             diff = baseline.compare(cols["index"], ids, params)
             cols["status"] = np.where(diff.is_new, "new", "persisting")
             counted, what = diff.n_new, "new issues"
-            headline += (
-                f"; versus baseline: {diff.n_new} new, {len(diff.fixed)} fixed, {diff.n_persisting} persisting"
-            )
+            headline += f"; versus baseline: {diff.n_new} new, {len(diff.fixed)} fixed, {diff.n_persisting} persisting"
             results["baseline"] = baseline.summary(diff)
             cols = head(cols, listing.top)
         cols = named(cols, class_names, ids)

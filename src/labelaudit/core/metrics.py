@@ -52,7 +52,11 @@ def top_k_metrics(scores: np.ndarray, is_error: np.ndarray, k: int) -> dict[str,
 
 
 def evaluate(
-    labels: np.ndarray, true_labels: np.ndarray, *, flagged: np.ndarray | None = None, scores: np.ndarray | None = None
+    labels: np.ndarray,
+    true_labels: np.ndarray,
+    *,
+    flagged: np.ndarray | None = None,
+    scores: np.ndarray | None = None,
 ):
     """evaluate: precision, recall and F1 of `flagged` indices and AUROC / top-k metrics of `scores`
     (N,) against the examples whose label differs from the true label."""
@@ -71,9 +75,15 @@ def evaluate(
         if s.shape != y.shape:
             raise InputError(f"scores have shape {s.shape} but there are {len(y)} labels")
         if not np.isfinite(s).all():
-            raise InputError(f"scores must be finite; row {int(np.argmax(~np.isfinite(s)))} is {s[~np.isfinite(s)][0]!r}")
+            raise InputError(
+                f"scores must be finite; row {int(np.argmax(~np.isfinite(s)))} is {s[~np.isfinite(s)][0]!r}"
+            )
         results["scores"] = {"auroc": auroc(s, is_error), **top_k_metrics(s, is_error, int(is_error.sum()))}
-    metrics = [(f"{part}: {key}", value) for part in ("issues", "scores") for key, value in results.get(part, {}).items()]
+    metrics = [
+        (f"{part}: {key}", value)
+        for part in ("issues", "scores")
+        for key, value in results.get(part, {}).items()
+    ]
     return Report(
         command="evaluate",
         params={},

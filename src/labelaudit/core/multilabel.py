@@ -18,7 +18,16 @@ from labelaudit.core.checks import check_pred_probs
 from labelaudit.core.context import Context
 from labelaudit.core.filter import FILTERS, issue_rows
 from labelaudit.core.rank import check_method, scores_of_block
-from labelaudit.core.report import Columns, Report, head, issue_gates, rate_line, score_gate
+from labelaudit.core.report import (
+    Columns,
+    Detection,
+    Listing,
+    Report,
+    head,
+    issue_gates,
+    rate_line,
+    score_gate,
+)
 from labelaudit.errors import InputError
 
 AGGREGATORS = ("exponential_moving_average", "softmin", "mean", "min")
@@ -395,31 +404,25 @@ def _example_rows(labels, pred_probs, rows: np.ndarray, scores: np.ndarray, clas
 
 
 def find_report(
-    labels,
-    pred_probs,
+    labels: Any,
+    pred_probs: Any,
+    detection: Detection = Detection(),
+    listing: Listing = Listing(),
     *,
-    filter_by: str = "prune_by_noise_rate",
-    rank_by: str = "self_confidence",
-    adjust_pred_probs: bool = False,
-    frac_noise: float = 1.0,
-    num_to_remove_per_class=None,
-    min_examples_per_class: int = 1,
     per_class: bool = False,
-    top: int | None = None,
-    mask: bool = False,
-    max_issues: int | None = None,
-    max_issue_rate: float | None = None,
     class_names: list[str] | None = None,
 ) -> Report:
     """find-issues --task multilabel: flagged examples (or, `per_class`, flagged (example, class) pairs)
     most severe first; gates count examples with an issue."""
     y, p = check_multilabel(labels, pred_probs)
     n, k = p.shape
+    d, top = detection, listing.top
+    filter_by, rank_by, adjust_pred_probs = d.filter_by, d.rank_by, d.adjust_pred_probs
     kw = {
         "filter_by": filter_by,
-        "frac_noise": frac_noise,
-        "num_to_remove_per_class": num_to_remove_per_class,
-        "min_examples_per_class": min_examples_per_class,
+        "frac_noise": d.frac_noise,
+        "num_to_remove_per_class": d.num_to_remove_per_class,
+        "min_examples_per_class": d.min_examples_per_class,
     }
     if per_class:
         if filter_by in ("low_self_confidence", "low_normalized_margin"):
@@ -450,17 +453,9 @@ def find_report(
         listed = ranked if top is None else ranked[:top]
         cols = _example_rows(y, p, listed, scores, class_names)
         npy = listed.astype(np.int64)
-        if mask:
+        if listing.mask:
             npy = _mask(listed, n)
-    params = {
-        "filter_by": filter_by,
-        "rank_by": rank_by,
-        "adjust_pred_probs": adjust_pred_probs,
-        **{key: kw[key] for key in ("frac_noise", "num_to_remove_per_class", "min_examples_per_class")},
-        "top": top,
-        "task": "multilabel",
-        "per_class": per_class,
-    }
+    params = {**d.params(), "top": top, "task": "multilabel", "per_class": per_class}
     return Report(
         command="find-issues",
         params=params,
@@ -470,7 +465,7 @@ def find_report(
         headline=rate_line(counted, n, "examples with label issues", "examples"),
         tables={"issues": cols},
         results={"n_issues": n_issues, "issue_rate": counted / n},
-        gates=issue_gates(counted, n, max_issues, max_issue_rate),
+        gates=issue_gates(counted, n, listing.max_issues, listing.max_issue_rate),
         npy=npy,
         views=("plain:issues",),
         total=n_issues,
@@ -499,10 +494,16 @@ def rank_report(
     flagged = find_label_issues(y, p)
     ranked = np.flatnonzero(flagged)[np.argsort(scores[flagged], kind="stable")]
     listed = ranked if top is None else ranked[:top]
-    file_table = {f"class_{c}": s[:, c] for c in range(k)} if per_class else _example_rows(
-        y, p, np.arange(n), scores, class_names
+    file_table = (
+        {f"class_{c}": s[:, c] for c in range(k)}
+        if per_class
+        else _example_rows(y, p, np.arange(n), scores, class_names)
     )
-    results: dict[str, Any] = {"n_issues": len(ranked), "issue_rate": len(ranked) / n, "scores": scores.tolist()}
+    results: dict[str, Any] = {
+        "n_issues": len(ranked),
+        "issue_rate": len(ranked) / n,
+        "scores": scores.tolist(),
+    }
     if per_class:
         results["per_class_scores"] = s.tolist()
     params = {
@@ -549,6 +550,9 @@ def health_report(labels, pred_probs, *, fail_under: float | None = None, class_
         tables={"classes": classes, "common_issues": common},
         results={"health_score": score, "gates": []},
         gates=score_gate("fail_under", "health score {}", score, fail_under, below=True),
-        views=("score", "plain:classes:Classes, most problematic first",
-               "plain:common_issues:Common issues (class in given label -> in suggested label)"),
+        views=(
+            "score",
+            "plain:classes:Classes, most problematic first",
+            "plain:common_issues:Common issues (class in given label -> in suggested label)",
+        ),
     )

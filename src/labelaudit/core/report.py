@@ -57,7 +57,13 @@ class Gate:
 
     def to_dict(self) -> dict:
         what = self.what.replace("{} ", "").replace(" {}", "")
-        return {"gate": self.name, "what": what, "limit": self.limit, "value": self.value, "passed": self.passed}
+        return {
+            "gate": self.name,
+            "what": what,
+            "limit": self.limit,
+            "value": self.value,
+            "passed": self.passed,
+        }
 
 
 def _is_int(x: object) -> bool:

@@ -434,7 +434,12 @@ def run_engine(
             scores_sink=scores_sink,
         )
         scores = ctx.stored_scores[(params["rank_by"], params["adjust_pred_probs"])]
-        return ranked, {"labels": ctx.labels, "predicted": ctx.predicted(), "scores": scores, "counts": ctx.counts}
+        return ranked, {
+            "labels": ctx.labels,
+            "predicted": ctx.predicted(),
+            "scores": scores,
+            "counts": ctx.counts,
+        }
     res = batched_issue_rows(
         passes,
         n,

@@ -16,7 +16,7 @@ from labelaudit.core.checks import check_inputs
 from labelaudit.core.context import Context
 from labelaudit.core.filter import issue_rows
 from labelaudit.core.rank import check_method, order_rows, scores_for_rows
-from labelaudit.core.report import Columns, Report, issue_gates, rate_line, score_gate
+from labelaudit.core.report import Columns, Detection, Listing, Report, issue_gates, rate_line, score_gate
 from labelaudit.errors import InputError, LabelauditWarning
 
 SENTENCE_METHODS = ("min", "softmin")
@@ -222,43 +222,38 @@ def _token_rows(ctx: Context, lengths, pairs, scores, class_names, tokens) -> Co
 
 def _sentences(lengths, tokens, pairs) -> list[list[str]]:
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    return [list(tokens[starts[s] : starts[s] + lengths[s]]) for s in pairs[:, 0]] if tokens is not None else []
+    return (
+        [list(tokens[starts[s] : starts[s] + lengths[s]]) for s in pairs[:, 0]] if tokens is not None else []
+    )
 
 
 def find_report(
     ctx: Context,
     lengths: np.ndarray,
+    detection: Detection = Detection(),
+    listing: Listing = Listing(),
     *,
     tokens: list[str] | None = None,
     by: str = "token",
-    filter_by: str = "prune_by_noise_rate",
-    rank_by: str = "self_confidence",
-    adjust_pred_probs: bool = False,
-    frac_noise: float = 1.0,
-    num_to_remove_per_class=None,
-    min_examples_per_class: int = 1,
-    top: int | None = None,
-    mask: bool = False,
-    max_issues: int | None = None,
-    max_issue_rate: float | None = None,
     class_names: list[str] | None = None,
 ) -> Report:
     """find-issues --task token: flagged tokens (sentence, token) most severe first, or, by="sentence",
     the sentences in order of their most severe token. Gates count the listed unit."""
     if by not in ("token", "sentence"):
         raise InputError(f"--by must be 'token' or 'sentence', got {by!r}")
-    check_method(rank_by, adjust_pred_probs)
+    d, top, mask = detection, listing.top, listing.mask
+    check_method(d.rank_by, d.adjust_pred_probs)
     pairs = issue_pairs(
         ctx,
         lengths,
-        return_indices_ranked_by=rank_by,
-        adjust_pred_probs=adjust_pred_probs,
-        filter_by=filter_by,
-        frac_noise=frac_noise,
-        num_to_remove_per_class=num_to_remove_per_class,
-        min_examples_per_class=min_examples_per_class,
+        return_indices_ranked_by=d.rank_by,
+        adjust_pred_probs=d.adjust_pred_probs,
+        filter_by=d.filter_by,
+        frac_noise=d.frac_noise,
+        num_to_remove_per_class=d.num_to_remove_per_class,
+        min_examples_per_class=d.min_examples_per_class,
     )
-    scores = scores_for_rows(ctx, None, rank_by, adjust_pred_probs)
+    scores = scores_for_rows(ctx, None, d.rank_by, d.adjust_pred_probs)
     n_sent = len(lengths)
     view_data: dict[str, Any] = {}
     if by == "sentence":
@@ -269,7 +264,10 @@ def find_report(
             sent = np.empty(0, dtype=np.int64)
         counts = np.bincount(pairs[:, 0], minlength=n_sent)[sent] if len(pairs) else sent
         listed = sent if top is None else sent[:top]
-        cols: Columns = {"sentence": listed.astype(np.int64), "n_issues": np.asarray(counts[: len(listed)], np.int64)}
+        cols: Columns = {
+            "sentence": listed.astype(np.int64),
+            "n_issues": np.asarray(counts[: len(listed)], np.int64),
+        }
         npy = _unit_mask(listed, n_sent) if mask else listed.astype(np.int64)
         counted, total, unit, views = len(sent), n_sent, "sentences", ("plain:issues",)
     else:
@@ -278,17 +276,7 @@ def find_report(
         npy = _unit_mask(_flat(lengths, listed), ctx.n) if mask else listed.astype(np.int64)
         counted, total, unit, views = len(pairs), ctx.n, "tokens", ("tokens",)
         view_data["sentences"] = _sentences(lengths, tokens, listed)
-    params = {
-        "filter_by": filter_by,
-        "rank_by": rank_by,
-        "adjust_pred_probs": adjust_pred_probs,
-        "frac_noise": frac_noise,
-        "num_to_remove_per_class": num_to_remove_per_class,
-        "min_examples_per_class": min_examples_per_class,
-        "top": top,
-        "task": "token",
-        "by": by,
-    }
+    params = {**d.params(), "top": top, "task": "token", "by": by}
     return Report(
         command="find-issues",
         params=params,
@@ -298,7 +286,7 @@ def find_report(
         headline=rate_line(counted, total, f"{unit} with label issues", unit),
         tables={"issues": cols},
         results={"n_issues": counted, "issue_rate": counted / total, "n_sentences": n_sent},
-        gates=issue_gates(counted, total, max_issues, max_issue_rate),
+        gates=issue_gates(counted, total, listing.max_issues, listing.max_issue_rate),
         npy=npy,
         views=views,
         total=counted,

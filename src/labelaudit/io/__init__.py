@@ -13,7 +13,10 @@ if TYPE_CHECKING:
     from labelaudit.io.readers import (
         Dataset,
         InputFile,
+        ReadOptions,
         load_dataset,
+        load_models,
+        load_task,
         read_flagged_rows,
         read_issue_set,
         read_npy,
@@ -30,6 +33,9 @@ if TYPE_CHECKING:
 
 _HOME = {
     "Dataset": "readers",
+    "ReadOptions": "readers",
+    "load_task": "readers",
+    "load_models": "readers",
     "InputFile": "readers",
     "load_dataset": "readers",
     "read_flagged_rows": "readers",
@@ -45,11 +51,14 @@ _HOME = {
 }
 __all__ = [
     "Dataset",
+    "ReadOptions",
     "InputFile",
     "ROW_FORMATS",
     "atomic_path",
     "check_output_path",
     "load_dataset",
+    "load_models",
+    "load_task",
     "read_flagged_rows",
     "read_issue_set",
     "read_npy",

@@ -12,6 +12,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -355,7 +356,9 @@ def validate_inputs(raw_inputs: RawInputs, *, from_logits: bool = False) -> Data
     if from_logits:
         p = softmax(p)
     self_conf = np.empty(len(labels), dtype=p.dtype)
-    p = check_pred_probs(p, source=pred_probs_path, from_logits=from_logits, labels=labels, self_conf_out=self_conf)
+    p = check_pred_probs(
+        p, source=pred_probs_path, from_logits=from_logits, labels=labels, self_conf_out=self_conf
+    )
     counts = class_counts(labels, k)
     absent = np.flatnonzero(counts == 0)
     if len(absent):
@@ -403,3 +406,91 @@ def read_flagged_rows(path: str, n: int) -> np.ndarray:
         return flagged_rows(read_issue_set(path, n), n)
     except InputError as exc:
         raise exc if str(exc).startswith(path) else InputError(f"{path}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read labels and pred_probs of any task: table columns, class names, ids, logits, and for
+    token data the sentence lengths and the token-string column."""
+
+    label_column: str | None = None
+    prob_columns: str | None = None
+    class_names: str | None = None
+    id_column: str | None = None
+    from_logits: bool = False
+    sentence_lengths: str | None = None
+    tokens: str | None = None
+
+
+def load_task(task: str, labels_path: str, pred_probs_path: str, opts: ReadOptions = ReadOptions()) -> Any:
+    """Read and validate the inputs of `task`: a Dataset (multiclass), MultilabelData or TokenData. The
+    command line has already refused the options a task does not use."""
+    if task == "multilabel":
+        from labelaudit.io.multilabel import load_multilabel
+
+        return load_multilabel(
+            labels_path,
+            pred_probs_path,
+            label_column=opts.label_column,
+            prob_columns=opts.prob_columns,
+            class_names_path=opts.class_names,
+        )
+    if task == "token":
+        from labelaudit.io.token import load_tokens
+
+        return load_tokens(
+            labels_path,
+            pred_probs_path,
+            sentence_lengths=opts.sentence_lengths,
+            label_column=opts.label_column,
+            tokens_column=opts.tokens,
+            class_names_path=opts.class_names,
+            from_logits=opts.from_logits,
+        )
+    return load_dataset(
+        labels_path,
+        pred_probs_path,
+        label_column=opts.label_column,
+        prob_columns=opts.prob_columns,
+        class_names_path=opts.class_names,
+        id_column=opts.id_column,
+        from_logits=opts.from_logits,
+    )
+
+
+def expand_models(paths: list[str]) -> list[str]:
+    """--pred-probs values, with globs expanded (sorted); a glob that matches nothing is an error."""
+    import glob
+
+    out: list[str] = []
+    for p in paths:
+        if any(ch in p for ch in "*?["):
+            hits = sorted(glob.glob(p))
+            if not hits:
+                raise InputError(f"{p}: --pred-probs glob matches no file")
+            out.extend(hits)
+        else:
+            out.append(p)
+    return out
+
+
+def load_models(labels_path: str, pred_probs_paths: list[str], opts: ReadOptions = ReadOptions()):
+    """(datasets, paths): one validated Dataset per model (globs expanded), all of the same (N, K); the
+    first lists every model's pred_probs file among its inputs."""
+    paths = expand_models(pred_probs_paths)
+    dsets = []
+    for i, path in enumerate(paths):
+        try:
+            dsets.append(load_task("multiclass", labels_path, path, opts))
+        except InputError as exc:
+            if i == 0:
+                raise
+            raise InputError(f"{path} (model {i + 1} of {len(paths)}): {exc}") from None
+    ds = dsets[0]
+    for path, other in zip(paths[1:], dsets[1:], strict=True):
+        if (other.n, other.k) != (ds.n, ds.k):
+            raise InputError(
+                f"{path}: model has N={other.n}, K={other.k} but {paths[0]} has N={ds.n}, K={ds.k}"
+            )
+    ds.files = ds.files + [f for other in dsets[1:] for f in other.files if f.role == "pred_probs"]
+    return dsets, paths

@@ -19,7 +19,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -384,3 +384,70 @@ class BlockSource:
             self._clip = True
             block = np.clip(block, 0, 1)
         return block
+
+
+def stream_issues(
+    command_name: str,
+    labels: str,
+    pred_probs: str,
+    read: Any,
+    detection: Any,
+    listing: Any,
+    *,
+    progress: Callable[[int], Any] | None = None,
+    n_jobs: int,
+    batch_size: int | None,
+    memory_limit: str | None = None,
+    scores_out: str | None = None,
+    batched_mode: tuple[str, int] | None = None,
+):
+    """Open the streamed source and run the engine (shared by batched and find-issues --low-memory):
+    --exact unless `batched_mode` gives (estimation method, chunk size). With `scores_out`, the workers
+    write each block's float64 scores there as they compute them (the file appears, atomically, only
+    once every row is written). `progress(n)` makes the context manager that reports rows done."""
+    import contextlib
+
+    import numpy as np
+
+    from labelaudit.core.issues import streamed_issues as report_of
+    from labelaudit.core.stream import run_engine
+    from labelaudit.io.writers import NpyStreamWriter
+
+    limit = parse_memory(memory_limit) if memory_limit is not None else None
+    src = BlockSource(
+        labels,
+        pred_probs,
+        label_column=read.label_column,
+        prob_columns=read.prob_columns,
+        class_names_path=read.class_names,
+        id_column=read.id_column,
+        from_logits=read.from_logits,
+        rows=batch_size,
+        memory_limit=limit,
+    )
+    params = {"mode": "batched" if batched_mode else "exact", **detection(src.k).params(), "top": listing.top}
+    params["estimation_method"], params["chunk_size"] = batched_mode or (None, None)
+    if batched_mode:
+        params["filter_by"] = None
+    with contextlib.ExitStack() as stack:
+        bar = stack.enter_context(progress(src.n)) if progress is not None else None
+        sink = (
+            stack.enter_context(NpyStreamWriter(scores_out, (src.n,), np.float64)).write_at
+            if scores_out
+            else None
+        )
+        ranked, info = run_engine(
+            src.passes, src.n, src.k, src.dtype, params, n_jobs=n_jobs, progress=bar, scores_sink=sink
+        )
+    src.warn_after_pass(info["counts"])
+    report = report_of(
+        command_name,
+        ranked,
+        info,
+        params=params,
+        n=src.n,
+        k=src.k,
+        listing=listing,
+        class_names=src.class_names,
+    )
+    return src, report

@@ -121,7 +121,9 @@ def load_tokens(
         from labelaudit.io.readers import softmax
 
         p = softmax(p)
-    return TokenData(labels, check_probs(p, pred_probs_path, row_sums=True), lengths, class_names, tokens, files)
+    return TokenData(
+        labels, check_probs(p, pred_probs_path, row_sums=True), lengths, class_names, tokens, files
+    )
 
 
 def _read_sentences(path: str) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from labelaudit.cli import options as o
 from labelaudit.cli import render
 from labelaudit.cli.app import app, command
 from labelaudit.cli.common import check_outputs, finish, per_class_counts
+from labelaudit.errors import InputError
 
 
 @app.command("batched")
@@ -48,112 +49,60 @@ def batched(
     find-issues with the same options; --filter-by, --frac-noise, --num-to-remove-per-class and
     --min-examples-per-class need --exact.
     """
-    from labelaudit.core.issues import Listing
-    from labelaudit.errors import InputError
+    from labelaudit.core.report import Detection, Listing
+    from labelaudit.io import ReadOptions
 
     check_outputs(output)
     check_outputs(scores_out if scores_out != "-" else None, (".npy",))
-    if not exact:
-        for name in ("filter_by", "frac_noise", "num_to_remove_per_class", "min_examples_per_class"):
-            if o.given(name):
-                raise InputError(
-                    f"--{name.replace('_', '-')} needs --exact (the default mode has its own selection)"
-                )
-    elif o.given("estimation_method") or o.given("chunk_size"):
-        raise InputError("--estimation-method and --chunk-size are for the default mode, not --exact")
-    detect = dict(
-        filter_by=filter_by.value,
-        rank_by=rank_by.value,
-        adjust_pred_probs=adjust_pred_probs,
-        frac_noise=frac_noise,
-        min_examples_per_class=min_examples_per_class,
-        estimation_method=estimation_method.value,
-        chunk_size=chunk_size,
-    )
+    mode_only = ("estimation_method", "chunk_size") if exact else EXACT_ONLY
+    if any(o.given(name) for name in mode_only):
+        flags = ", ".join("--" + n.replace("_", "-") for n in mode_only)
+        raise InputError(f"{flags}: for {'the default mode, not --exact' if exact else '--exact only'}")
+    read = ReadOptions(label_column, prob_columns, class_names, id_column, from_logits)
+
+    def detection(k: int) -> Detection:
+        counts = per_class_counts(num_to_remove_per_class, k)
+        return Detection(
+            filter_by.value, rank_by.value, adjust_pred_probs, frac_noise, counts, min_examples_per_class
+        )
+
     listing = Listing(top=top, mask=mask, max_issues=max_issues, max_issue_rate=max_issue_rate)
+    batched_mode = None if exact else (estimation_method.value, chunk_size)
     src, report = run_stream(
         "batched",
         labels,
         o.one_model(pred_probs, "batched"),
-        exact=exact,
-        detect=detect,
-        listing=listing,
-        counts=num_to_remove_per_class,
+        read,
+        detection,
+        listing,
         quiet=quiet,
         n_jobs=n_jobs,
         batch_size=batch_size,
         memory_limit=memory_limit,
         scores_out=scores_out,
-        label_column=label_column,
-        prob_columns=prob_columns,
-        class_names_path=class_names,
-        id_column=id_column,
-        from_logits=from_logits,
+        batched_mode=batched_mode,
     )
     finish(report, src.files, output=output, fmt=fmt, quiet=quiet, labels_path=labels)
+
+
+EXACT_ONLY = ("filter_by", "frac_noise", "num_to_remove_per_class", "min_examples_per_class")
 
 
 def run_stream(
     command_name: str,
     labels: str,
     pred_probs: str,
-    *,
-    exact: bool,
-    detect: dict,
+    read: Any,
+    detection: Any,
     listing: Any,
-    counts: str | None,
+    *,
     quiet: bool,
-    n_jobs: int,
-    batch_size: int | None,
-    memory_limit: str | None = None,
-    scores_out: str | None = None,
-    **read: Any,
+    **engine: Any,
 ):
-    """Open the streamed source and run the engine (shared by batched and find-issues --low-memory).
-    With `scores_out`, the workers write each block's float64 scores there as they compute them (the file
-    appears, atomically, only once every row is written)."""
-    import contextlib
+    """The streamed run with a progress bar (shared by batched and find-issues --low-memory)."""
+    import functools
 
-    import numpy as np
+    from labelaudit.io.stream import stream_issues
 
-    from labelaudit.core.issues import streamed_issues
-    from labelaudit.core.stream import run_engine
-    from labelaudit.io.stream import BlockSource, parse_memory
-    from labelaudit.io.writers import NpyStreamWriter
-
-    limit = parse_memory(memory_limit) if memory_limit is not None else None
-    src = BlockSource(labels, pred_probs, rows=batch_size, memory_limit=limit, **read)
-    params = {
-        "mode": "exact" if exact else "batched",
-        **detect,
-        "num_to_remove_per_class": per_class_counts(counts, src.k),
-        "top": listing.top,
-    }
-    if exact:
-        params["estimation_method"] = params["chunk_size"] = None
-    else:
-        params["filter_by"] = None
-    with (
-        contextlib.ExitStack() as stack,
-        render.PassProgress(src.n, render.progress_enabled(quiet)) as progress,
-    ):
-        sink = (
-            stack.enter_context(NpyStreamWriter(scores_out, (src.n,), np.float64)).write_at
-            if scores_out
-            else None
-        )
-        ranked, info = run_engine(
-            src.passes, src.n, src.k, src.dtype, params, n_jobs=n_jobs, progress=progress, scores_sink=sink
-        )
-    src.warn_after_pass(info["counts"])
-    report = streamed_issues(
-        command_name,
-        ranked,
-        info,
-        params=params,
-        n=src.n,
-        k=src.k,
-        listing=listing,
-        class_names=src.class_names,
-    )
-    return src, report
+    bar = functools.partial(render.PassProgress, enabled=render.progress_enabled(quiet))
+    return stream_issues(command_name, labels, pred_probs, read, detection, listing, progress=bar, **engine)

@@ -34,7 +34,21 @@ def evaluate(
         report = score_detector(y, t, flagged=flagged, scores=s)
     except InputError as exc:
         raise InputError(f"{scores if 'scores' in str(exc) else true_labels}: {exc}") from None
-    files = [InputFile(role, path) for role, path in
-             (("labels", labels), ("true_labels", true_labels), ("issues", issues), ("scores", scores)) if path]  # fmt: skip
-    finish(report, files, output=None, fmt=fmt if fmt is not None else o.OutputFormat.table, quiet=quiet,
-           labels_path=labels)  # fmt: skip
+    files = [
+        InputFile(role, path)
+        for role, path in (
+            ("labels", labels),
+            ("true_labels", true_labels),
+            ("issues", issues),
+            ("scores", scores),
+        )
+        if path
+    ]
+    finish(
+        report,
+        files,
+        output=None,
+        fmt=fmt if fmt is not None else o.OutputFormat.table,
+        quiet=quiet,
+        labels_path=labels,
+    )

@@ -51,108 +51,56 @@ def find_issues(
     quiet: o.Quiet = False,
 ) -> None:
     """Flag likely label errors (confident learning), ranked most severe first."""
-    from labelaudit.core.issues import Detection, Listing
+    from labelaudit.core.report import Detection, Listing
+    from labelaudit.io import ReadOptions, load_task
 
     o.refuse_unsupported("find-issues", task)
     check_outputs(output)
-    detect = dict(
-        filter_by=filter_by.value,
-        rank_by=rank_by.value,
-        adjust_pred_probs=adjust_pred_probs,
-        frac_noise=frac_noise,
-        min_examples_per_class=min_examples_per_class,
+    read = ReadOptions(
+        label_column, prob_columns, class_names, id_column, from_logits, sentence_lengths, tokens
     )
-    gates = dict(top=top, mask=mask, max_issues=max_issues, max_issue_rate=max_issue_rate)
-    read = dict(label_column=label_column, class_names_path=class_names)
+    perf = dict(n_jobs=n_jobs, batch_size=batch_size)
+    # Per-example rows cost a pass over the flagged rows: skipped when only a .npy is written.
+    rows = not (output or "").lower().endswith(".npy") or wants_stdout(output, fmt)
+    listing = Listing(top=top, mask=mask, max_issues=max_issues, max_issue_rate=max_issue_rate, rows=rows)
+
+    def detection(k: int) -> Detection:
+        counts = per_class_counts(num_to_remove_per_class, k)
+        return Detection(
+            filter_by.value, rank_by.value, adjust_pred_probs, frac_noise, counts, min_examples_per_class
+        )
+
     if task == o.Task.multilabel:
         from labelaudit.core.multilabel import find_report
-        from labelaudit.io.multilabel import load_multilabel
 
-        ds = load_multilabel(
-            labels, o.one_model(pred_probs, "--task multilabel"), prob_columns=prob_columns, **read
-        )
+        ds = load_task("multilabel", labels, o.one_model(pred_probs, "--task multilabel"), read)
+        names = ds.class_names
         report = find_report(
-            ds.labels,
-            ds.pred_probs,
-            per_class=per_class,
-            class_names=ds.class_names,
-            num_to_remove_per_class=per_class_counts(num_to_remove_per_class, ds.k),
-            **detect,
-            **gates,
+            ds.labels, ds.pred_probs, detection(ds.k), listing, per_class=per_class, class_names=names
         )
     elif task == o.Task.token:
         from labelaudit.core.context import Context
-        from labelaudit.core.token import find_report
-        from labelaudit.io.token import load_tokens
+        from labelaudit.core.token import find_report as token_report
 
-        ds = load_tokens(
-            labels,
-            o.one_model(pred_probs, "--task token"),
-            sentence_lengths=sentence_lengths,
-            tokens_column=tokens,
-            from_logits=from_logits,
-            **read,
-        )
-        ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs)
-        report = find_report(
-            ctx,
-            ds.lengths,
-            tokens=ds.tokens,
-            by=by,
-            class_names=ds.class_names,
-            num_to_remove_per_class=per_class_counts(num_to_remove_per_class, ds.k),
-            **detect,
-            **gates,
+        ds = load_task("token", labels, o.one_model(pred_probs, "--task token"), read)
+        ctx, names = Context(ds.labels, ds.pred_probs, **perf), ds.class_names
+        report = token_report(
+            ctx, ds.lengths, detection(ds.k), listing, tokens=ds.tokens, by=by, class_names=names
         )
     elif low_memory:
         from labelaudit.cli.commands.batched import run_stream
 
         if baseline is not None:
             raise InputError("--baseline is not available with --low-memory yet")
-        ds, report = run_stream(
-            "find-issues",
-            labels,
-            o.one_model(pred_probs, "--low-memory"),
-            exact=True,
-            detect=detect,
-            listing=Listing(**gates),
-            counts=num_to_remove_per_class,
-            quiet=quiet,
-            n_jobs=n_jobs,
-            batch_size=batch_size,
-            prob_columns=prob_columns,
-            id_column=id_column,
-            from_logits=from_logits,
-            **read,
-        )
+        path = o.one_model(pred_probs, "--low-memory")
+        ds, report = run_stream("find-issues", labels, path, read, detection, listing, quiet=quiet, **perf)
     else:
         from labelaudit.core.issues import find_issues as find
 
         ds, ctx, ensemble = load_models(
-            labels,
-            pred_probs,
-            weight_by=weight_by.value,
-            weights=weights,
-            n_jobs=n_jobs,
-            batch_size=batch_size,
-            prob_columns=prob_columns,
-            id_column=id_column,
-            from_logits=from_logits,
-            **read,
+            labels, pred_probs, read, weight_by=weight_by.value, weights=weights, **perf
         )
         base = load_baseline(baseline, "find-issues", ds.k, ds.class_names, id_column)
-        # Per-example rows cost a pass over the flagged rows: skipped when only a .npy is written.
-        rows = not (output or "").lower().endswith(".npy") or wants_stdout(output, fmt)
-        detection = Detection(
-            num_to_remove_per_class=per_class_counts(num_to_remove_per_class, ds.k), **detect
-        )
-        report = find(
-            ctx,
-            detection,
-            Listing(rows=rows, **gates),
-            baseline=base,
-            class_names=ds.class_names,
-            ids=ds.ids,
-            ensemble=ensemble,
-        )
+        kw = dict(baseline=base, class_names=ds.class_names, ids=ds.ids, ensemble=ensemble)
+        report = find(ctx, detection(ds.k), listing, **kw)
     finish(report, ds.files, output=output, fmt=fmt, quiet=quiet, labels_path=labels)

@@ -35,31 +35,21 @@ def health(
     class first. A .json output holds the full report; .csv/.parquet outputs hold the class table.
     """
     from labelaudit.core.context import Context
+    from labelaudit.io import ReadOptions, load_task
 
     o.refuse_unsupported("health", task)
     check_outputs(output, DOCUMENT_OUTPUTS)
     if plot:
         _check_plot(plot)
-    path = o.one_model(pred_probs, "health")
-    read = dict(label_column=label_column, class_names_path=class_names)
+    read = ReadOptions(label_column, prob_columns, class_names, None, from_logits, sentence_lengths, tokens)
+    ds = load_task(task.value, labels, o.one_model(pred_probs, "health"), read)
     if task == o.Task.multilabel:
         from labelaudit.core.multilabel import health_report
-        from labelaudit.io.multilabel import load_multilabel
 
-        ds = load_multilabel(labels, path, prob_columns=prob_columns, **read)
         report = health_report(ds.labels, ds.pred_probs, fail_under=fail_under, class_names=ds.class_names)
     elif task == o.Task.token:
         from labelaudit.core.token import health_report as token_health
-        from labelaudit.io.token import load_tokens
 
-        ds = load_tokens(
-            labels,
-            path,
-            sentence_lengths=sentence_lengths,
-            tokens_column=tokens,
-            from_logits=from_logits,
-            **read,
-        )
         ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs)
         report = token_health(
             ctx,
@@ -71,9 +61,7 @@ def health(
         )
     else:
         from labelaudit.core.health import health as multiclass_health
-        from labelaudit.io import load_dataset
 
-        ds = load_dataset(labels, path, prob_columns=prob_columns, from_logits=from_logits, **read)
         ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf)
         report = multiclass_health(
             ctx, num_examples=num_examples, fail_under=fail_under, class_names=ds.class_names

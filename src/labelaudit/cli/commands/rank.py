@@ -43,44 +43,40 @@ def rank(
     output then holds the float64 scores of all N examples in input order. With --order-issues the
     listing is that set, most severe first, and a .npy output holds its int64 indices in that order.
     """
+    from labelaudit.core.context import Context
+    from labelaudit.io import ReadOptions, load_task
+
     o.refuse_unsupported("rank", task)
     check_outputs(output)
-    read = dict(label_column=label_column, class_names_path=class_names)
+    read = ReadOptions(
+        label_column, prob_columns, class_names, id_column, from_logits, sentence_lengths, tokens
+    )
     common = dict(method=method.value, adjust_pred_probs=adjust_pred_probs, top=top)
     if task == o.Task.multilabel:
         from labelaudit.core.multilabel import rank_report
-        from labelaudit.io.multilabel import load_multilabel
 
-        ds = load_multilabel(
-            labels, o.one_model(pred_probs, "--task multilabel"), prob_columns=prob_columns, **read
-        )
+        ds = load_task("multilabel", labels, o.one_model(pred_probs, "--task multilabel"), read)
+        t = 0.1 if temperature is None else temperature
         report = rank_report(
             ds.labels,
             ds.pred_probs,
             per_class=per_class,
             aggregator=aggregator,
             alpha=alpha,
-            temperature=0.1 if temperature is None else temperature,
+            temperature=t,
             class_names=ds.class_names,
             **common,
         )
     elif task == o.Task.token:
-        from labelaudit.core.context import Context
-        from labelaudit.core.token import rank_report
-        from labelaudit.io.token import load_tokens
+        from labelaudit.core.token import rank_report as token_rank
 
-        ds = load_tokens(
-            labels,
-            o.one_model(pred_probs, "--task token"),
-            sentence_lengths=sentence_lengths,
-            from_logits=from_logits,
-            **read,
-        )
-        report = rank_report(
+        ds = load_task("token", labels, o.one_model(pred_probs, "--task token"), read)
+        t = 0.05 if temperature is None else temperature
+        report = token_rank(
             Context(ds.labels, ds.pred_probs, batch_size, n_jobs),
             ds.lengths,
+            temperature=t,
             sentence_method=sentence_method,
-            temperature=0.05 if temperature is None else temperature,
             class_names=ds.class_names,
             **common,
         )
@@ -91,17 +87,15 @@ def rank(
         ds, ctx, ensemble = load_models(
             labels,
             pred_probs,
+            read,
             weight_by=weight_by.value,
             weights=weights,
             n_jobs=n_jobs,
             batch_size=batch_size,
-            prob_columns=prob_columns,
-            id_column=id_column,
-            from_logits=from_logits,
-            **read,
         )
         given = read_flagged_rows(order_issues, ds.n) if order_issues is not None else None
-        json_out = wants_stdout(output, fmt) and fmt is not None and fmt.value == "json"
+        json_out = wants_stdout(output, fmt) and fmt == o.OutputFormat.json
+        table_file = bool(output) and not str(output).lower().endswith(".npy")
         report = issues.rank(
             ctx,
             given=given,
@@ -110,7 +104,7 @@ def rank(
             ids=ds.ids,
             ensemble=ensemble,
             all_scores=json_out or bool(output),
-            all_rows=bool(output) and not output.lower().endswith(".npy"),
+            all_rows=table_file,
             **common,
         )
     finish(report, ds.files, output=output, fmt=fmt, quiet=quiet, labels_path=labels)

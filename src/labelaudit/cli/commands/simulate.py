@@ -42,8 +42,15 @@ def simulate(
     if not os.path.isdir(out_dir):
         raise InputError(f"{out_dir}: output folder does not exist (create it first: mkdir -p {out_dir})")
     weights = prior if prior in ("uniform", "random") else number_list(prior, "--prior", float)
-    sim = draw(n, k, noise_rate=noise_rate, trace=trace, frac_zero_noise_rates=frac_zero_noise_rates,
-               prior=weights or prior, seed=seed)  # fmt: skip
+    sim = draw(
+        n,
+        k,
+        noise_rate=noise_rate,
+        trace=trace,
+        frac_zero_noise_rates=frac_zero_noise_rates,
+        prior=weights or prior,
+        seed=seed,
+    )
     path = dict(zip(FILES, (os.path.join(out_dir, name) for name in FILES), strict=True))
     with NpyStreamWriter(path["pred_probs.npy"], (n, k), dtype) as w:
         for block in sim.pred_probs_blocks(sharpness, dtype, batch_size or max(1, (1 << 20) // k)):
@@ -56,5 +63,7 @@ def simulate(
     if render.resolve_format(fmt) == "json":
         render.print_json({"command": "simulate", **summary})
     elif not quiet:
-        err(f"wrote {n} examples x {k} classes to {out_dir}: {summary['n_label_errors']} wrong labels "
-            f"({summary['error_rate']:.2%}), noise matrix trace {summary['trace']:.4g}")  # fmt: skip
+        err(
+            f"wrote {n} examples x {k} classes to {out_dir}: {summary['n_label_errors']} wrong labels "
+            f"({summary['error_rate']:.2%}), noise matrix trace {summary['trace']:.4g}"
+        )

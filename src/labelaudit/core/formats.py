@@ -1,0 +1,183 @@
+"""Pure serialisers of a Report: the JSON document, CSV, JUnit XML and GitHub workflow annotations.
+
+They return strings (nothing here prints or opens a file). Strings that come from the data (ids, class
+names) are made inert for XML and CI logs: control bytes are shown as \\xNN.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from typing import Any
+
+from labelaudit import __version__
+from labelaudit.core.report import Columns, Report, records
+
+
+def document(report: Report, inputs: list[dict]) -> dict:
+    """The JSON report document: the envelope every command shares, then the report's own body."""
+    doc = {
+        "version": __version__,
+        "command": report.command,
+        "params": dict(report.params),
+        "inputs": inputs,
+        "n_examples": report.n,
+        "n_classes": report.k,
+        "class_names": report.class_names,
+    }
+    doc.update(report.to_dict())
+    return doc
+
+
+def _plain(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    return o.tolist()
+
+
+def _nan_to_null(obj: Any) -> Any:
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, dict):
+        return {k: _nan_to_null(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_nan_to_null(v) for v in obj]
+    return obj
+
+
+def to_json(doc: dict) -> str:
+    """Strict JSON (NaN becomes null), numpy values as plain numbers."""
+    plain = json.loads(json.dumps(doc, default=_plain))
+    return json.dumps(_nan_to_null(plain), indent=1, allow_nan=False) + "\n"
+
+
+def to_csv(cols: Columns) -> str:
+    """A table as CSV: floats in their shortest exact form, class lists as one "a,b" cell."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    keys = list(cols)
+    writer.writerow(keys)
+    writer.writerows(zip(*[_csv_values(cols[k]) for k in keys], strict=True))
+    return out.getvalue()
+
+
+def _csv_values(col: Any) -> list:
+    import numpy as np
+
+    if isinstance(col, list):  # lists of class lists (multi-label) stay one cell each
+        return [",".join(map(str, v)) if isinstance(v, (list, tuple)) else v for v in col]
+    a = np.asarray(col)
+    if a.dtype.kind == "f":
+        return [repr(float(v)) for v in a]
+    return a.tolist()
+
+
+def ci_rows(report: Report) -> list[dict]:
+    """Flagged rows for CI outputs; against a baseline only the new ones (persisting ones were accepted)."""
+    if report.command not in ("find-issues", "batched", "rank") or "index" not in report.listing:
+        return []
+    return [r for r in records(report.listing) if r.get("status", "new") == "new"]
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def inert(text: Any) -> str:
+    """A string from the data made safe for XML and CI logs: control bytes shown as \\xNN."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def issue_text(row: dict) -> str:
+    if "given_label" not in row:
+        return ", ".join(f"{k} {v}" for k, v in row.items())
+    given = row.get("given_name", row["given_label"])
+    pred = row.get("predicted_name", row["predicted_label"])
+    ident = f"index {row['index']}" + (f" (id {row['id']})" if "id" in row else "")
+    status = f" [{row['status']}]" if "status" in row else ""
+    return inert(
+        f"{ident}: given {given}, predicted {pred}, label quality {row['label_quality']:.4g}{status}"
+    )
+
+
+def to_junit(report: Report) -> str:
+    """JUnit XML: a suite of gates (a failing case per failed gate, or one passing summary case) and a
+    suite of flagged examples, reported as passing cases with their description: consumers (Jenkins,
+    GitLab) fail a build on failures, and only a gate decides that."""
+    import xml.etree.ElementTree as ET
+
+    command = report.command
+    root = ET.Element("testsuites", name=f"labelaudit {command}")
+    if command == "doctor":  # one case per check, failing for the findings that must be fixed
+        listing = report.listing
+        suite = ET.SubElement(root, "testsuite", name="labelaudit doctor")
+        for check, severity, message, fix in zip(*listing.values(), strict=True):
+            case = ET.SubElement(suite, "testcase", classname="labelaudit.doctor", name=inert(check))
+            if severity == "error":
+                ET.SubElement(case, "failure", message=inert(message)).text = inert(fix)
+            else:
+                ET.SubElement(case, "system-out").text = inert(
+                    f"{severity}: {message}" + (f" ({fix})" if fix else "")
+                )
+        suite.set("tests", str(len(listing["check"])))
+        suite.set("failures", str(listing["severity"].count("error")))
+    else:
+        gate_suite = ET.SubElement(root, "testsuite", name=f"labelaudit {command} gates")
+        summary = inert(report.headline)
+        for g in report.gates:
+            case = ET.SubElement(gate_suite, "testcase", classname=f"labelaudit.{command}", name=g.name)
+            if g.passed:
+                ET.SubElement(case, "system-out").text = inert(g.message())
+            else:
+                ET.SubElement(case, "failure", message=inert(g.message())).text = summary
+        if not report.gates:
+            case = ET.SubElement(gate_suite, "testcase", classname=f"labelaudit.{command}", name="summary")
+            ET.SubElement(case, "system-out").text = summary
+        gate_suite.set("tests", str(max(1, len(report.gates))))
+        gate_suite.set("failures", str(len(report.failed)))
+        rows = ci_rows(report)
+        suite = ET.SubElement(root, "testsuite", name=f"labelaudit {command} label issues")
+        for row in rows:
+            case = ET.SubElement(
+                suite, "testcase", classname="labelaudit.label_issue", name=f"example {row['index']}"
+            )
+            ET.SubElement(case, "system-out").text = issue_text(row)
+        suite.set("tests", str(len(rows)))
+        suite.set("failures", "0")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _gh_escape(text: str) -> str:
+    return inert(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
+
+
+def _gh_property(text: str) -> str:
+    """A workflow-command property value (file=...): ':' and ',' would end it, so they are escaped too."""
+    return _gh_escape(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def to_github(report: Report, file: str) -> str:
+    """GitHub Actions workflow commands: a warning per flagged example (doctor: per finding), an error per
+    failed gate, and a notice with the headline."""
+    prop = _gh_property(file)
+    lines: list[str] = []
+    if report.command == "doctor":
+        for check, severity, message, fix in zip(*report.listing.values(), strict=True):
+            if severity != "ok":
+                level = "error" if severity == "error" else "warning"
+                text = message + (f". {fix}" if fix else "")
+                title = f"labelaudit doctor%3A {_gh_property(check)}"
+                lines.append(f"::{level} file={prop},title={title}::{_gh_escape(text)}")
+    for row in ci_rows(report):
+        lines.append(f"::warning file={prop},title=label issue::{_gh_escape(issue_text(row))}")
+    for g in report.failed:
+        lines.append(
+            f"::error title=labelaudit gate failed::{_gh_escape(g.message() + '. ' + report.headline)}"
+        )
+    title = "labelaudit doctor" if report.command == "doctor" else "labelaudit"
+    lines.append(f"::notice title={title}::{_gh_escape(report.headline)}")
+    return "\n".join(lines) + "\n"
