@@ -216,7 +216,7 @@ def test_health_table_k50_summary(runner):
     order = np.argsort(-off, axis=None, kind="stable")[:15]
     summary = out[out.index("(K=50)") :]
     got = [[c.strip() for c in ln.strip("│").split("│")] for ln in summary.splitlines() if ln.startswith("│")]
-    want = [[str(a), str(b), f"{nm[a, b]:.4f}"] for a, b in (divmod(int(c), 50) for c in order)]
+    want = [[str(a), str(b), f"{nm[a, b]:.4g}"] for a, b in (divmod(int(c), 50) for c in order)]
     assert got == want
 
 

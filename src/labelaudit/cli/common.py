@@ -39,14 +39,7 @@ def per_class_counts(text: str | None, k: int, option: str = "--num-to-remove-pe
 
 
 def load_models(
-    labels: str,
-    pred_probs: list[str],
-    read: Any,
-    *,
-    weight_by: str,
-    weights: str | None,
-    n_jobs: int,
-    batch_size: int | None,
+    labels: str, pred_probs: list[str], read: Any, *, weight_by: str, weights: str | None, **perf: Any
 ):
     """One model: (dataset, Context, None). Several: the dataset of the first (with every model's file
     listed), the context of their weighted average and the EnsembleModel (weights computed once)."""
@@ -58,6 +51,7 @@ def load_models(
     custom = number_list(weights, "--weights", float)
     if custom is not None and len(custom) != len(dsets):
         raise InputError(f"--weights needs one weight per model ({len(dsets)}), got {weights!r}")
+    n_jobs, batch_size = perf["n_jobs"], perf["batch_size"]
     members = [Context(d.labels, d.pred_probs, batch_size, n_jobs, d.self_conf) for d in dsets]
     if len(dsets) == 1:
         if weights is not None:

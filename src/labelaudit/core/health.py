@@ -178,6 +178,15 @@ def health(
     the --fail-under gate. The class table is the listing (csv and table outputs)."""
     rep = HealthReport(ctx, num_examples)
     classes = named_classes(rep.classes, class_names)
+    tables = {"classes": classes}
+    views: tuple[str, ...] = ("score", "classes", "noise_matrix")
+    if ctx.k > HEATMAP_MAX_K:  # too many classes for a heatmap: its largest off-diagonal cells
+        tables["noise_cells"] = largest_off_diagonal(rep.noise_matrix, class_names)
+        views = (
+            "score",
+            "classes",
+            f"plain:noise_cells:Noise matrix P(given | true): largest off-diagonal cells (K={ctx.k})",
+        )
     return Report(
         command="health",
         params={"num_examples": num_examples, "fail_under": fail_under},
@@ -188,7 +197,7 @@ def health(
             f"label health score {rep.health_score:.4f} ({rep.num_issues} estimated label issues in "
             f"{ctx.n} examples, K={ctx.k})"
         ),
-        tables={"classes": classes},
+        tables=tables,
         results={
             "n_issues": rep.num_issues,
             "issue_rate": rep.num_issues / ctx.n,
@@ -201,8 +210,25 @@ def health(
             "prior": rep.prior.tolist(),
         },
         gates=score_gate("fail_under", "health score {}", rep.health_score, fail_under, below=True),
-        views=("score", "classes", "noise_matrix"),
+        views=views,
     )
+
+
+HEATMAP_MAX_K = 20  # a terminal heatmap up to this K; beyond, the largest off-diagonal cells
+TOP_CELLS = 15
+
+
+def largest_off_diagonal(matrix: np.ndarray, class_names: list[str] | None, top: int = TOP_CELLS) -> dict:
+    """The `top` largest off-diagonal cells of a (K, K) matrix, largest first (ties by row-major index)."""
+    off = np.array(matrix, dtype=np.float64)
+    np.fill_diagonal(off, -np.inf)
+    given, true = np.divmod(np.argsort(-off, axis=None, kind="stable")[:top], len(off))
+    out: dict = {"given": given, "true": true}
+    if class_names is not None:
+        names = np.asarray(class_names, dtype=object)
+        out = {"given": names[given], "true": names[true]}
+    out["probability"] = np.asarray(matrix, dtype=np.float64)[given, true]
+    return out
 
 
 def overlap(

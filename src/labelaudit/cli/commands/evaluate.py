@@ -34,21 +34,7 @@ def evaluate(
         report = score_detector(y, t, flagged=flagged, scores=s)
     except InputError as exc:
         raise InputError(f"{scores if 'scores' in str(exc) else true_labels}: {exc}") from None
-    files = [
-        InputFile(role, path)
-        for role, path in (
-            ("labels", labels),
-            ("true_labels", true_labels),
-            ("issues", issues),
-            ("scores", scores),
-        )
-        if path
-    ]
-    finish(
-        report,
-        files,
-        output=None,
-        fmt=fmt if fmt is not None else o.OutputFormat.table,
-        quiet=quiet,
-        labels_path=labels,
-    )
+    roles = {"labels": labels, "true_labels": true_labels, "issues": issues, "scores": scores}
+    files = [InputFile(role, path) for role, path in roles.items() if path]
+    table = o.OutputFormat.table  # a few metrics: a table unless another format is asked for
+    finish(report, files, output=None, fmt=fmt or table, quiet=quiet, labels_path=labels)

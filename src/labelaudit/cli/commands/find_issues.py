@@ -83,7 +83,7 @@ def find_issues(
         from labelaudit.core.token import find_report as token_report
 
         ds = load_task("token", labels, o.one_model(pred_probs, "--task token"), read)
-        ctx, names = Context(ds.labels, ds.pred_probs, **perf), ds.class_names
+        ctx, names = Context(ds.labels, ds.pred_probs, batch_size, n_jobs), ds.class_names
         report = token_report(
             ctx, ds.lengths, detection(ds.k), listing, tokens=ds.tokens, by=by, class_names=names
         )
