@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from labelaudit.errors import InputError
 
@@ -41,17 +42,27 @@ def resolve_n_jobs(n_jobs: int | None) -> int:
     return int(n_jobs)
 
 
-def map_batches(func: Callable[[slice], T], n: int, rows: int, n_jobs: int = 1) -> Iterator[T]:
-    """func(slice) for consecutive row slices of [0, n), results yielded in slice order.
-
-    With n_jobs > 1 a single thread pool serves the whole pass, a bounded window of slices at a time,
-    so results (and their merge order) are the same as with one worker."""
-    slices = list(row_slices(n, rows))
-    if n_jobs <= 1 or len(slices) < 2:
-        for sl in slices:
-            yield func(sl)
+def map_ordered(
+    func: Callable[[Any], T], items: Iterable[Any], n_jobs: int = 1, window: int = 2
+) -> Iterator[T]:
+    """func over items as they are produced, results yielded in item order: the one thread-pool driver
+    of every pass. With n_jobs > 1 at most `window` x n_jobs items are in flight, so memory stays bounded
+    and results (and their merge order) are the same as with one worker; the first failing item is the
+    one whose error rises."""
+    if n_jobs <= 1:
+        for item in items:
+            yield func(item)
         return
-    window = 4 * n_jobs
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        for start in range(0, len(slices), window):
-            yield from pool.map(func, slices[start : start + window])
+        pending: deque[Future[T]] = deque()
+        for item in items:
+            pending.append(pool.submit(func, item))
+            if len(pending) >= window * n_jobs:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def map_batches(func: Callable[[slice], T], n: int, rows: int, n_jobs: int = 1) -> Iterator[T]:
+    """func(slice) for consecutive row slices of [0, n), results yielded in slice order."""
+    return map_ordered(func, row_slices(n, rows), n_jobs, window=4)

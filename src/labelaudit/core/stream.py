@@ -20,7 +20,6 @@ Two modes:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
@@ -29,7 +28,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from labelaudit.core import confident as kn
 from labelaudit.core import select as sel
 from labelaudit.core._noise_rate import STREAM_MISS, STREAM_SAMPLE_ELEMENTS, candidate_block, sample_stride
-from labelaudit.core.batching import map_batches, resolve_n_jobs
+from labelaudit.core.batching import map_batches, map_ordered, resolve_n_jobs
 from labelaudit.core.confident import class_counts
 from labelaudit.core.constants import C_MIN, EPS, T_MIN
 from labelaudit.core.context import Context
@@ -50,28 +49,16 @@ T = TypeVar("T")
 
 
 def map_blocks(func: Callable[[Block], T], blocks: Iterable[BlockItem], n_jobs: int) -> Iterator[T]:
-    """func over blocks as they are produced, results in block order; a bounded window with n_jobs > 1.
+    """func over blocks as they are produced, results in block order (batching.map_ordered).
 
     An item of `blocks` is a Block or a zero-argument callable that makes one (a reader's deferred
     read-and-check): callables run in the worker, so reading and checking are spread over the workers
-    too. Results are consumed in block order, so the first failing block is the one whose error rises."""
+    too."""
 
     def run(item: BlockItem) -> T:
         return func(item() if callable(item) else item)
 
-    if n_jobs <= 1:
-        for item in blocks:
-            yield run(item)
-        return
-    window = 2 * n_jobs
-    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        pending: list[Future[T]] = []
-        for item in blocks:
-            pending.append(pool.submit(run, item))
-            if len(pending) >= window:
-                yield pending.pop(0).result()
-        for f in pending:
-            yield f.result()
+    return map_ordered(run, blocks, n_jobs)
 
 
 def run_pass(
