@@ -193,36 +193,19 @@ Issues = Annotated[str | None, _opt(help="issues")]
 Scores = Annotated[str | None, _opt(help="scores")]
 
 # For each command and --task, the options that task does not honour: giving one is refused with exit 2
-# naming the option and the task (tests/cli/test_task_options.py walks
-# every option x task).
+# naming the option and the task (tests/cli/test_task_options.py walks every option x task).
 MULTICLASS_ONLY = {"baseline", "id_column", "weight_by", "weights", "low_memory", "order_issues"}
+NOT_MULTILABEL = MULTICLASS_ONLY | {"from_logits", "batch_size", "n_jobs", "sentence_lengths", "tokens"}
+TOKEN_ONLY = {"sentence_lengths", "tokens", "by", "sentence_method"}
 NOT_FOR_TASK = {
-    ("find-issues", "multiclass"): {"per_class", "sentence_lengths", "tokens", "by"},
-    ("find-issues", "multilabel"): MULTICLASS_ONLY
-    | {"from_logits", "batch_size", "n_jobs", "sentence_lengths", "tokens", "by"},
+    ("find-issues", "multiclass"): TOKEN_ONLY | {"per_class"},
+    ("find-issues", "multilabel"): NOT_MULTILABEL | {"by"},
     ("find-issues", "token"): MULTICLASS_ONLY | {"per_class", "prob_columns"},
-    ("rank", "multiclass"): {
-        "per_class",
-        "aggregator",
-        "alpha",
-        "temperature",
-        "sentence_method",
-        "sentence_lengths",
-        "tokens",
-    },
-    ("rank", "multilabel"): MULTICLASS_ONLY
-    | {"from_logits", "batch_size", "n_jobs", "sentence_method", "sentence_lengths", "tokens"},
+    ("rank", "multiclass"): TOKEN_ONLY | {"per_class", "aggregator", "alpha", "temperature"},
+    ("rank", "multilabel"): NOT_MULTILABEL | {"sentence_method"},
     ("rank", "token"): MULTICLASS_ONLY | {"per_class", "aggregator", "alpha", "prob_columns", "tokens"},
-    ("health", "multiclass"): {"sentence_lengths", "tokens"},
-    ("health", "multilabel"): {
-        "num_examples",
-        "plot",
-        "from_logits",
-        "batch_size",
-        "n_jobs",
-        "sentence_lengths",
-        "tokens",
-    },
+    ("health", "multiclass"): TOKEN_ONLY,
+    ("health", "multilabel"): NOT_MULTILABEL | {"num_examples", "plot"},
     ("health", "token"): {"plot", "prob_columns"},
 }
 
@@ -235,7 +218,7 @@ def given(name: str) -> bool:
 
 
 def refuse_unsupported(command: str, task: Task) -> None:
-    """Exit 2 for an option given with a --task that does not honour it ."""
+    """Exit 2 for an option given with a --task that does not honour it."""
     for name in sorted(NOT_FOR_TASK.get((command, task.value), ())):
         if given(name):
             flag = "--" + name.replace("_", "-")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from labelaudit.cli import options as o
 from labelaudit.cli.app import app, command
 from labelaudit.cli.common import check_outputs, finish, load_models, wants_stdout
+from labelaudit.errors import InputError
 
 
 @app.command("rank")
@@ -47,6 +48,15 @@ def rank(
     from labelaudit.io import ReadOptions, load_task
 
     o.refuse_unsupported("rank", task)
+    ema, soft = aggregator == "exponential_moving_average", "softmin" in (aggregator, sentence_method)
+    for flag, unused in (
+        ("--alpha", o.given("alpha") and not ema),
+        ("--temperature", o.given("temperature") and not soft),
+    ):
+        if unused:
+            raise InputError(
+                f"{flag} does not apply: --alpha goes with the moving average, --temperature with softmin"
+            )
     check_outputs(output)
     read = ReadOptions(
         label_column, prob_columns, class_names, id_column, from_logits, sentence_lengths, tokens
