@@ -9,9 +9,11 @@ accept and reject exactly the same inputs with the same words.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 from labelaudit.core.batching import batch_rows, map_batches, resolve_n_jobs
 from labelaudit.errors import InputError, LabelauditWarning
@@ -108,7 +110,8 @@ class Verdict:
         return out
 
 
-def _first_row(p: np.ndarray, bad_rows) -> int:
+def _first_row(p: np.ndarray, bad_rows: Callable[[np.ndarray], NDArray[np.bool_] | np.bool_]) -> int:
+    """First row of `p` where `bad_rows` (a per-row mask of a block) is true; -1 when none is."""
     step = max(1, (1 << 21) // max(1, p.shape[1]))
     for s in range(0, len(p), step):
         hit = bad_rows(p[s : s + step])
@@ -214,7 +217,7 @@ def check_shape(pred_probs: object, *, source: str | None = None) -> np.ndarray:
     return pred_probs
 
 
-def check_prob_shape(n: int, k: int, dtype, *, source: str | None = None) -> None:
+def check_prob_shape(n: int, k: int, dtype: DTypeLike, *, source: str | None = None) -> None:
     """Shape and dtype rules of pred_probs (shared with the streamed reader, which knows no array)."""
     if not np.issubdtype(dtype, np.floating):
         raise prefixed(source, InputError(f"pred_probs must be floating point, got dtype {dtype}"))
@@ -270,7 +273,7 @@ def check_labels(labels: object, *, n_classes: int) -> np.ndarray:
     elif isinstance(labels, (list, np.ndarray)) or np.isscalar(labels):
         y = np.asarray(labels)
     elif hasattr(labels, "to_numpy"):
-        y = np.asarray(labels.to_numpy())  # type: ignore[attr-defined]
+        y = np.asarray(labels.to_numpy())
     else:
         raise InputError(f"labels must be an array or list, got {type(labels).__name__}")
     if y.ndim != 1:

@@ -28,7 +28,9 @@ class Finding:
     fix: str = ""
 
 
-def _scan(p: np.ndarray, batch_size: int | None):
+def _scan(
+    p: np.ndarray, batch_size: int | None
+) -> tuple[float, float, float, float, int, int, np.ndarray, float]:
     """One pass: value range, row-sum range, non-finite rows (count, first), argmax per row."""
     n, k = p.shape
     vmin, vmax, smin, smax = np.inf, -np.inf, np.inf, -np.inf
@@ -261,7 +263,7 @@ def doctor(
     else:
         verdict = f"ready to audit ({n_warnings} warning(s))" if n_warnings else "ready to audit"
     table = {key: [getattr(f, key) for f in findings] for key in ("check", "severity", "message", "fix")}
-    shape = getattr(pred_probs, "shape", ())
+    shape: tuple[int, ...] = getattr(pred_probs, "shape", ())
     return Report(
         command="doctor",
         params={},

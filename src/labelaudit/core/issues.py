@@ -10,7 +10,7 @@ import numpy as np
 
 from labelaudit.core.baseline import Baseline
 from labelaudit.core.context import Context
-from labelaudit.core.ensemble import EnsembleModel, ensemble_scores
+from labelaudit.core.ensemble import EnsembleModel, EnsembleScores, ensemble_scores
 from labelaudit.core.filter import issue_rows
 from labelaudit.core.rank import check_method, order_rows, scores_for_rows
 from labelaudit.core.report import Columns, Detection, Listing, Report, head, issue_gates, named, rate_line
@@ -38,7 +38,9 @@ def _npy(ranked: np.ndarray, n: int, mask: bool) -> np.ndarray:
     return out
 
 
-def _use_ensemble(ctx: Context, model: EnsembleModel | None, method: str, adjust: bool, params: dict):
+def _use_ensemble(
+    ctx: Context, model: EnsembleModel | None, method: str, adjust: bool, params: dict[str, Any]
+) -> EnsembleScores | None:
     """Store the ensemble's combined score as the context's score for `method`: it replaces the single
     model's score in every ranking and row below."""
     if model is None:
@@ -53,7 +55,7 @@ def _use_ensemble(ctx: Context, model: EnsembleModel | None, method: str, adjust
     return details
 
 
-def _member_columns(cols: Columns, details, rows: np.ndarray) -> None:
+def _member_columns(cols: Columns, details: EnsembleScores | None, rows: np.ndarray) -> None:
     if details is not None:
         for i, s in enumerate(details.member_scores):
             cols[f"score_model_{i}"] = s[rows].astype("float64")
@@ -174,7 +176,7 @@ def rank(
         n=ctx.n,
         k=ctx.k,
         class_names=list(class_names) if class_names is not None else None,
-        headline=f"{len(ranked)} flagged examples ordered by {method}",
+        headline=f"scored {ctx.n} examples ({len(ranked)} flagged, ordered by {method})",
         tables={"issues": named(cols, class_names, ids)},
         results=results,
         npy=npy,

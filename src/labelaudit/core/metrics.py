@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from labelaudit.core.report import Report
 
 
 def set_metrics(flagged: np.ndarray, is_error: np.ndarray) -> dict[str, float]:
@@ -57,7 +62,7 @@ def evaluate(
     *,
     flagged: np.ndarray | None = None,
     scores: np.ndarray | None = None,
-):
+) -> Report:
     """evaluate: precision, recall and F1 of `flagged` indices and AUROC / top-k metrics of `scores`
     (N,) against the examples whose label differs from the true label."""
     from labelaudit.core.report import Report

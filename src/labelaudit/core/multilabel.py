@@ -8,7 +8,7 @@ Shapes: Y (N, K) 0/1 integers; pred_probs (N, K) independent per-class probabili
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, overload
+from typing import Any, TypedDict, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -389,11 +389,17 @@ def health_score(labels: ArrayLike, pred_probs: ArrayLike) -> float:
 # ---------------------------------------------------------------------------- reports
 
 
-def _names(class_names: Sequence[str] | None, idx) -> list:
+def _names(class_names: Sequence[str] | None, idx: NDArray[np.integer]) -> list[str] | list[int]:
     return [class_names[i] for i in idx] if class_names else [int(i) for i in idx]
 
 
-def _example_rows(labels, pred_probs, rows: np.ndarray, scores: np.ndarray, class_names) -> Columns:
+def _example_rows(
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    rows: np.ndarray,
+    scores: np.ndarray,
+    class_names: Sequence[str] | None,
+) -> Columns:
     return {
         "index": rows.astype(np.int64),
         "given_labels": [_names(class_names, np.flatnonzero(labels[i])) for i in rows],
@@ -401,6 +407,15 @@ def _example_rows(labels, pred_probs, rows: np.ndarray, scores: np.ndarray, clas
         "label_quality": np.asarray(scores[rows], dtype=np.float64),
         "is_label_issue": np.ones(len(rows), dtype=bool),
     }
+
+
+class _FilterOptions(TypedDict):
+    """The keyword arguments that find_label_issues and find_issues_per_class share."""
+
+    filter_by: str
+    frac_noise: float
+    num_to_remove_per_class: Sequence[float] | NDArray[Any] | None
+    min_examples_per_class: int
 
 
 def find_report(
@@ -418,7 +433,7 @@ def find_report(
     n, k = p.shape
     d, top = detection, listing.top
     filter_by, rank_by, adjust_pred_probs = d.filter_by, d.rank_by, d.adjust_pred_probs
-    kw = {
+    kw: _FilterOptions = {
         "filter_by": filter_by,
         "frac_noise": d.frac_noise,
         "num_to_remove_per_class": d.num_to_remove_per_class,
@@ -473,8 +488,8 @@ def find_report(
 
 
 def rank_report(
-    labels,
-    pred_probs,
+    labels: ArrayLike,
+    pred_probs: ArrayLike,
     *,
     method: str = "self_confidence",
     adjust_pred_probs: bool = False,
@@ -521,7 +536,7 @@ def rank_report(
         n=n,
         k=k,
         class_names=class_names,
-        headline=f"{len(ranked)} flagged examples by aggregated score",
+        headline=f"scored {n} examples ({len(ranked)} flagged, ordered by the aggregated score)",
         tables={"issues": _example_rows(y, p, listed, scores, class_names)},
         results=results,
         npy=s if per_class else scores,
@@ -531,11 +546,17 @@ def rank_report(
     )
 
 
-def health_report(labels, pred_probs, *, fail_under: float | None = None, class_names=None) -> Report:
+def health_report(
+    labels: ArrayLike,
+    pred_probs: ArrayLike,
+    *,
+    fail_under: float | None = None,
+    class_names: list[str] | None = None,
+) -> Report:
     """health --task multilabel: the health score, per-class table and the most common issues."""
     y, p = check_multilabel(labels, pred_probs)
-    classes = class_table(y, p)
-    common = common_issues(y, p)
+    classes: Columns = class_table(y, p)
+    common: Columns = common_issues(y, p)
     score = health_score(y, p)
     if class_names:
         classes = {"class_name": _names(class_names, classes["class_index"]), **classes}

@@ -181,7 +181,9 @@ def named(cols: Columns, class_names: Sequence[str] | None, ids: np.ndarray | No
     return out
 
 
-def named_classes(table: Columns, class_names: Sequence[str] | None, index_keys=("class_index",)) -> Columns:
+def named_classes(
+    table: Columns, class_names: Sequence[str] | None, index_keys: tuple[str, ...] = ("class_index",)
+) -> Columns:
     """Add a name column beside each class-index column when class names are known (class_index ->
     class_name, class_a -> name_a)."""
     if class_names is None:

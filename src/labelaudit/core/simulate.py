@@ -7,6 +7,7 @@ Noise matrices are column-stochastic: NM[a, b] = P(given = a | true = b).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -172,7 +173,7 @@ class Simulation:
     true_labels: np.ndarray
     labels: np.ndarray
 
-    def pred_probs_blocks(self, sharpness: float, dtype: str, rows: int):
+    def pred_probs_blocks(self, sharpness: float, dtype: str, rows: int) -> Iterator[np.ndarray]:
         """(N, K) pred_probs in blocks of `rows` rows, in order."""
         k = len(self.prior)
         for start in range(0, len(self.labels), rows):

@@ -198,11 +198,18 @@ def _flat(lengths: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     return (starts[pairs[:, 0]] + pairs[:, 1]).astype(np.int64) if len(pairs) else np.empty(0, dtype=np.int64)
 
 
-def _names(class_names, idx) -> list:
+def _names(class_names: list[str] | None, idx: NDArray[np.integer]) -> list[str] | list[int]:
     return [class_names[i] for i in idx] if class_names else [int(i) for i in idx]
 
 
-def _token_rows(ctx: Context, lengths, pairs, scores, class_names, tokens) -> Columns:
+def _token_rows(
+    ctx: Context,
+    lengths: np.ndarray,
+    pairs: NDArray[np.integer],
+    scores: np.ndarray,
+    class_names: list[str] | None,
+    tokens: list[str] | None,
+) -> Columns:
     flat = _flat(lengths, pairs)
     cols: Columns = {
         "sentence": pairs[:, 0],
@@ -220,7 +227,7 @@ def _token_rows(ctx: Context, lengths, pairs, scores, class_names, tokens) -> Co
     return cols
 
 
-def _sentences(lengths, tokens, pairs) -> list[list[str]]:
+def _sentences(lengths: np.ndarray, tokens: list[str] | None, pairs: NDArray[np.integer]) -> list[list[str]]:
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     return (
         [list(tokens[starts[s] : starts[s] + lengths[s]]) for s in pairs[:, 0]] if tokens is not None else []
@@ -337,7 +344,7 @@ def rank_report(
         n=ctx.n,
         k=ctx.k,
         class_names=class_names,
-        headline="Sentences, lowest quality first",
+        headline=f"scored {len(sent)} sentences (lowest quality first)",
         tables={"issues": cols},
         results={
             "n_sentences": len(sent),
