@@ -9,7 +9,11 @@ from labelaudit.cli import render
 from labelaudit.cli.app import err
 
 if TYPE_CHECKING:
+    from labelaudit.core.baseline import Baseline
+    from labelaudit.core.context import Context
+    from labelaudit.core.ensemble import EnsembleModel
     from labelaudit.core.report import Report
+    from labelaudit.io import Dataset, ReadOptions
 from labelaudit.errors import GateFailed, InputError
 
 LISTING_OUTPUTS = (".npy", ".csv", ".tsv", ".parquet", ".json", ".jsonl")
@@ -39,8 +43,8 @@ def per_class_counts(text: str | None, k: int, option: str = "--num-to-remove-pe
 
 
 def load_models(
-    labels: str, pred_probs: list[str], read: Any, *, weight_by: str, weights: str | None, **perf: Any
-):
+    labels: str, pred_probs: list[str], read: ReadOptions, *, weight_by: str, weights: str | None, **perf: Any
+) -> tuple[Dataset, Context, EnsembleModel | None]:
     """One model: (dataset, Context, None). Several: the dataset of the first (with every model's file
     listed), the context of their weighted average and the EnsembleModel (weights computed once)."""
     from labelaudit.core.context import Context
@@ -70,7 +74,9 @@ def load_models(
     return dsets[0], model.context, model
 
 
-def load_baseline(path: str | None, command: str, k: int, class_names, id_column: str | None):
+def load_baseline(
+    path: str | None, command: str, k: int, class_names: list[str] | None, id_column: str | None
+) -> Baseline | None:
     if path is None:
         return None
     from labelaudit.core.baseline import Baseline

@@ -10,10 +10,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from labelaudit.io.multilabel import MultilabelData
     from labelaudit.io.readers import (
         Dataset,
         InputFile,
         ReadOptions,
+        TaskData,
         load_dataset,
         load_models,
         load_task,
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
         read_issue_set,
         read_npy,
     )
+    from labelaudit.io.token import TokenData
     from labelaudit.io.writers import (
         ROW_FORMATS,
         atomic_path,
@@ -34,6 +37,9 @@ if TYPE_CHECKING:
 _HOME = {
     "Dataset": "readers",
     "ReadOptions": "readers",
+    "TaskData": "readers",
+    "MultilabelData": "multilabel",
+    "TokenData": "token",
     "load_task": "readers",
     "load_models": "readers",
     "InputFile": "readers",
@@ -52,6 +58,9 @@ _HOME = {
 __all__ = [
     "Dataset",
     "ReadOptions",
+    "TaskData",
+    "MultilabelData",
+    "TokenData",
     "InputFile",
     "ROW_FORMATS",
     "atomic_path",

@@ -12,11 +12,15 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Literal, TypeAlias, overload
 
 import numpy as np
 
 from labelaudit.errors import InputError, LabelauditWarning
+
+if TYPE_CHECKING:
+    from labelaudit.io.multilabel import MultilabelData
+    from labelaudit.io.token import TokenData
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 
@@ -43,6 +47,8 @@ class InputFile:
 
 class ArrayShape:
     """n and k of an input whose pred_probs is (N, K) (a mixin of the dataclasses that hold one)."""
+
+    pred_probs: np.ndarray  # declared only: each dataclass below defines the field
 
     @property
     def n(self) -> int:
@@ -422,7 +428,34 @@ class ReadOptions:
     tokens: str | None = None
 
 
-def load_task(task: str, labels_path: str, pred_probs_path: str, opts: ReadOptions = ReadOptions()) -> Any:
+TaskData: TypeAlias = "Dataset | MultilabelData | TokenData"  # what load_task returns, by task
+
+
+@overload
+def load_task(
+    task: Literal["multilabel"], labels_path: str, pred_probs_path: str, opts: ReadOptions = ...
+) -> MultilabelData: ...
+
+
+@overload
+def load_task(
+    task: Literal["token"], labels_path: str, pred_probs_path: str, opts: ReadOptions = ...
+) -> TokenData: ...
+
+
+@overload
+def load_task(
+    task: Literal["multiclass"], labels_path: str, pred_probs_path: str, opts: ReadOptions = ...
+) -> Dataset: ...
+
+
+@overload
+def load_task(task: str, labels_path: str, pred_probs_path: str, opts: ReadOptions = ...) -> TaskData: ...
+
+
+def load_task(
+    task: str, labels_path: str, pred_probs_path: str, opts: ReadOptions = ReadOptions()
+) -> TaskData:
     """Read and validate the inputs of `task`: a Dataset (multiclass), MultilabelData or TokenData. The
     command line has already refused the options a task does not use."""
     if task == "multilabel":
@@ -474,11 +507,13 @@ def expand_models(paths: list[str]) -> list[str]:
     return out
 
 
-def load_models(labels_path: str, pred_probs_paths: list[str], opts: ReadOptions = ReadOptions()):
+def load_models(
+    labels_path: str, pred_probs_paths: list[str], opts: ReadOptions = ReadOptions()
+) -> tuple[list[Dataset], list[str]]:
     """(datasets, paths): one validated Dataset per model (globs expanded), all of the same (N, K); the
     first lists every model's pred_probs file among its inputs."""
     paths = expand_models(pred_probs_paths)
-    dsets = []
+    dsets: list[Dataset] = []
     for i, path in enumerate(paths):
         try:
             dsets.append(load_task("multiclass", labels_path, path, opts))

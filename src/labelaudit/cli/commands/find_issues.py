@@ -52,7 +52,7 @@ def find_issues(
 ) -> None:
     """Flag likely label errors (confident learning), ranked most severe first."""
     from labelaudit.core.report import Detection, Listing
-    from labelaudit.io import ReadOptions, load_task
+    from labelaudit.io import ReadOptions, TaskData, load_task
 
     o.refuse_unsupported("find-issues", task)
     check_outputs(output)
@@ -73,7 +73,7 @@ def find_issues(
     if task == o.Task.multilabel:
         from labelaudit.core.multilabel import find_report
 
-        ds = load_task("multilabel", labels, o.one_model(pred_probs, "--task multilabel"), read)
+        ds: TaskData = load_task("multilabel", labels, o.one_model(pred_probs, "--task multilabel"), read)
         names = ds.class_names
         report = find_report(
             ds.labels, ds.pred_probs, detection(ds.k), listing, per_class=per_class, class_names=names
@@ -100,7 +100,8 @@ def find_issues(
         ds, ctx, ensemble = load_models(
             labels, pred_probs, read, weight_by=weight_by.value, weights=weights, **perf
         )
-        base = load_baseline(baseline, "find-issues", ds.k, ds.class_names, id_column)
-        kw = dict(baseline=base, class_names=ds.class_names, ids=ds.ids, ensemble=ensemble)
-        report = find(ctx, detection(ds.k), listing, **kw)
+        base, names = load_baseline(baseline, "find-issues", ds.k, ds.class_names, id_column), ds.class_names
+        report = find(
+            ctx, detection(ds.k), listing, baseline=base, class_names=names, ids=ds.ids, ensemble=ensemble
+        )
     finish(report, ds.files, output=output, fmt=fmt, quiet=quiet, labels_path=labels)

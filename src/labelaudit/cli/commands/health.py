@@ -35,19 +35,19 @@ def health(
     class first. A .json output holds the full report; .csv/.parquet outputs hold the class table.
     """
     from labelaudit.core.context import Context
-    from labelaudit.io import ReadOptions, load_task
+    from labelaudit.io import MultilabelData, ReadOptions, TokenData, load_task
 
     o.refuse_unsupported("health", task)
     check_outputs(output, DOCUMENT_OUTPUTS)
     if plot:
         _check_plot(plot)
     read = ReadOptions(label_column, prob_columns, class_names, None, from_logits, sentence_lengths, tokens)
-    ds = load_task(task.value, labels, o.one_model(pred_probs, "health"), read)
-    if task == o.Task.multilabel:
+    ds = load_task(task.value, labels, o.one_model(pred_probs, "health"), read)  # its type follows the task
+    if isinstance(ds, MultilabelData):
         from labelaudit.core.multilabel import health_report
 
         report = health_report(ds.labels, ds.pred_probs, fail_under=fail_under, class_names=ds.class_names)
-    elif task == o.Task.token:
+    elif isinstance(ds, TokenData):
         from labelaudit.core.token import health_report as token_health
 
         ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from labelaudit.cli import options as o
 from labelaudit.cli.app import app, command
 from labelaudit.cli.common import check_outputs, finish, load_models, wants_stdout
@@ -45,7 +47,7 @@ def rank(
     listing is that set, most severe first, and a .npy output holds its int64 indices in that order.
     """
     from labelaudit.core.context import Context
-    from labelaudit.io import ReadOptions, load_task
+    from labelaudit.io import ReadOptions, TaskData, load_task
 
     o.refuse_unsupported("rank", task)
     ema, soft = aggregator == "exponential_moving_average", "softmin" in (aggregator, sentence_method)
@@ -61,11 +63,11 @@ def rank(
     read = ReadOptions(
         label_column, prob_columns, class_names, id_column, from_logits, sentence_lengths, tokens
     )
-    common = dict(method=method.value, adjust_pred_probs=adjust_pred_probs, top=top)
+    common: dict[str, Any] = dict(method=method.value, adjust_pred_probs=adjust_pred_probs, top=top)
     if task == o.Task.multilabel:
         from labelaudit.core.multilabel import rank_report
 
-        ds = load_task("multilabel", labels, o.one_model(pred_probs, "--task multilabel"), read)
+        ds: TaskData = load_task("multilabel", labels, o.one_model(pred_probs, "--task multilabel"), read)
         t = 0.1 if temperature is None else temperature
         report = rank_report(
             ds.labels,
@@ -94,14 +96,9 @@ def rank(
         from labelaudit.core import issues
         from labelaudit.io import read_flagged_rows
 
+        perf = dict(n_jobs=n_jobs, batch_size=batch_size)
         ds, ctx, ensemble = load_models(
-            labels,
-            pred_probs,
-            read,
-            weight_by=weight_by.value,
-            weights=weights,
-            n_jobs=n_jobs,
-            batch_size=batch_size,
+            labels, pred_probs, read, weight_by=weight_by.value, weights=weights, **perf
         )
         given = read_flagged_rows(order_issues, ds.n) if order_issues is not None else None
         json_out = wants_stdout(output, fmt) and fmt == o.OutputFormat.json
