@@ -23,7 +23,7 @@ from labelaudit.core import select as sel
 from labelaudit.core.batching import batch_rows, map_batches, row_slices
 
 if TYPE_CHECKING:
-    from labelaudit.core.context import Context
+    from labelaudit.core.context import BaseContext, Context
 
 DIRECT_ELEMENTS = 1 << 23  # below this many pred_probs elements the per-class route is always taken
 # Size of the subsample used for the bounds (in pred_probs elements), and the chance allowed per cell
@@ -118,7 +118,7 @@ def _select_from_margins(m: np.ndarray, members: np.ndarray, need: np.ndarray) -
     return members[chosen]
 
 
-def select(ctx: Context, need: np.ndarray, classes: list[int]) -> np.ndarray:
+def select(ctx: BaseContext, need: np.ndarray, classes: list[int]) -> np.ndarray:
     """Boolean mask (N,) of examples flagged by prune_by_noise_rate.
 
     need: (K, K) int, need[j, k] = examples labelled k to flag as truly j (diagonal ignored);

@@ -21,47 +21,27 @@ if TYPE_CHECKING:
     from labelaudit.core._noise_rate import MarginSource
 
 
-class Context:
-    """Intermediate results for one validated (labels, pred_probs) pair, each computed at most once.
-
-    Lets find_label_issues, the scores and the CLI report share thresholds and the confident joint
-    instead of re-reading pred_probs for each.
-    """
+class BaseContext:
+    """What confident learning derives from the labels, the self-confidences P[i, y_i] and one row pass
+    (class groups and counts, thresholds, the confident joint, the number of issues), each computed at
+    most once. A subclass supplies the per-example results: Context computes them from pred_probs held in
+    memory, core.stream.StreamContext from passes over streamed blocks (it never holds pred_probs)."""
 
     n: int  # examples (N)
     k: int  # classes (K)
-    pred_probs: NDArray[np.floating[Any]]  # (N, K); never set on a streamed context, which holds none
-
-    @classmethod
-    def validated(
-        cls,
-        labels: ArrayLike,
-        pred_probs: NDArray[np.floating[Any]],
-        batch_size: int | None = None,
-        n_jobs: int | None = 1,
-    ) -> Context:
-        """Check the inputs (check_inputs' rules) and gather the self-confidences in the same pass."""
-        ok = isinstance(pred_probs, np.ndarray) and pred_probs.ndim == 2
-        sc = np.empty(pred_probs.shape[0], dtype=pred_probs.dtype) if ok else None
-        y, p = check_inputs(labels, pred_probs, batch_size=batch_size, n_jobs=n_jobs, self_conf_out=sc)
-        ctx = cls(y, p, batch_size, n_jobs)
-        ctx._self_conf = sc
-        return ctx
 
     def __init__(
         self,
         labels: NDArray[np.integer[Any]],
-        pred_probs: NDArray[np.floating[Any]] | None,
+        n: int,
+        k: int,
         batch_size: int | None = None,
         n_jobs: int | None = 1,
         self_conf: NDArray[np.floating[Any]] | None = None,
     ) -> None:
-        self.labels = labels
+        self.labels, self.n, self.k = labels, n, k
         self.batch_size = batch_size
         self.n_jobs = resolve_n_jobs(n_jobs)
-        if pred_probs is not None:  # a streamed context (core.stream) sets n and k itself
-            self.pred_probs = pred_probs
-            self.n, self.k = pred_probs.shape
         self._groups: kn.ClassGroups | None = None
         self._counts: np.ndarray | None = None
         self.stored_scores: dict[tuple[str, bool], np.ndarray] = {}
@@ -70,6 +50,26 @@ class Context:
         self._rows: kn.RowPass | None = None
         self._cj_cal: np.ndarray | None = None
 
+    # -- supplied by a subclass
+    @property
+    def self_confidence(self) -> NDArray[np.floating[Any]]:
+        raise NotImplementedError
+
+    @property
+    def rows(self) -> kn.RowPass:
+        raise NotImplementedError
+
+    @property
+    def margins(self) -> MarginSource:
+        raise NotImplementedError
+
+    def predicted(self, rows: NDArray[np.integer[Any]] | None = None) -> NDArray[np.int64]:
+        raise NotImplementedError
+
+    def matches(self, rows: NDArray[np.integer[Any]]) -> NDArray[np.bool_]:
+        raise NotImplementedError
+
+    # -- derived here
     @property
     def groups(self) -> kn.ClassGroups:
         if self._groups is None:
@@ -91,28 +91,12 @@ class Context:
         return self._counts
 
     @property
-    def self_confidence(self) -> NDArray[np.floating[Any]]:
-        if self._self_conf is None:
-            self._self_conf = kn.gather_self_confidence(
-                self.labels, self.pred_probs, self.batch_size, self.n_jobs
-            )
-        return self._self_conf
-
-    @property
     def thresholds(self) -> NDArray[np.floating[Any]]:
         if self._thresholds is None:
             self._thresholds = kn.class_thresholds(
                 self.self_confidence, self.labels, self.counts, self._groups
             )
         return self._thresholds
-
-    @property
-    def rows(self) -> kn.RowPass:
-        if self._rows is None:
-            self._rows = kn.confident_rows(
-                self.labels, self.pred_probs, self.thresholds, self.batch_size, self.n_jobs
-            )
-        return self._rows
 
     @property
     def confident_joint_uncalibrated(self) -> NDArray[np.int64]:
@@ -125,6 +109,64 @@ class Context:
                 self.confident_joint_uncalibrated, self.labels, _column_major=True
             )
         return self._cj_cal
+
+    def off_diagonal_issues(self) -> NDArray[np.intp]:
+        """Increasing indices counted off the diagonal whose label does not win the nudged argmax."""
+        off = np.flatnonzero(self.rows.off_diagonal)
+        return off[~self.matches(off)]
+
+    def num_issues(self, estimation_method: str = "off_diagonal") -> int:
+        if estimation_method == "off_diagonal":
+            return len(self.off_diagonal_issues())
+        joint = estimate_joint(self.labels, None, confident_joint=self.confident_joint)
+        return int(np.rint((1.0 - np.trace(joint)) * self.n))
+
+
+class Context(BaseContext):
+    """The BaseContext of one validated (labels, pred_probs) pair held in memory (an ndarray or a
+    read-only memmap, read in row batches and never copied whole)."""
+
+    @classmethod
+    def validated(
+        cls,
+        labels: ArrayLike,
+        pred_probs: NDArray[np.floating[Any]],
+        batch_size: int | None = None,
+        n_jobs: int | None = 1,
+    ) -> Context:
+        """Check the inputs (check_inputs' rules) and gather the self-confidences in the same pass."""
+        ok = isinstance(pred_probs, np.ndarray) and pred_probs.ndim == 2
+        sc = np.empty(pred_probs.shape[0], dtype=pred_probs.dtype) if ok else None
+        y, p = check_inputs(labels, pred_probs, batch_size=batch_size, n_jobs=n_jobs, self_conf_out=sc)
+        return cls(y, p, batch_size, n_jobs, sc)
+
+    def __init__(
+        self,
+        labels: NDArray[np.integer[Any]],
+        pred_probs: NDArray[np.floating[Any]],
+        batch_size: int | None = None,
+        n_jobs: int | None = 1,
+        self_conf: NDArray[np.floating[Any]] | None = None,
+    ) -> None:
+        n, k = pred_probs.shape
+        super().__init__(labels, n, k, batch_size, n_jobs, self_conf)
+        self.pred_probs = pred_probs
+
+    @property
+    def self_confidence(self) -> NDArray[np.floating[Any]]:
+        if self._self_conf is None:
+            self._self_conf = kn.gather_self_confidence(
+                self.labels, self.pred_probs, self.batch_size, self.n_jobs
+            )
+        return self._self_conf
+
+    @property
+    def rows(self) -> kn.RowPass:
+        if self._rows is None:
+            self._rows = kn.confident_rows(
+                self.labels, self.pred_probs, self.thresholds, self.batch_size, self.n_jobs
+            )
+        return self._rows
 
     @property
     def margins(self) -> MarginSource:
@@ -145,14 +187,3 @@ class Context:
         am = self.predicted(rows)
         top = self.pred_probs[rows, am]  # one element per row instead of the whole row
         return kn.label_wins(am, top, self.self_confidence[rows], self.labels[rows])
-
-    def off_diagonal_issues(self) -> NDArray[np.intp]:
-        """Increasing indices counted off the diagonal whose label does not win the nudged argmax."""
-        off = np.flatnonzero(self.rows.off_diagonal)
-        return off[~self.matches(off)]
-
-    def num_issues(self, estimation_method: str = "off_diagonal") -> int:
-        if estimation_method == "off_diagonal":
-            return len(self.off_diagonal_issues())
-        joint = estimate_joint(self.labels, None, confident_joint=self.confident_joint)
-        return int(np.rint((1.0 - np.trace(joint)) * self.n))

@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from labelaudit.core import _noise_rate
 from labelaudit.core import select as sel
-from labelaudit.core.context import Context
+from labelaudit.core.context import BaseContext, Context
 from labelaudit.core.count import round_rows
 from labelaudit.core.rank import check_method, order_rows, scores_for_rows
 from labelaudit.errors import InputError, LabelauditWarning
@@ -91,14 +91,14 @@ def _class_list(classes: list[int], limit: int = 20) -> str:
     return shown + (f", ... ({len(classes) - limit} more)" if len(classes) > limit else "")
 
 
-def _prunable(ctx: Context, m_min: int) -> list[int]:
+def _prunable(ctx: BaseContext, m_min: int) -> list[int]:
     """Classes the prune filters may flag in: more than m_min examples and more than one."""
     counts = ctx.counts
     _warn_few([k for k in range(ctx.k) if counts[k] <= m_min], m_min)
     return [k for k in range(ctx.k) if counts[k] > max(m_min, 1)]
 
 
-def _prune_by_class(ctx: Context, prune: np.ndarray, m_min: int) -> np.ndarray:
+def _prune_by_class(ctx: BaseContext, prune: np.ndarray, m_min: int) -> np.ndarray:
     mask = np.zeros(ctx.n, dtype=bool)
     groups, sc = ctx.groups, ctx.self_confidence
     for k in _prunable(ctx, m_min):
@@ -110,7 +110,7 @@ def _prune_by_class(ctx: Context, prune: np.ndarray, m_min: int) -> np.ndarray:
     return mask
 
 
-def _prune_by_noise_rate(ctx: Context, prune: np.ndarray, m_min: int) -> np.ndarray:
+def _prune_by_noise_rate(ctx: BaseContext, prune: np.ndarray, m_min: int) -> np.ndarray:
     return _noise_rate.select(ctx, prune, _prunable(ctx, m_min))
 
 
@@ -210,7 +210,7 @@ def find_label_issues(
 
 
 def issue_rows(
-    ctx: Context,
+    ctx: BaseContext,
     *,
     filter_by: str = "prune_by_noise_rate",
     frac_noise: float = 1.0,

@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 from labelaudit.core import select as sel
 from labelaudit.core.batching import batch_rows, map_batches
 from labelaudit.core.constants import C_MIN
-from labelaudit.core.context import Context
+from labelaudit.core.context import BaseContext, Context
 from labelaudit.errors import InputError
 
 SCORE_METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
@@ -58,13 +58,15 @@ def scores_of_block(
 
 
 def scores_for_rows(
-    ctx: Context, rows: NDArray[np.integer[Any]] | None, method: str, adjust_pred_probs: bool = False
+    ctx: BaseContext, rows: NDArray[np.integer[Any]] | None, method: str, adjust_pred_probs: bool = False
 ) -> NDArray[np.floating[Any]]:
     """Scores of the examples `rows` (all when None). Each score depends on its own row only (and, when
     adjusting, on thresholds from all examples), so a subset never needs the rest of pred_probs."""
     stored = ctx.stored_scores.get((method, adjust_pred_probs))
     if stored is not None:  # a streamed context keeps the scores it computed while passing over the data
         return stored if rows is None else stored[rows]
+    if not isinstance(ctx, Context):
+        raise AssertionError(f"a streamed context keeps no {method!r} scores (adjust={adjust_pred_probs})")
     p, y = ctx.pred_probs, ctx.labels
     t = ctx.thresholds if adjust_pred_probs else None
     if method == "self_confidence" and t is None:
@@ -124,7 +126,7 @@ def flagged_rows(issues: ArrayLike, n: int) -> NDArray[np.int64]:
 
 
 def order_rows(
-    ctx: Context, rows: NDArray[_Index], rank_by: str, adjust_pred_probs: bool = False
+    ctx: BaseContext, rows: NDArray[_Index], rank_by: str, adjust_pred_probs: bool = False
 ) -> NDArray[_Index]:
     """`rows` (increasing) reordered by increasing score, ties by index."""
     return rows[sel.stable_order(scores_for_rows(ctx, rows, rank_by, adjust_pred_probs), ctx.n_jobs)]

@@ -31,7 +31,7 @@ from labelaudit.core._noise_rate import STREAM_MISS, STREAM_SAMPLE_ELEMENTS, can
 from labelaudit.core.batching import map_batches, map_ordered, resolve_n_jobs
 from labelaudit.core.confident import class_counts
 from labelaudit.core.constants import C_MIN, EPS, T_MIN
-from labelaudit.core.context import Context
+from labelaudit.core.context import BaseContext
 from labelaudit.core.filter import issue_rows
 from labelaudit.core.rank import check_method, scores_of_block
 
@@ -118,8 +118,8 @@ class _StreamMargins:
         return out
 
 
-class StreamContext(Context):
-    """A Context whose per-example results were computed while streaming; pred_probs is never held."""
+class StreamContext(BaseContext):
+    """A BaseContext whose per-example results are computed while streaming; pred_probs is never held."""
 
     def __init__(
         self,
@@ -131,8 +131,8 @@ class StreamContext(Context):
         n_jobs: int | None = 1,
         progress: Progress | None = None,
     ) -> None:
-        super().__init__(np.empty(0, dtype=np.intp), None, None, n_jobs)
-        self.passes, self.n, self.k, self.dtype = passes, n, k, np.dtype(dtype)
+        super().__init__(np.empty(0, dtype=np.intp), n, k, None, n_jobs)
+        self.passes, self.dtype = passes, np.dtype(dtype)
         self.progress = progress
         self.sample_stride = sample_stride(n, k, STREAM_SAMPLE_ELEMENTS)
         self._predicted: np.ndarray | None = None
@@ -209,7 +209,19 @@ class StreamContext(Context):
         self.stored_scores.update(scores)
         self.stored_scores[("self_confidence", False)] = self.self_confidence
 
-    # -- Context hooks that would otherwise read pred_probs
+    # -- the per-example results, from the passes
+    @property
+    def self_confidence(self) -> NDArray[np.floating[Any]]:
+        if self._self_conf is None:
+            raise AssertionError("the self-confidences come from pass A, which has not run")
+        return self._self_conf
+
+    @property
+    def rows(self) -> kn.RowPass:
+        if self._rows is None:
+            raise AssertionError("the row pass is pass B, which has not run")
+        return self._rows
+
     def matches(self, rows: NDArray[np.integer[Any]]) -> NDArray[np.bool_]:
         if self._match is None:
             raise AssertionError("the label-wins flags come from pass B, which has not run")
