@@ -134,3 +134,16 @@ def tok_files(tmp_path):
         f.writelines(json.dumps(r) + "\n" for r in rows)
     (tmp_path / "tags.txt").write_text("O\nPER\nLOC\n")
     return tmp_path
+
+
+# The prune filters warn when a class has at most min_examples_per_class examples (docs/algorithms.md §12).
+# The golden suites replay every stored reference call, on sets built with absent and singleton classes,
+# so the warning is incidental there (other tests assert it with pytest.warns); the suites stay as made.
+GOLDEN_SUITES = ("test_golden_parity.py", "test_golden_tasks.py")
+FEW_EXAMPLES = r"ignore:\d+ class\(es\) have at most min_examples_per_class:labelaudit.errors.LabelauditWarning"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in GOLDEN_SUITES:
+            item.add_marker(pytest.mark.filterwarnings(FEW_EXAMPLES))

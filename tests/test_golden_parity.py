@@ -13,14 +13,6 @@ from golden_data import entries, entry_id, expected, inputs
 
 import labelaudit as la
 
-# The prune filters warn when a class has at most min_examples_per_class examples (docs/algorithms.md §12).
-# The reference sweep replays every stored call, on sets built with absent and singleton classes, so the
-# warning is incidental here; other tests assert it with pytest.warns.
-FEW_EXAMPLES_INCIDENTAL = pytest.mark.filterwarnings(
-    r"ignore:\d+ class\(es\) have at most min_examples_per_class:labelaudit.errors.LabelauditWarning"
-)
-
-
 FUNCS = {
     "get_confident_thresholds",
     "compute_confident_joint",
@@ -74,7 +66,6 @@ def check(actual, want: np.ndarray, kind: str, float32: bool, method: str | None
         np.testing.assert_allclose(np.asarray(actual, dtype=np.float64), want, rtol=rtol, atol=0)
 
 
-@FEW_EXAMPLES_INCIDENTAL
 @pytest.mark.parametrize("case", CASES, ids=[entry_id(c) for c in CASES])
 def test_matches_reference(case):
     name, e = case

@@ -21,13 +21,6 @@ GOLDEN = Path(__file__).parent / "golden"
 ML_SETS = ("ml_k5", "ml_k12", "ml_absent", "ml_example_m")
 TOK_SETS = ("tok_k5", "tok_k9_f32", "tok_empty", "tok_example_t", "tok_example_t2")
 
-# The prune filters warn when a class has at most min_examples_per_class examples (docs/algorithms.md §12).
-# The reference sweeps replay every stored call, on sets with an absent class and on tiny examples, so the
-# warning is incidental here; other tests assert it with pytest.warns.
-FEW_EXAMPLES_INCIDENTAL = pytest.mark.filterwarnings(
-    r"ignore:\d+ class\(es\) have at most min_examples_per_class:labelaudit.errors.LabelauditWarning"
-)
-
 
 @cache
 def ml_inputs(name):
@@ -85,7 +78,6 @@ def _ml_cases():
 ML_CASES = _ml_cases()
 
 
-@FEW_EXAMPLES_INCIDENTAL
 @pytest.mark.parametrize("case", ML_CASES, ids=[f"{n}:{e['key']}:{e['func']}" for n, e in ML_CASES])
 def test_multilabel_matches_reference(case):
     name, e = case
@@ -140,7 +132,6 @@ def _tok_cases():
 TOK_CASES = _tok_cases()
 
 
-@FEW_EXAMPLES_INCIDENTAL
 @pytest.mark.parametrize("case", TOK_CASES, ids=[f"{n}:{e['key']}:{e['func']}" for n, e in TOK_CASES])
 def test_token_matches_reference(case):
     name, e = case
