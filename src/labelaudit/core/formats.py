@@ -152,7 +152,9 @@ def to_junit(report: Report) -> str:
 
 
 def _gh_escape(text: str) -> str:
-    return inert(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
+    """A workflow-command message: %, CR and LF encoded as GitHub reads them, every other control byte
+    (tab included: a log line holds no raw control byte) shown as \\xNN."""
+    return inert(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")).replace("\t", "\\x09")
 
 
 def _gh_property(text: str) -> str:
