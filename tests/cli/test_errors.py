@@ -365,3 +365,12 @@ def test_order_issues_index_out_of_range(runner, inp):
     expect_error(
         runner, inp, ["rank", "-l", inp.labels, "-p", inp.probs, "--order-issues", idx], idx, "0..5", "6"
     )
+
+
+@pytest.mark.parametrize("fmt", ["junit", "github", "table"])
+def test_stdout_output_takes_only_row_formats(runner, inp, fmt):
+    args = [*find(inp), "-o", "-", "--format", fmt]
+    res = runner.invoke(app, [str(a) for a in args])
+    assert res.exit_code == 2
+    assert res.stderr == f"Error: -o - writes rows to stdout (csv, or JSON lines with --format json), not --format {fmt}\n"
+    assert res.stdout == ""

@@ -87,9 +87,13 @@ def load_baseline(
     return baseline
 
 
-def check_outputs(output: str | None, allowed: tuple[str, ...] = LISTING_OUTPUTS) -> None:
+def check_outputs(output: str | None, allowed: tuple[str, ...] = LISTING_OUTPUTS, fmt: Any = None) -> None:
     from labelaudit.io import check_output_path
 
+    if output == "-" and fmt is not None and fmt.value not in ("csv", "json"):
+        raise InputError(
+            f"-o - writes rows to stdout (csv, or JSON lines with --format json), not --format {fmt.value}"
+        )
     if output:
         check_output_path(output, allowed)
 

@@ -52,7 +52,7 @@ def batched(
     from labelaudit.core.report import Detection, Listing
     from labelaudit.io import ReadOptions
 
-    check_outputs(output)
+    check_outputs(output, fmt=fmt)
     check_outputs(scores_out if scores_out != "-" else None, (".npy",))
     mode_only = ("estimation_method", "chunk_size") if exact else EXACT_ONLY
     if any(o.given(name) for name in mode_only):

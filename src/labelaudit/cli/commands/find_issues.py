@@ -55,7 +55,7 @@ def find_issues(
     from labelaudit.io import ReadOptions, TaskData, load_task
 
     o.refuse_unsupported("find-issues", task)
-    check_outputs(output)
+    check_outputs(output, fmt=fmt)
     read = ReadOptions(
         label_column, prob_columns, class_names, id_column, from_logits, sentence_lengths, tokens
     )

@@ -38,7 +38,7 @@ def health(
     from labelaudit.io import MultilabelData, ReadOptions, TokenData, load_task
 
     o.refuse_unsupported("health", task)
-    check_outputs(output, DOCUMENT_OUTPUTS)
+    check_outputs(output, DOCUMENT_OUTPUTS, fmt)
     if plot:
         _check_plot(plot)
     read = ReadOptions(label_column, prob_columns, class_names, None, from_logits, sentence_lengths, tokens)

@@ -31,7 +31,7 @@ def overlap(
     from labelaudit.core.health import overlap as class_overlap
     from labelaudit.io import load_dataset
 
-    check_outputs(output, DOCUMENT_OUTPUTS)
+    check_outputs(output, DOCUMENT_OUTPUTS, fmt)
     ds = load_dataset(
         labels,
         o.one_model(pred_probs, "overlap"),

@@ -59,7 +59,7 @@ def rank(
             raise InputError(
                 f"{flag} does not apply: --alpha goes with the moving average, --temperature with softmin"
             )
-    check_outputs(output)
+    check_outputs(output, fmt=fmt)
     read = ReadOptions(
         label_column, prob_columns, class_names, id_column, from_logits, sentence_lengths, tokens
     )
