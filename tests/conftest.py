@@ -140,7 +140,9 @@ def tok_files(tmp_path):
 # The golden suites replay every stored reference call, on sets built with absent and singleton classes,
 # so the warning is incidental there (other tests assert it with pytest.warns); the suites stay as made.
 GOLDEN_SUITES = ("test_golden_parity.py", "test_golden_tasks.py")
-FEW_EXAMPLES = r"ignore:\d+ class\(es\) have at most min_examples_per_class:labelaudit.errors.LabelauditWarning"
+FEW_EXAMPLES = (
+    r"ignore:\d+ class\(es\) have at most min_examples_per_class:labelaudit.errors.LabelauditWarning"
+)
 
 
 def pytest_collection_modifyitems(items):

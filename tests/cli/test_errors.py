@@ -1,4 +1,4 @@
-"""One test per bad input of CONTRACT.md ("Bad input gets a clear error, exit code 2, and nothing written").
+"""One test per bad input (README, "Exit codes and errors": exit code 2, one message, nothing written).
 
 Every test goes through `expect_error`, which runs the command with `-o` pointing into an empty folder
 and checks: exit code 2, nothing on stdout, the expected fragments (file, rule, value) on stderr, no
@@ -372,5 +372,8 @@ def test_stdout_output_takes_only_row_formats(runner, inp, fmt):
     args = [*find(inp), "-o", "-", "--format", fmt]
     res = runner.invoke(app, [str(a) for a in args])
     assert res.exit_code == 2
-    assert res.stderr == f"Error: -o - writes rows to stdout (csv, or JSON lines with --format json), not --format {fmt}\n"
+    assert (
+        res.stderr
+        == f"Error: -o - writes rows to stdout (csv, or JSON lines with --format json), not --format {fmt}\n"
+    )
     assert res.stdout == ""

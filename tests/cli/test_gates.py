@@ -1,4 +1,4 @@
-"""CI gates (CONTRACT.md "Gates for CI", README "Gates for CI"): every gate passes (exit 0) and fails
+"""CI gates (README, "Gates for CI"): every gate passes (exit 0) and fails
 (exit 1 with a one-line reason on stderr); `--baseline` counts only new issues and refuses every baseline
 it cannot compare with (exit 2, nothing written); `--format junit` and `--format github`."""
 
@@ -527,3 +527,26 @@ def test_github_file_property_is_escaped(runner, tmp_path, example_a):
     assert len(warnings_) == len(ranked(y, p)) == 3  # Example A flags [0, 2, 3] (docs/algorithms.md §12.9)
     escaped = str(lp).replace("%", "%25").replace(":", "%3A").replace(",", "%2C")
     assert all(ln.startswith(f"::warning file={escaped},title=label issue::index ") for ln in warnings_)
+
+
+def test_every_failed_gate_gets_its_line(runner):
+    res = run(
+        runner,
+        "find-issues",
+        "-l",
+        L,
+        "-p",
+        P,
+        "--max-issues",
+        10,
+        "--max-issue-rate",
+        0.02,
+        "--format",
+        "csv",
+        code=1,
+    )
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("Gate failed:")]
+    assert lines == [
+        "Gate failed: max_issues: 284 issues exceeds the limit 10",
+        "Gate failed: max_issue_rate: 0.0284 rate of issues exceeds the limit 0.02",
+    ]

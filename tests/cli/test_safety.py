@@ -1,4 +1,4 @@
-"""CONTRACT.md "Safety" and "Exit codes" (issues 12 and 18): outputs never overwrite inputs, non-regular
+"""Safety (README, "Exit codes and errors"; issues 12 and 18): outputs never overwrite inputs, non-regular
 inputs are refused without being opened, one run's outputs are published together, signals clean up,
 replaced outputs keep their permission bits, and a closed stdout pipe ends a run quietly.
 

@@ -17,7 +17,7 @@ from labelaudit.errors import GateFailed, LabelauditError
 app = typer.Typer(
     name="labelaudit",
     help="Find label errors in classification datasets with confident learning.\n\n"
-    "Exit codes: 0 success, 1 a gate failed, 2 bad input or usage.",
+    "Exit codes: 0 success, 1 a gate failed, 2 bad input or usage, 130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -51,7 +51,7 @@ def err(message: str) -> None:
 def command(func: Callable) -> Callable:
     """Run a command body: warnings to stderr (once each), LabelauditError -> exit 2, gates -> exit 1.
 
-    Around the body (CONTRACT.md, "Safety"): every input and output path is checked before anything is
+    Around the body (README, "Exit codes and errors"): every input and output path is checked before anything is
     read (io.outputs.check_run_paths); the outputs are one transaction, published when the body ends or
     only a gate failed, removed on an error or interrupt (io.outputs.publish_together); SIGINT, SIGTERM
     and SIGHUP end the run with one line on stderr and exit 128 + the signal number (130, 143, 129); a
@@ -92,8 +92,9 @@ def command(func: Callable) -> Callable:
                         if exc.exit_code in (0, 1):
                             run.commit()
                         raise
-            except GateFailed as exc:
-                err(f"Gate failed: {exc}")
+            except GateFailed as exc:  # one line per failed gate
+                for line in str(exc).splitlines():
+                    err(f"Gate failed: {line}")
                 raise typer.Exit(1) from None
             except LabelauditError as exc:
                 if STATE["debug"]:

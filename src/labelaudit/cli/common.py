@@ -140,4 +140,4 @@ def finish(
     elif output != "-" and not quiet:
         err(f"{report.headline}; wrote {output}")
     if report.failed:
-        raise GateFailed(report.failed[0].message())
+        raise GateFailed("\n".join(g.message() for g in report.failed))

@@ -151,7 +151,7 @@ def judge_values(
         values = np.asarray(p[row], dtype=np.float64)
         bad = float(values[np.argmax((values < -tol) | (values > 1 + tol))])
         rule = "pred_probs must be in [0, 1]" + (" (strict)" if strict else "")
-        hint = "" if from_logits or strict else LOGITS_HINT
+        hint = LOGITS_HINT if row_sums and not (from_logits or strict) else ""  # logits are multi-class
         raise InputError(f"{rule}; row {offset + row} has {bad!r}{hint}")
     sum_drift = 0.0
     if row_sums:

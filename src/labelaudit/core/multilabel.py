@@ -569,7 +569,7 @@ def health_report(
         class_names=class_names,
         headline=f"multi-label health score {score:.4f}",
         tables={"classes": classes, "common_issues": common},
-        results={"health_score": score, "gates": []},
+        results={"health_score": score},
         gates=score_gate("fail_under", "health score {}", score, fail_under, below=True),
         views=(
             "score",

@@ -154,8 +154,7 @@ class Report:
 
     def to_dict(self) -> dict:
         doc: dict = dict(self.results)
-        if self.gates or "gates" in self.results:
-            doc["gates"] = [g.to_dict() for g in self.gates]
+        doc["gates"] = [g.to_dict() for g in self.gates]  # every document lists its gates, [] when none
         for name, table in self.tables.items():
             doc[name] = records(table)
         return doc

@@ -403,7 +403,7 @@ def health_report(
             f"{len(lengths)} sentences)"
         ),
         tables=tables,
-        results={"health_score": rep.health_score, "n_issues": len(pairs), "gates": []},
+        results={"health_score": rep.health_score, "n_issues": len(pairs)},
         gates=score_gate("fail_under", "health score {}", rep.health_score, fail_under, below=True),
         views=tuple(views),
     )

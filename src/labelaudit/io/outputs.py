@@ -1,4 +1,4 @@
-"""The safety of one run's outputs (CONTRACT.md, "Safety" and "Exit codes").
+"""The safety of one run's outputs (README, "Exit codes and errors").
 
 - `check_run_paths`: before anything is read, refuse an output that resolves to an input (the same path
   after `..` and symlinks, or the same inode: hard links), two outputs that are one file, an output that
@@ -51,18 +51,13 @@ INPUT_OPTIONS = (
     "true_labels",
     "issues",
     "scores",
-    "features",
-    "ignore",
-    "model",
 )
 # Keyword arguments that name files a command writes; '-' (stdout) is never a file.
-OUTPUT_OPTIONS = ("output", "scores_out", "plot", "update_baseline")
+OUTPUT_OPTIONS = ("output", "scores_out", "plot")
 # Keyword arguments that name a folder a command writes fixed file names into.
 FOLDER_OUTPUTS = {
     "out_dir": ("labels.npy", "pred_probs.npy", "true_labels.npy", "noise_matrix.npy", "prior.npy"),
 }
-# (output, input) pairs that may be one file: the input is read whole before the output is published.
-MAY_REPLACE = {("update_baseline", "baseline")}
 
 ROLES = {"labels": "labels", "pred_probs": "pred_probs"}  # other roles: the option name in words
 
@@ -116,7 +111,7 @@ def check_run_paths(kwargs: Mapping[str, object]) -> None:
     ids = {id(p): _identity(p.path) for p in (*inputs, *outputs)}
     for out in outputs:
         for inp in inputs:
-            if (out.name, inp.name) not in MAY_REPLACE and _same(ids[id(out)], ids[id(inp)]):
+            if _same(ids[id(out)], ids[id(inp)]):
                 raise InputError(
                     f"{out.path}: {out.option} would overwrite the input {inp.path} ({inp.option})"
                 )
