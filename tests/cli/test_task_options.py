@@ -47,8 +47,9 @@ def data(tmp_path_factory):
     np.save(d / "flagged.npy", np.array([5, 1, 3]))
     (d / "names.txt").write_text("cat\ndog\nfox\nowl\n")
     (d / "ml_names.txt").write_text("red\ngreen\nblue\n")
-    # a numeric column that is not a class: taken only when --prob-columns names it
-    table = pd.DataFrame({"key": [f"e{i}" for i in range(n)], "y": y, "fold": 7})
+    # a numeric column that is not a class (neither an index nor constant, which are skipped): it breaks
+    # the input unless --prob-columns leaves it out
+    table = pd.DataFrame({"key": [f"e{i}" for i in range(n)], "y": y, "fold": np.arange(n) % 5})
     for j in range(k):
         table[f"prob_{j}"] = p[:, j]
     table.to_csv(d / "t.csv", index=False)
@@ -59,7 +60,7 @@ def data(tmp_path_factory):
     yml[0] = [1, 1, 1]
     np.save(d / "yml.npy", yml)
     np.save(d / "pml.npy", pml)
-    ml = pd.DataFrame({"y": [",".join(map(str, np.flatnonzero(r))) for r in yml], "fold": 7})
+    ml = pd.DataFrame({"y": [",".join(map(str, np.flatnonzero(r))) for r in yml], "fold": np.arange(n) % 5})
     for j in range(3):
         ml[f"prob_{j}"] = pml[:, j]
     ml.to_csv(d / "ml.csv", index=False)
@@ -78,6 +79,12 @@ def data(tmp_path_factory):
         app, ["find-issues", "-l", str(d / "y.npy"), "-p", str(d / "p.npy"), "--format", "json"]
     )
     (d / "base.json").write_text(base.stdout)
+    np.save(d / "y200.npy", y[:200])  # another dataset (its first 200 rows): --baseline-any-data is needed
+    np.save(d / "p200.npy", p[:200])
+    other = CliRunner().invoke(
+        app, ["find-issues", "-l", str(d / "y200.npy"), "-p", str(d / "p200.npy"), "--format", "json"]
+    )
+    (d / "base_other.json").write_text(other.stdout)
     return d
 
 
@@ -111,6 +118,11 @@ def cases(d, task: str, command: str) -> dict:
         "max_issue_rate": (io, ["--max-issue-rate", "0"], "gate"),
         "fail_under": (io, ["--fail-under", "1"], "gate"),
         "baseline": (io, ["--baseline", str(d / "base.json")], "effect"),
+        "baseline_any_data": (
+            [*io, "--baseline", str(d / "base_other.json")],
+            ["--baseline-any-data"],
+            "needed",
+        ),
         "output": (io, ["-o", "OUT.csv"], "file"),
         "mask": (io, ["--mask", "-o", "OUT.npy"], "mask"),
         "top": (io, ["--top", "1"], "effect"),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from labelaudit.errors import InputError
 from labelaudit.io.readers import (
+    ARRAY_SUFFIXES,
     TABLE_SUFFIXES,
     ArrayShape,
     InputFile,
@@ -30,8 +32,16 @@ class MultilabelData(ArrayShape):
     ids: np.ndarray | None = None
 
 
-def _parse_class_list(value: object, names: dict[str, int] | None, path: str, row: int) -> list[int]:
-    """One multi-label cell: a list/array of ints or names, or a string '0,3' / '[0, 3]' / 'cat,dog'."""
+_CLASS_ID = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: '²'.isdigit() is True, int('²') fails
+
+
+def _cell(value: object) -> str:
+    return repr(value) if isinstance(value, str) else repr(np.asarray(value).ravel().tolist())
+
+
+def _parse_class_list(value: object, names: dict[str, int] | None, path: str, row: int, k: int) -> list[int]:
+    """One multi-label cell: a list/array of class ids or names, or a string '0,3' / '[0, 3]' / 'cat,dog';
+    every class must be a known name or an integer in 0..k-1 (the message names the class and the cell)."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return []
     if isinstance(value, str):
@@ -41,12 +51,27 @@ def _parse_class_list(value: object, names: dict[str, int] | None, path: str, ro
         items = list(np.asarray(value).ravel().tolist())
     out = []
     for item in items:
-        if isinstance(item, str) and not item.lstrip("-").isdigit():
-            if names is None or item not in names:
-                raise InputError(f"{path}: row {row}: class {item!r} is not a known class name")
-            out.append(names[item])
+        if isinstance(item, str):
+            if names is not None and item in names:
+                out.append(names[item])
+                continue
+            if not _CLASS_ID.fullmatch(item):
+                raise InputError(
+                    f"{path}: row {row}: class {item!r} is neither an integer nor a known class name; "
+                    f"the cell holds {_cell(value)}"
+                )
+            cls = int(item)
+        elif isinstance(item, int) or (isinstance(item, float) and item.is_integer()):
+            cls = int(item)
         else:
-            out.append(int(item))
+            raise InputError(
+                f"{path}: row {row}: class {item!r} is not an integer class id; the cell holds {_cell(value)}"
+            )
+        if not 0 <= cls < k:
+            raise InputError(
+                f"{path}: row {row}: class {cls} is outside 0..{k - 1}; the cell holds {_cell(value)}"
+            )
+        out.append(cls)
     return out
 
 
@@ -73,13 +98,16 @@ def load_multilabel(
     class_names = read_class_names(class_names_path) if class_names_path else None
     files = [InputFile("labels", labels_path), InputFile("pred_probs", pred_probs_path)]
     same = os.path.abspath(labels_path) == os.path.abspath(pred_probs_path)
-    if suffix_of(pred_probs_path) == ".npy":
+    if suffix_of(pred_probs_path) in ARRAY_SUFFIXES:
         p = np.asarray(read_npy(pred_probs_path, "pred_probs"))
     elif suffix_of(pred_probs_path) in TABLE_SUFFIXES:
         df = read_table(pred_probs_path, "pred_probs")
-        exclude = {"id", "index"} | ({label_column_of(df, label_column, pred_probs_path)} if same else set())
+        exclude = {"id", "index", label_column or "label"}
+        if same:
+            exclude.add(label_column_of(df, label_column, pred_probs_path))
         cols = resolve_prob_columns(df, prob_columns, exclude, pred_probs_path)
         p = df[cols].to_numpy(dtype=np.float64)
+        files[1].columns = cols
         class_names = class_names or cols
     else:
         raise InputError(f"{pred_probs_path}: unsupported pred_probs format")
@@ -94,7 +122,7 @@ def load_multilabel(
         raise InputError(
             f"{class_names_path or pred_probs_path}: {len(class_names)} class names for K={k} columns"
         )
-    if suffix_of(labels_path) == ".npy":
+    if suffix_of(labels_path) in ARRAY_SUFFIXES:
         y = np.asarray(read_npy(labels_path, "labels"))
         if y.ndim != 2:
             raise InputError(
@@ -118,10 +146,7 @@ def load_multilabel(
         names = {c: i for i, c in enumerate(class_names)} if class_names else None
         y = np.zeros((n, k), dtype=np.int8)
         for row, value in enumerate(df[col].tolist()):
-            classes = _parse_class_list(value, names, labels_path, row)
-            if classes and (min(classes) < 0 or max(classes) >= k):
-                raise InputError(f"{labels_path}: row {row}: class {max(classes)} is outside 0..{k - 1}")
-            y[row, classes] = 1
+            y[row, _parse_class_list(value, names, labels_path, row, k)] = 1
     else:
         raise InputError(f"{labels_path}: unsupported labels format")
     if not y.any():

@@ -1,40 +1,49 @@
-"""Readers: labels and pred_probs from .npy (memory-mapped), .csv/.tsv and .parquet tables.
+"""Readers: labels and pred_probs from .npy/.npz (memory-mapped), .csv/.tsv/.jsonl (plain or gzip) and
+.parquet tables, or standard input (`-`).
 
-This package is the only code that opens files. pandas and pyarrow are imported lazily so that
-`.npy`-only runs never load them.
+This package is the only code that opens files; `sources` holds the format-level reads (headers, table
+parsers, which columns are classes). pandas and pyarrow are imported lazily so that `.npy`-only runs never
+load them.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeAlias, overload
 
 import numpy as np
 
 from labelaudit.errors import InputError, LabelauditWarning
+from labelaudit.io import sources
+from labelaudit.io.sources import STDIN, pick_prob_columns
 
 if TYPE_CHECKING:
     from labelaudit.io.multilabel import MultilabelData
     from labelaudit.io.token import TokenData
 
-TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+TABLE_SUFFIXES = sources.TABLE_KINDS
+ARRAY_SUFFIXES = (".npy", ".npz")
 
 
 @dataclass
 class InputFile:
+    """An input of a run as the report describes it; `columns`: the probability columns taken from a table."""
+
     role: str
     path: str
+    columns: list[str] | None = None
 
     @property
     def bytes(self) -> int:
-        return os.path.getsize(self.path)
+        return sources.file_size(self.path)
 
     def sha256(self) -> str:
+        if self.path == STDIN:
+            return hashlib.sha256(sources.stdin_bytes()).hexdigest()
         h = hashlib.sha256()
         with open(self.path, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 22), b""):
@@ -42,7 +51,10 @@ class InputFile:
         return h.hexdigest()
 
     def describe(self) -> dict:
-        return {"role": self.role, "path": self.path, "bytes": self.bytes, "sha256": self.sha256()}
+        out = {"role": self.role, "path": self.path, "bytes": self.bytes, "sha256": self.sha256()}
+        if self.columns is not None:
+            out["columns"] = list(self.columns)
+        return out
 
 
 class ArrayShape:
@@ -86,7 +98,8 @@ class RawInputs:
 
 
 def suffix_of(path: str) -> str:
-    return Path(path).suffix.lower()
+    """The format of an input (`.csv.gz` is `.csv`; `-` is what standard input starts with)."""
+    return sources.kind_of(path)
 
 
 def check_input_file(path: str, role: str) -> None:
@@ -94,6 +107,8 @@ def check_input_file(path: str, role: str) -> None:
     block or never end, so it is never opened (os.stat opens nothing)."""
     import stat as st_
 
+    if path == STDIN:
+        return
     try:
         mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
@@ -122,16 +137,11 @@ def check_input_file(path: str, role: str) -> None:
 
 
 def read_npy(path: str, role: str) -> np.ndarray:
-    """Open a .npy file memory-mapped (read-only); truncated or non-.npy files are InputErrors."""
+    """The array of a .npy file, memory-mapped read-only (so is an uncompressed .npz member: the one
+    array of the .npz, or the one named after `role`); a compressed member or standard input is read
+    whole. A corrupt header, a truncated file or anything that is not a .npy is an InputError naming it."""
     check_input_file(path, role)
-    try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        size = os.path.getsize(path)
-        raise InputError(f"{path}: unreadable or truncated .npy file ({size} bytes): {exc}") from None
-    if not isinstance(arr, np.ndarray):
-        raise InputError(f"{path}: expected a single .npy array, got {type(arr).__name__}")
-    return arr
+    return sources.load_npy(path, role)
 
 
 _TABLE_CACHE: dict[tuple, object] = {}
@@ -140,48 +150,24 @@ _TABLE_CACHE: dict[tuple, object] = {}
 def read_table(path: str, role: str, columns: list[str] | None = None):
     """A pandas DataFrame from .csv/.tsv/.parquet (read once per path and file version)."""
     check_input_file(path, role)
-    st = os.stat(path)
-    # Keyed by version too: a table rewritten between two loads in one process is read again.
-    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    if path == STDIN:  # keyed by the bytes read: another run in this process reads another stdin
+        key: tuple = (STDIN, sources.stdin_bytes(), role in ("labels", "pred_probs"))
+    else:
+        st = os.stat(path)
+        # Keyed by version too: a table rewritten between two loads in one process is read again.
+        key = (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino, role in ("labels", "pred_probs"))
     if key in _TABLE_CACHE:
         return _TABLE_CACHE[key]
-    import pandas as pd
-
-    suffix = suffix_of(path)
-    try:
-        if suffix in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
-        else:
-            df = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
-    except Exception as exc:  # pandas/pyarrow raise many types for corrupt files
-        raise InputError(
-            f"{path}: unreadable {suffix} file: {str(exc).splitlines()[0] if str(exc) else exc!r}"
-        ) from None
+    df = sources.read_table(path)
+    if role in ("labels", "pred_probs"):
+        sources.require_rows(df, path, role)
     _TABLE_CACHE[key] = df
     return df
 
 
 def resolve_prob_columns(df, spec: str | None, exclude: set[str], path: str) -> list[str]:
-    names = [str(c) for c in df.columns]
-    if spec:
-        if any(ch in spec for ch in "*?["):
-            picked = [c for c in names if fnmatch.fnmatchcase(c, spec)]
-        else:
-            picked = [c.strip() for c in spec.split(",") if c.strip()]
-            missing = [c for c in picked if c not in names]
-            if missing:
-                raise InputError(
-                    f"{path}: --prob-columns names missing columns {missing}; columns are {names}"
-                )
-        if not picked:
-            raise InputError(f"{path}: --prob-columns {spec!r} matches no column; columns are {names}")
-        return picked
-    import pandas as pd
-
-    picked = [c for c in names if c not in exclude and pd.api.types.is_numeric_dtype(df[c])]
-    if not picked:
-        raise InputError(f"{path}: no numeric probability columns found; columns are {names}")
-    return picked
+    """The probability columns of a whole table (sources.pick_prob_columns)."""
+    return pick_prob_columns(df, spec, exclude, path)
 
 
 def label_column_of(df, name: str | None, path: str) -> str:
@@ -201,8 +187,20 @@ def label_column_of(df, name: str | None, path: str) -> str:
 
 def read_class_names(path: str) -> list[str]:
     check_input_file(path, "class names")
-    with open(path, encoding="utf-8") as f:
-        names = [line.strip() for line in f if line.strip()]
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise InputError(f"{path}: class names file cannot be read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: class names must be UTF-8 text; byte 0x{data[exc.start]:02x} at offset {exc.start} "
+            "is not valid UTF-8"
+        ) from None
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    names = [line.strip() for line in lines if line.strip()]
     if len(set(names)) != len(names):
         raise InputError(f"{path}: class names must be unique")
     if not names:
@@ -210,10 +208,55 @@ def read_class_names(path: str) -> list[str]:
     return names
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def integer_text_labels(strings: np.ndarray, class_names: list[str] | None, path: str) -> np.ndarray | None:
+    """Labels written as text that are integers (JSON "1", a column of numbers with a stray word): int64
+    labels, or None when the first label is a class name. Integers mixed with anything else are an error
+    naming the first row that is not an integer."""
+    first = str(strings[0])
+    if not _INTEGER.fullmatch(first) or (class_names is not None and first in class_names):
+        return None
+    is_int = np.fromiter((bool(_INTEGER.fullmatch(s)) for s in strings), dtype=bool, count=len(strings))
+    if not is_int.all():
+        row = int(np.argmin(is_int))
+        raise InputError(
+            f"{path}: labels must be all integers or all class names; row {row} holds {str(strings[row])!r} "
+            f"but row 0 holds {int(first)}"
+        )
+    try:
+        return strings.astype(np.int64)
+    except (OverflowError, ValueError):
+        row = next(i for i, s in enumerate(strings) if not -(2**63) <= int(s) < 2**63)
+        raise InputError(f"{path}: labels must be class ids; row {row} holds {str(strings[row])}") from None
+
+
+def label_values(df, col: str, path: str) -> np.ndarray:
+    """The values of a table's label column: one class per row, none missing."""
+    values = df[col].to_numpy()
+    if values.dtype == object:
+        lists = [i for i, v in enumerate(values[:1000]) if isinstance(v, (list, tuple, np.ndarray))]
+        if lists:
+            row = lists[0]
+            raise InputError(
+                f"{path}: labels must hold one class per row; column {col!r} holds lists "
+                f"(row {row}: {sources.display(np.asarray(values[row]))}); class lists are multi-label data "
+                "(--task multilabel)"
+            )
+    missing = df[col].isna().to_numpy()
+    if missing.any():
+        raise InputError(f"{path}: missing label at row {int(np.argmax(missing))}")
+    return values
+
+
 def labels_from_values(values: np.ndarray, class_names: list[str] | None, path: str):
     """Integer labels from an array that may hold strings; returns (labels, class_names or None)."""
     if values.dtype.kind in "OUS":
         strings = values.astype(str)
+        integers = integer_text_labels(strings, class_names, path)
+        if integers is not None:
+            return integers, class_names
         if class_names is None:
             class_names = sorted(set(strings.tolist()))
         lookup = {name: i for i, name in enumerate(class_names)}
@@ -284,40 +327,31 @@ def read_inputs(
     ids = None
 
     # pred_probs first: K comes from its columns, and table headers may name the classes.
-    if suffix_of(pred_probs_path) == ".npy":
+    if suffix_of(pred_probs_path) in ARRAY_SUFFIXES:
         p = read_npy(pred_probs_path, "pred_probs")
     elif suffix_of(pred_probs_path) in TABLE_SUFFIXES:
         df = read_table(pred_probs_path, "pred_probs")
-        exclude = {id_column or "id", "index"}
+        exclude = {id_column or "id", "index", label_column or "label"}  # a label column is no class
         if suffix_of(labels_path) in TABLE_SUFFIXES and os.path.abspath(labels_path) == os.path.abspath(
             pred_probs_path
         ):
             exclude.add(label_column_of(df, label_column, pred_probs_path))
         cols = resolve_prob_columns(df, prob_columns, exclude, pred_probs_path)
-        try:
-            p = df[cols].to_numpy(dtype=np.float64)
-        except (ValueError, TypeError) as exc:
-            raise InputError(
-                f"{pred_probs_path}: probability columns {cols} are not all numeric: {exc}"
-            ) from None
+        p = df[cols].to_numpy(dtype=np.float64)
+        files[1].columns = cols
         if class_names is None and _labels_are_strings(labels_path, label_column):
             class_names = cols
     else:
-        raise InputError(
-            f"{pred_probs_path}: unsupported pred_probs format (use .npy, .csv, .tsv or .parquet)"
-        )
+        raise InputError(f"{pred_probs_path}: unsupported pred_probs format ({FORMATS})")
 
-    if suffix_of(labels_path) == ".npy":
+    if suffix_of(labels_path) in ARRAY_SUFFIXES:
         raw = read_npy(labels_path, "labels")
         if raw.ndim == 2 and raw.shape[1] == 1:
             raw = raw[:, 0]
     elif suffix_of(labels_path) in TABLE_SUFFIXES:
         df = read_table(labels_path, "labels")
         col = label_column_of(df, label_column, labels_path)
-        raw = df[col].to_numpy()
-        if df[col].isna().any():
-            row = int(np.argmax(df[col].isna().to_numpy()))
-            raise InputError(f"{labels_path}: missing label at row {row}")
+        raw = label_values(df, col, labels_path)
         if id_column is not None and id_column not in df.columns:
             raise InputError(
                 f"{labels_path}: --id-column {id_column!r} not found; columns are {list(df.columns)}"
@@ -326,10 +360,13 @@ def read_inputs(
         if idc is not None:
             ids = df[idc].to_numpy()
     else:
-        raise InputError(f"{labels_path}: unsupported labels format (use .npy, .csv, .tsv or .parquet)")
+        raise InputError(f"{labels_path}: unsupported labels format ({FORMATS})")
     if raw.dtype.kind in "OUS" and len(raw):  # no names to derive from 0 labels: reported as empty later
         raw, class_names = labels_from_values(raw, class_names, labels_path)
     return RawInputs(raw, p, class_names, files, ids, labels_path, pred_probs_path, class_names_path)
+
+
+FORMATS = "use .npy, .npz, .csv, .tsv, .jsonl or .parquet"
 
 
 def validate_inputs(raw_inputs: RawInputs, *, from_logits: bool = False) -> Dataset:
@@ -387,7 +424,7 @@ def _labels_are_strings(labels_path: str, label_column: str | None) -> bool:
 
 def read_issue_set(path: str, n: int) -> np.ndarray:
     """A flagged set from .npy (bool mask of length N or int indices) or a table with an `index` column."""
-    if suffix_of(path) == ".npy":
+    if suffix_of(path) in ARRAY_SUFFIXES:
         a = np.asarray(read_npy(path, "issues"))
     elif suffix_of(path) in TABLE_SUFFIXES:
         try:

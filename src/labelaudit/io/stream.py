@@ -2,9 +2,12 @@
 
 A BlockSource yields, once per pass and in row order, callables that each read and check one
 (start, labels_b, pred_probs_b) block: the engine runs them in its workers.
-pred_probs in `.npy` are read with positional reads into a reused buffer per worker (nothing stays
-mapped, so file pages do not pile up in the resident set, and no block pays fresh page faults);
-`.parquet` is read by record batches and `.csv`/`.tsv` by chunks.
+pred_probs in `.npy` (and uncompressed `.npz` members) are read with positional reads into a reused buffer
+per worker (nothing stays mapped, so file pages do not pile up in the resident set, and no block pays fresh
+page faults); a Fortran-ordered array is read as K runs per block, one per column, into a C-ordered buffer,
+so its blocks and results are those of a C-ordered copy. A compressed `.npz` member is read in sequence,
+`.parquet` by record batches and `.csv`/`.tsv`/`.jsonl` by chunks of the parser that counts their rows
+(io.sources), so a streamed table has the same N as the table read whole.
 Labels in a `.npy` are read and checked block by block in the workers as well (an error reports on the
 whole file: how many labels are wrong and the first row); labels in a table are read whole. The first
 pass checks every rule and reports the first bad row; later passes only repeat the clipping repair.
@@ -18,29 +21,31 @@ import re
 import threading
 import warnings
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from labelaudit.core.checks import Verdict, check_prob_shape
 from labelaudit.errors import InputError, LabelauditWarning
+from labelaudit.io import sources
 from labelaudit.io.readers import (
+    ARRAY_SUFFIXES,
+    FORMATS,
     TABLE_SUFFIXES,
     InputFile,
     check_class_names,
     check_input_file,
+    integer_text_labels,
     label_column_of,
+    label_values,
     labels_from_values,
     read_class_names,
     read_npy,
-    resolve_prob_columns,
     softmax,
+    suffix_of,
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from labelaudit.core.stream import Block
 
 _PREADV = hasattr(os, "preadv")  # positional reads into a buffer; elsewhere each read opens its own file
@@ -57,12 +62,23 @@ _UNITS = {
 }
 
 
+MIN_MEMORY = 1 << 20  # below this a block would be a handful of rows: refused rather than crawling
+
+
 def parse_memory(text: str) -> int:
-    """'512MB', '2G', '1048576' -> bytes."""
+    """'512MB', '2G', '1048576' -> bytes (at least MIN_MEMORY)."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]?B?)\s*", text.upper())
     if not m:
         raise InputError(f"--memory-limit must look like 512MB or 2GB, got {text!r}")
-    return int(float(m.group(1)) * _UNITS[m.group(2)])
+    limit = int(float(m.group(1)) * _UNITS[m.group(2)])
+    if limit < MIN_MEMORY:
+        raise InputError(f"--memory-limit must be at least 1MB (room for one block of rows); got {text!r}")
+    return limit
+
+
+def row_bytes_budget(n_classes: int, itemsize: int) -> int:
+    """Memory one row of a block takes with the kernels' temporaries (about eight copies of it)."""
+    return 8 * n_classes * max(itemsize, 4)
 
 
 def block_rows(n_classes: int, itemsize: int, memory_limit: int | None, batch_size: int | None) -> int:
@@ -71,38 +87,38 @@ def block_rows(n_classes: int, itemsize: int, memory_limit: int | None, batch_si
     if batch_size is not None:
         return max(1, int(batch_size))
     budget = memory_limit if memory_limit is not None else 512 << 20
-    return int(max(1, min(budget // (8 * n_classes * max(itemsize, 4)), (1 << 21) // n_classes)))
+    return int(max(1, min(budget // row_bytes_budget(n_classes, itemsize), (1 << 21) // n_classes)))
+
+
+def _given(block: np.ndarray) -> np.ndarray:
+    return block
 
 
 class NpyRows:
-    """Row blocks of a 2-D C-order .npy file, read positionally into reused buffers: no mapping, no page
-    pile-up."""
+    """Row blocks of a 2-D .npy array, read into reused buffers. A file (a .npy or an uncompressed .npz
+    member) is read positionally, nothing mapped, no page pile-up: a C-ordered block is one run of bytes,
+    a Fortran-ordered one K runs (one per column) gathered into a C-ordered buffer. Standard input is
+    already in memory; a compressed .npz member can only be read in sequence (`sequential`, `blocks`)."""
 
     def __init__(self, path: str, role: str = "pred_probs"):
         check_input_file(path, role)
         self.path = path
         self._local = threading.local()
-        try:
-            with open(path, "rb") as f:
-                version = np.lib.format.read_magic(f)
-                if version == (1, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-                else:
-                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-                self.offset = f.tell()
-        except (ValueError, OSError, EOFError) as exc:
-            raise InputError(f"{path}: unreadable .npy file: {exc}") from None
-        if len(shape) != 2:
-            raise InputError(f"{path}: {role} must be 2-D (N, K), got shape {shape}")
-        if fortran:
-            raise InputError(f"{path}: Fortran-ordered .npy cannot be streamed by rows; save it in C order")
-        self.n, self.k = int(shape[0]), int(shape[1])
-        self.dtype = np.dtype(dtype)
+        layout = sources.npy_layout(path, role)
+        if len(layout.shape) != 2:
+            raise InputError(f"{path}: {role} must be 2-D (N, K), got shape {layout.shape}")
+        self.layout, self.offset, self.fortran = layout, layout.offset, layout.fortran
+        self.n, self.k = int(layout.shape[0]), int(layout.shape[1])
+        self.dtype = layout.dtype
         self.row_bytes = self.k * self.dtype.itemsize
-        available = (os.path.getsize(path) - self.offset) // max(1, self.row_bytes)
-        if available < self.n:
+        self.sequential = not layout.positional and layout.member is not None
+        self._memory: np.ndarray | None = None
+        if not layout.positional and layout.member is None:  # standard input, read whole
+            self._memory = sources.load_npy(path, role)
+        elif self.sequential and self.fortran:
             raise InputError(
-                f"{path}: truncated .npy file: the header promises {self.n} rows but data ends at row {available}"
+                f"{path}: member {layout.member} is a Fortran-ordered array in a compressed .npz, which "
+                "cannot be read by rows; save it with np.savez (uncompressed) or in C order"
             )
 
     def read(self, start: int, stop: int) -> np.ndarray:
@@ -114,21 +130,77 @@ class NpyRows:
         if buf is None or len(buf) < rows:
             buf = self._local.buf = np.empty((rows, self.k), dtype=self.dtype)
         out = buf[:rows]
+        if self._memory is not None:
+            np.copyto(out, self._memory[start:stop])
+            return out
+        if self.fortran:
+            return self._read_columns(start, stop, out)
         view = out.reshape(-1).view(np.uint8).data  # a memoryview of the block's bytes
-        offset, done = self.offset + start * self.row_bytes, 0
         with open(self.path, "rb", buffering=0) as f:
-            if not _PREADV:
-                f.seek(offset)
-            while done < len(view):
-                rest = view[done:]
-                got = os.preadv(f.fileno(), [rest], offset + done) if _PREADV else f.readinto(rest)
-                if not got:
-                    row = start + done // self.row_bytes
-                    raise InputError(
-                        f"{self.path}: truncated while reading: data ends at row {row} of {self.n}"
-                    )
-                done += got
+            done = self._fill(f, view, self.offset + start * self.row_bytes)
+        if done < len(view):
+            row = start + done // self.row_bytes
+            raise InputError(f"{self.path}: truncated while reading: data ends at row {row} of {self.n}")
         return out
+
+    def _read_columns(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+        """A block of a Fortran-ordered array: the block's run of each column, then one transposing copy
+        into the C-ordered `out` (the same values, laid out as a C-ordered block would be)."""
+        rows, item = stop - start, self.dtype.itemsize
+        cols = getattr(self._local, "cols", None)
+        if cols is None or cols.shape[1] < rows:
+            cols = self._local.cols = np.empty((self.k, rows), dtype=self.dtype)
+        with open(self.path, "rb", buffering=0) as f:
+            for j in range(self.k):
+                view = cols[j, :rows].view(np.uint8).data
+                done = self._fill(f, view, self.offset + (j * self.n + start) * item)
+                if done < len(view):
+                    raise InputError(
+                        f"{self.path}: truncated while reading: data ends at row {start + done // item} "
+                        f"of column {j}"
+                    )
+        np.copyto(out, cols[:, :rows].T)
+        return out
+
+    @staticmethod
+    def _fill(f: Any, view: memoryview, offset: int) -> int:
+        """Read len(view) bytes at `offset` into `view`; how many there were (fewer: the file ended)."""
+        done = 0
+        if not _PREADV:
+            f.seek(offset)
+        while done < len(view):
+            rest = view[done:]
+            got = os.preadv(f.fileno(), [rest], offset + done) if _PREADV else f.readinto(rest)
+            if not got:
+                break
+            done += got
+        return done
+
+    def blocks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        """(start, block) of a compressed member, decompressed in sequence (fresh arrays: each block
+        is handed to a worker while the next one is read)."""
+        import zipfile
+        import zlib
+
+        with sources.member_stream(self.layout) as f:
+            for start in range(0, self.n, rows):
+                count = min(rows, self.n - start)
+                data = bytearray(count * self.row_bytes)
+                view, done = memoryview(data), 0
+                try:
+                    while done < len(data):
+                        got = f.readinto(view[done:])
+                        if not got:
+                            raise InputError(
+                                f"{self.path}: truncated while reading member {self.layout.member}: data "
+                                f"ends at row {start + done // self.row_bytes} of {self.n}"
+                            )
+                        done += got
+                except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+                    raise InputError(
+                        f"{self.path}: unreadable .npz member {self.layout.member}: {exc}"
+                    ) from None
+                yield start, np.frombuffer(data, dtype=self.dtype).reshape(count, self.k)
 
 
 class BlockSource:
@@ -145,7 +217,7 @@ class BlockSource:
         id_column: str | None = None,
         from_logits: bool = False,
         rows: int | None = None,
-        memory_limit: int | None = None,
+        memory_limit: int | str | None = None,
     ):
         self.labels_path, self.pred_probs_path = labels_path, pred_probs_path
         self.from_logits = from_logits
@@ -154,10 +226,13 @@ class BlockSource:
         self.ids = None
         self._warned: set[str] = set()
         self._lock = threading.Lock()
-        suffix = Path(pred_probs_path).suffix.lower()
+        self._label_table: Any = None  # the label column, when read with the pred_probs table's rows
+        self._head: Any = None
+        limit = parse_memory(memory_limit) if isinstance(memory_limit, str) else memory_limit
+        suffix = suffix_of(pred_probs_path)
         self._npy: NpyRows | None
         self._table: str | None
-        if suffix == ".npy":
+        if suffix in ARRAY_SUFFIXES:
             self._npy = NpyRows(pred_probs_path)
             self.n, self.k, self.dtype = self._npy.n, self._npy.k, self._npy.dtype
             self._table = None
@@ -165,17 +240,21 @@ class BlockSource:
             self._npy = None
             self._open_table(pred_probs_path, labels_path, label_column, prob_columns, id_column)
         else:
-            raise InputError(
-                f"{pred_probs_path}: unsupported pred_probs format (use .npy, .csv, .tsv or .parquet)"
-            )
+            raise InputError(f"{pred_probs_path}: unsupported pred_probs format ({FORMATS})")
         check_prob_shape(self.n, self.k, self.dtype, source=pred_probs_path)
         check_class_names(self.class_names, self.k, class_names_path or pred_probs_path)
         if from_logits:
             self.dtype = np.dtype(np.float64)
+        if rows is None and limit is not None and limit < row_bytes_budget(self.k, self.dtype.itemsize):
+            per_row = row_bytes_budget(self.k, self.dtype.itemsize) / (1 << 20)
+            raise InputError(
+                f"--memory-limit {memory_limit!r} is too small for one row of {self.k} columns: a block "
+                f"needs {per_row:.1f}MB per row (the row and its kernels' temporaries)"
+            )
         # a .npy of labels: read and checked block by block, in the workers
         self._raw_labels: np.ndarray | None = None
         self.labels = self._read_labels(labels_path, label_column)
-        self.rows = block_rows(self.k, self.dtype.itemsize, memory_limit, rows)
+        self.rows = block_rows(self.k, self.dtype.itemsize, limit, rows)
 
     def warn_after_pass(self, counts: np.ndarray) -> None:
         """After a pass: the repairs the value policy made (as the in-memory reader words them, for
@@ -203,52 +282,33 @@ class BlockSource:
         import pandas as pd
 
         same = os.path.abspath(labels_path) == os.path.abspath(path)
-        head = self._table_head(path)
-        exclude = {id_column or "id", "index"}
-        if same:
-            exclude.add(label_column_of(head, label_column, path))
-        self._cols = resolve_prob_columns(head, prob_columns, exclude, path)
-        if self.class_names is None and same:
-            col = label_column_of(head, label_column, path)
-            if not pd.api.types.is_numeric_dtype(head[col]):
+        check_input_file(path, "pred_probs")
+        head = self._head = sources.table_head(path, "pred_probs")
+        exclude = {id_column or "id", "index", label_column or "label"}  # a label column is no class
+        label_col = label_column_of(head, label_column, path) if same else None
+        if label_col is not None:
+            exclude.add(label_col)
+        whole = functools.partial(sources.table_columns, path)
+        self._cols = sources.pick_prob_columns(head, prob_columns, exclude, path, whole=whole)
+        self.files[1].columns = list(self._cols)
+        if self.class_names is None and label_col is not None:
+            if not pd.api.types.is_numeric_dtype(head[label_col]):
                 self.class_names = list(self._cols)
         self._table = path
         self.k = len(self._cols)
         self.dtype = np.dtype(np.float64)
-        self.n = self._count_rows(path)
-
-    @staticmethod
-    def _table_head(path: str) -> pd.DataFrame:
-        import pandas as pd
-
-        check_input_file(path, "pred_probs")
-        try:
-            if Path(path).suffix.lower() in (".parquet", ".pq"):
-                import pyarrow.parquet as pq
-
-                pf = pq.ParquetFile(path)
-                return next(pf.iter_batches(batch_size=1000)).to_pandas()
-            return pd.read_csv(path, sep="\t" if path.lower().endswith(".tsv") else ",", nrows=1000)
-        except (OSError, ValueError, StopIteration) as exc:
-            raise InputError(f"{path}: unreadable table: {exc}") from None
-
-    @staticmethod
-    def _count_rows(path: str) -> int:
-        if Path(path).suffix.lower() in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
-
-            return int(pq.ParquetFile(path).metadata.num_rows)
-        with open(path, "rb") as f:
-            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b""))
-            f.seek(-1, os.SEEK_END)
-            last_newline = f.read(1) == b"\n"
-        return lines - 1 + (0 if last_newline else 1)
+        if label_col is not None and suffix_of(path) not in sources.PARQUET_KINDS:
+            # one parse gives both the labels and N (a Parquet file's metadata holds N)
+            self._label_table = sources.table_columns(path, [label_col])
+            self.n = len(self._label_table)
+        else:
+            self.n = sources.table_rows(path, self._cols[0])
 
     def _read_labels(self, path: str, label_column: str | None) -> np.ndarray | None:
         from labelaudit.core import check_labels
 
-        suffix = Path(path).suffix.lower()
-        if suffix == ".npy":
+        suffix = suffix_of(path)
+        if suffix in ARRAY_SUFFIXES:
             raw = read_npy(path, "labels")  # mapped: each block's slice is checked and copied by its worker
             if raw.ndim == 2 and raw.shape[1] == 1:
                 raw = raw[:, 0]
@@ -256,29 +316,25 @@ class BlockSource:
                 self._raw_labels = raw
                 return None
         elif suffix in TABLE_SUFFIXES:
-            import pandas as pd
-
             check_input_file(path, "labels")
-            if suffix in (".parquet", ".pq"):
-                head = self._table_head(path)
-                col = label_column_of(head, label_column, path)
-                df = pd.read_parquet(path, columns=[col])
-            else:
-                head = self._table_head(path)
-                col = label_column_of(head, label_column, path)
-                df = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", usecols=[col])
-            if df[col].isna().any():
-                raise InputError(f"{path}: missing label at row {int(np.argmax(df[col].isna().to_numpy()))}")
-            raw = df[col].to_numpy()
+            same = self._table is not None and os.path.abspath(path) == os.path.abspath(self._table)
+            head = self._head if same else sources.table_head(path, "labels")
+            col = label_column_of(head, label_column, path)
+            df = self._label_table if self._label_table is not None else sources.table_columns(path, [col])
+            raw = label_values(df, col, path)
             if raw.dtype.kind in "OUS":
-                if self.class_names is None:
+                integers = integer_text_labels(raw.astype(str), self.class_names, path)
+                if integers is not None:
+                    raw = integers
+                elif self.class_names is None:
                     raise InputError(
                         f"{path}: string labels need --class-names (or probability columns named by class) "
                         "when streaming"
                     )
-                raw, _ = labels_from_values(raw, self.class_names, path)
+                else:
+                    raw, _ = labels_from_values(raw, self.class_names, path)
         else:
-            raise InputError(f"{path}: unsupported labels format (use .npy, .csv, .tsv or .parquet)")
+            raise InputError(f"{path}: unsupported labels format ({FORMATS})")
         if raw.ndim != 1:
             raise InputError(f"{path}: labels must be 1-D, got shape {raw.shape}")
         if len(raw) != self.n:
@@ -295,40 +351,26 @@ class BlockSource:
         """(start, read) per block; `read` runs in a worker. .npy blocks are read there too (pread is
         positional, so workers read side by side); table chunks are parsed here, in order."""
         if self._npy is not None:
+            if self._npy.sequential:  # a compressed member: decompressed here, in order
+                for start, block in self._npy.blocks(self.rows):
+                    yield start, functools.partial(_given, block)
+                return
             for start in range(0, self.n, self.rows):
                 yield start, functools.partial(self._npy.read, start, min(self.n, start + self.rows))
             return
+        if self._table is None:
+            raise AssertionError("neither a .npy nor a table")
         start = 0
-        for chunk in self._table_chunks():
-            yield start, functools.partial(self._table_block, chunk)
+        for chunk in sources.table_chunks(self._table, self._cols, self.rows):
+            yield start, functools.partial(self._table_block, chunk, start)
             start += len(chunk[0])
         if start != self.n:
             raise InputError(f"{self._table}: table ended at row {start}, expected {self.n} rows")
 
-    def _table_chunks(self) -> Iterator[list[np.ndarray]]:
-        path = self._table
-        if path is None:
-            raise AssertionError("table chunks of a .npy source")
-        try:
-            if Path(path).suffix.lower() in (".parquet", ".pq"):
-                import pyarrow.parquet as pq
-
-                for batch in pq.ParquetFile(path).iter_batches(batch_size=self.rows, columns=self._cols):
-                    yield [batch.column(c).to_numpy(zero_copy_only=False) for c in self._cols]
-            else:
-                import pandas as pd
-
-                sep = "\t" if path.lower().endswith(".tsv") else ","
-                for df in pd.read_csv(path, sep=sep, usecols=self._cols, chunksize=self.rows):
-                    yield [df[c].to_numpy() for c in self._cols]
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{path}: unreadable table: {exc}") from None
-
-    def _table_block(self, columns: list[np.ndarray]) -> np.ndarray:
-        try:
-            return np.column_stack(columns).astype(np.float64, copy=False)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{self._table}: unreadable table: {exc}") from None
+    def _table_block(self, columns: list[np.ndarray], start: int) -> np.ndarray:
+        for name, values in zip(self._cols, columns, strict=True):
+            sources.check_numeric(values, name, str(self._table), offset=start)
+        return np.column_stack(columns).astype(np.float64, copy=False)
 
     def passes(self) -> Iterator[Callable[[], tuple[int, np.ndarray, np.ndarray]]]:
         """One pass: callables that each make one validated (start, labels_b, pred_probs_b) block, in row
@@ -413,7 +455,6 @@ def stream_issues(
     from labelaudit.core.stream import run_engine
     from labelaudit.io.writers import NpyStreamWriter
 
-    limit = parse_memory(memory_limit) if memory_limit is not None else None
     src = BlockSource(
         labels,
         pred_probs,
@@ -423,7 +464,7 @@ def stream_issues(
         id_column=read.id_column,
         from_logits=read.from_logits,
         rows=batch_size,
-        memory_limit=limit,
+        memory_limit=memory_limit,
     )
     params = {"mode": "batched" if batched_mode else "exact", **detection(src.k).params(), "top": listing.top}
     params["estimation_method"], params["chunk_size"] = batched_mode or (None, None)

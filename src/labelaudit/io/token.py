@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from labelaudit.errors import InputError
+from labelaudit.io import sources
 from labelaudit.io.readers import (
     ArrayShape,
     InputFile,
@@ -55,7 +56,7 @@ def load_tokens(
     class_names = read_class_names(class_names_path) if class_names_path else None
     files = [InputFile("labels", labels_path), InputFile("pred_probs", pred_probs_path)]
     tokens = None
-    if suffix_of(pred_probs_path) == ".npy":
+    if suffix_of(pred_probs_path) in (".npy", ".npz"):
         if sentence_lengths is None:
             raise InputError(f"{pred_probs_path}: flat per-token pred_probs need --sentence-lengths")
         p = np.asarray(read_npy(pred_probs_path, "pred_probs"))
@@ -73,14 +74,9 @@ def load_tokens(
                 raise InputError(f"{pred_probs_path}: no column {c!r}; columns are {list(df.columns)}")
         sent_labels = df[lab_col].tolist()
         sent_probs = df[prob_col].tolist()
+        rows = _sentence_rows(sent_labels, sent_probs, lab_col, prob_col, pred_probs_path)
         lengths = np.array([len(v) for v in sent_labels], dtype=np.int64)
-        for s, (lab, pr) in enumerate(zip(sent_labels, sent_probs, strict=True)):
-            if len(pr) != len(lab):
-                raise InputError(
-                    f"{pred_probs_path}: sentence {s} has {len(lab)} labels but {len(pr)} rows of probabilities"
-                )
         flat_labels = [v for lab in sent_labels for v in list(lab)]
-        rows = [np.asarray(list(r), dtype=np.float64) for pr in sent_probs for r in list(pr)]
         p = np.vstack(rows) if rows else np.zeros((0, 0))
         if flat_labels and isinstance(flat_labels[0], str):
             if class_names is None:
@@ -126,16 +122,100 @@ def load_tokens(
     )
 
 
+def _short(value: object) -> str:
+    text = repr(np.asarray(value).tolist() if isinstance(value, np.ndarray) else value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_list(value: object) -> bool:
+    """A flat list (a JSON array, a Parquet list cell) of scalars."""
+    if isinstance(value, np.ndarray):
+        return value.ndim == 1 and value.dtype != object
+    return isinstance(value, (list, tuple)) and not any(isinstance(v, (list, tuple, dict)) for v in value)
+
+
+def _sentence_rows(labels: list, probs: list, lab_col: str, prob_col: str, path: str) -> list[np.ndarray]:
+    """The per-token probability rows of every sentence (float64, all of one length K); a sentence of the
+    wrong shape is an InputError naming the sentence, the token and the value."""
+    rows: list[np.ndarray] = []
+    for s, (lab, pr) in enumerate(zip(labels, probs, strict=True)):
+        if not _is_list(lab):
+            raise InputError(
+                f"{path}: sentence {s}: {lab_col!r} must be a list (one tag per token); got {_short(lab)}"
+            )
+        if not isinstance(pr, (list, tuple, np.ndarray)):
+            raise InputError(
+                f"{path}: sentence {s}: {prob_col!r} must be a list of per-token probability lists; got {_short(pr)}"
+            )
+        if len(pr) != len(lab):
+            raise InputError(
+                f"{path}: sentence {s} has {len(lab)} labels but {len(pr)} rows of probabilities"
+            )
+        for t, row in enumerate(pr):
+            try:
+                values = np.asarray(list(row), dtype=np.float64) if _is_list(row) else None
+            except (TypeError, ValueError):
+                values = None
+            if values is None:
+                raise InputError(
+                    f"{path}: sentence {s}: {prob_col!r} must be a list of per-token probability lists; "
+                    f"token {t} has {_short(row)}"
+                )
+            if rows and len(values) != len(rows[0]):
+                raise InputError(
+                    f"{path}: sentence {s}, token {t}: {len(values)} probabilities, but the first token has "
+                    f"{len(rows[0])}"
+                )
+            rows.append(values)
+    return rows
+
+
+_JSON_TYPES = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true or false"}
+
+
+def _json_lines(path: str) -> list[dict]:
+    """One object per non-blank line of a JSON-lines file (or standard input), each line checked."""
+    import gzip
+
+    try:
+        if path == sources.STDIN:
+            data = sources.stdin_payload()
+        else:
+            with (gzip.open if path.lower().endswith(".gz") else open)(path, "rb") as f:
+                data = f.read()
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: JSON lines must be UTF-8 text; byte 0x{data[exc.start]:02x} at offset {exc.start} is not "
+            "valid UTF-8"
+        ) from None
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{path}: unreadable sentence table: {exc}") from None
+    out = []
+    for i, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}: line {i}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(obj, dict):
+            kind = "null" if obj is None else _JSON_TYPES.get(type(obj), type(obj).__name__)
+            raise InputError(f"{path}: line {i}: each line must be a JSON object (one sentence); got {kind}")
+        out.append(obj)
+    return out
+
+
 def _read_sentences(path: str) -> pd.DataFrame:
     import pandas as pd
 
     check_input_file(path, "pred_probs")
-    try:
-        if suffix_of(path) in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        if suffix_of(path) in (".jsonl", ".json"):
-            with open(path, encoding="utf-8") as f:
-                return pd.DataFrame([json.loads(line) for line in f if line.strip()])
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: unreadable sentence table: {exc}") from None
+    kind = suffix_of(path)
+    if kind in (".parquet", ".pq"):
+        try:
+            return pd.read_parquet(sources.source(path))
+        except Exception as exc:  # pyarrow raises many types for corrupt files
+            raise InputError(f"{path}: unreadable sentence table: {str(exc).splitlines()[0]}") from None
+    if kind in (".jsonl", ".json"):
+        return pd.DataFrame(_json_lines(path))
     raise InputError(f"{path}: token tables must be .parquet or .jsonl (one row per sentence)")
