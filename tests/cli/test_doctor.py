@@ -177,6 +177,49 @@ def test_in_sample_predictions(runner, save_npy):
     )
 
 
+IN_SAMPLE = (
+    "these look like in-sample predictions (the model was trained on these examples), which hide label errors"
+)
+
+
+def test_in_sample_predictions_below_near_certainty(runner, save_npy):
+    # Every label agreed with at mean confidence 0.991 (the near-certainty rule wants 0.995): a calibrated
+    # held-out model this confident would disagree with about 18 of 2000 labels, even if all were right.
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, size=2000)
+    p = np.full((2000, 4), 0.003)
+    p[np.arange(2000), y] = 0.991
+    doc = doctor(runner, save_npy("y.npy", y), save_npy("p.npy", p), code=1)
+    f = finding(doc, "out-of-sample")
+    assert f["severity"] == "error" and doc["ok"] is False
+    assert f["message"] == (
+        "accuracy 100.0000% with mean top probability 0.9910: 0 of 2000 labels disagree with the prediction, "
+        "where a calibrated model this confident would miss about 18 even were every label right (chance "
+        f"2e-08); {IN_SAMPLE}"
+    )
+    assert "cross-validation" in f["fix"]
+    assert (
+        doc["_stderr"] == "Gate failed: doctor: 1 problem(s) to fix before auditing labels: out-of-sample\n"
+    )
+
+
+def test_out_of_sample_real_predictions_are_ok(runner):
+    # Cross-validated CIFAR-10 (a little overconfident) and 20 Newsgroups (underconfident: 577 disagreements
+    # where its confidence implies 2092): neither agrees near-perfectly, so neither looks in-sample.
+    sample = Path(__file__).resolve().parents[2] / "sample_data" / "cifar10"
+    doc = doctor(runner, sample / "labels.npy", sample / "pred_probs.npy")
+    assert finding(doc, "out-of-sample") == {
+        "check": "out-of-sample",
+        "severity": "ok",
+        "message": "accuracy 92.94%, mean top probability 0.9615: 706 labels disagree with the prediction "
+        "(its confidence implies about 385), not the near-total agreement of in-sample predictions",
+        "fix": "",
+    }
+    news = TESTS / "golden" / "inputs" / "20news"
+    doc = doctor(runner, news / "labels.npy", news / "pred_probs.npy")
+    assert finding(doc, "out-of-sample")["severity"] == "ok" and doc["ok"] is True
+
+
 def test_confident_but_not_perfect_is_fine(runner, save_npy):
     rng = np.random.default_rng(0)
     y = rng.integers(0, 4, size=400)

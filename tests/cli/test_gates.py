@@ -393,6 +393,124 @@ def test_bad_baseline_id_column_but_input_has_no_ids(runner, tmp_path, k5_baseli
     expect_bad_baseline(runner, tmp_path, args, str(path), "--id-column 'id'", "input has no such id column")
 
 
+# ---------------------------------------------------------------------------- baseline: other data
+
+INDEX_TODO = (
+    "issues are matched by row index, which pairs the right rows only if none moved: give both runs an id "
+    "column to match by id, or pass --baseline-any-data to compare anyway"
+)
+
+
+def test_bad_baseline_with_ids_against_a_run_without(runner, tmp_path, k5_baseline):
+    # Made from a table with ids; then the rows are reordered and the id column is dropped: matching by
+    # row index would call most issues new and most fixed.
+    table = k5_baseline / "with_ids.parquet"
+    base = tmp_path / "base.json"
+    base.write_text(run(runner, "find-issues", "-l", table, "-p", table, "--format", "json").stdout)
+    moved = tmp_path / "moved.csv"
+    pd.read_parquet(table).sample(frac=1, random_state=0).drop(columns="id").to_csv(moved, index=False)
+    line = expect_bad_baseline(
+        runner, tmp_path, ["find-issues", "-l", moved, "-p", moved, "--baseline", base]
+    )
+    assert line == (
+        f"Error: {base}: the baseline's issues carry ids but this run's input has none to match them by; give "
+        "the input with its id column (--id-column NAME), or make a new baseline from this input"
+    )
+
+
+@pytest.fixture(scope="module")
+def cifar_parts(cifar, tmp_path_factory):
+    """cifar10 cut to its first 6000 rows, and all rows in another order (labels and pred_probs alike)."""
+    y, p = cifar
+    d = tmp_path_factory.mktemp("parts")
+    perm = np.random.default_rng(5).permutation(len(y))
+    for name, rows in (("head", slice(0, 6000)), ("moved", perm)):
+        np.save(d / f"{name}_labels.npy", y[rows])
+        np.save(d / f"{name}_pred_probs.npy", p[rows])
+    return d, perm
+
+
+def test_bad_baseline_from_a_dataset_of_another_size(runner, tmp_path, cifar_baseline, cifar_parts):
+    d, _ = cifar_parts
+    args = [
+        "find-issues",
+        "-l",
+        d / "head_labels.npy",
+        "-p",
+        d / "head_pred_probs.npy",
+        "--baseline",
+        cifar_baseline,
+    ]
+    line = expect_bad_baseline(runner, tmp_path, args)
+    assert line == (
+        f"Error: {cifar_baseline}: baseline comes from other data (10000 examples, this input has 6000); "
+        + INDEX_TODO
+    )
+
+
+def test_bad_baseline_whose_rows_moved(runner, tmp_path, cifar, cifar_issues, cifar_baseline, cifar_parts):
+    d, perm = cifar_parts
+    y = cifar[0]
+    changed = int(np.count_nonzero(y[perm][cifar_issues] != y[cifar_issues]))
+    assert changed > len(cifar_issues) / 2  # by chance about 90% of the rows change label (K = 10)
+    moved = ["-l", d / "moved_labels.npy", "-p", d / "moved_pred_probs.npy"]
+    args = ["find-issues", *moved, "--baseline", cifar_baseline]
+    line = expect_bad_baseline(runner, tmp_path, args)
+    assert line == (
+        f"Error: {cifar_baseline}: baseline comes from other data ({changed} of its {len(cifar_issues)} issue "
+        "rows have another given label now); " + INDEX_TODO
+    )
+
+
+def test_baseline_any_data_compares_with_a_warning(runner, tmp_path, cifar_baseline, cifar_parts):
+    d, _ = cifar_parts
+    out = tmp_path / "issues.csv"
+    head = ["-l", d / "head_labels.npy", "-p", d / "head_pred_probs.npy"]
+    res = run(runner, "find-issues", *head, "--baseline", cifar_baseline, "--baseline-any-data", "-o", out)
+    assert res.stdout == ""
+    warning, summary = res.stderr.splitlines()
+    assert warning == (
+        f"Warning: {cifar_baseline}: baseline comes from other data (10000 examples, this input has 6000); "
+        "compared anyway (--baseline-any-data)"
+    )
+    assert "versus baseline:" in summary and summary.endswith(f"; wrote {out}")
+    assert "status" in pd.read_csv(out).columns
+
+
+def test_baseline_any_data_needs_a_baseline(runner, tmp_path):
+    res = run(runner, *find_k5("--baseline-any-data", "--format", "csv"), code=2)
+    assert (res.stdout, res.stderr) == ("", "Error: --baseline-any-data needs --baseline REPORT.json\n")
+
+
+def test_relabelled_rows_are_the_same_data(runner, cifar_baseline, flipped):
+    # Labels fixed in place (25 flips, 10 relabelled issues): the same rows, compared without a warning.
+    path, cur, _, _ = flipped
+    res = run(runner, "find-issues", "-l", path, "-p", P, "--baseline", cifar_baseline, "--format", "csv")
+    assert res.stderr.splitlines()[0].startswith(f"{len(cur)} label issues") and "Warning" not in res.stderr
+
+
+def test_baseline_by_id_allows_other_rows_but_not_other_ids(runner, tmp_path, k5_baseline):
+    table = k5_baseline / "with_ids.parquet"
+    base = tmp_path / "base.json"
+    base.write_text(run(runner, "find-issues", "-l", table, "-p", table, "--format", "json").stdout)
+    df = pd.read_parquet(table)
+    fewer = tmp_path / "fewer.parquet"  # matched by id, a dataset that lost rows is still the same data
+    df.iloc[50:].to_parquet(fewer)
+    args = ["find-issues", "-l", fewer, "-p", fewer, "--baseline", base, "--format", "json"]
+    doc = json.loads(run(runner, *args).stdout)
+    assert doc["baseline"]["matched_by"] == "id" and doc["n_examples"] == len(df) - 50
+    renamed = tmp_path / "renamed.parquet"
+    df.assign(id=[f"other{i}" for i in range(len(df))]).to_parquet(renamed)
+    n_base = len(json.loads(base.read_text())["issues"])
+    line = expect_bad_baseline(
+        runner, tmp_path, ["find-issues", "-l", renamed, "-p", renamed, "--baseline", base]
+    )
+    assert line == (
+        f"Error: {base}: baseline comes from other data (none of its {n_base} issue ids is an id of this "
+        "input); pass --baseline-any-data to compare anyway"
+    )
+
+
 # ---------------------------------------------------------------------------- --format junit
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -71,6 +72,11 @@ def test_health_json_equals_library(runner, cifar):
     assert doc["health_score"] == la.overall_label_health_score(y, p)
     n_off = la.num_label_issues(y, p)
     assert doc["n_issues"] == n_off and doc["health_score"] == 1 - n_off / 10000
+    # The score's count (off-diagonal of the confident joint) is not what find-issues flags: both are there.
+    assert (
+        doc["n_flagged"] == len(la.find_label_issues(y, p, return_indices_ranked_by="self_confidence")) == 284
+    )
+    assert sum(r["label_issues"] for r in doc["classes"]) == 284 != n_off == 244
     check_classes(doc["classes"], y, p, names=NAMES)
     py, nm, inv, cj = la.estimate_py_and_noise_matrices_from_probabilities(
         y, p, converge_latent_estimates=True
@@ -112,6 +118,10 @@ def test_health_json_absent_classes(runner):
     np.testing.assert_array_equal(np.array(doc["noise_matrix"]), nm)
     np.testing.assert_array_equal(np.array(doc["prior"]), py)
     assert doc["health_score"] == la.overall_label_health_score(y, p)
+    assert "min_examples_per_class" not in res.stderr  # find-issues' warning: health only counts its flags
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert doc["n_flagged"] == int(la.find_label_issues(y, p).sum())
 
 
 def test_health_num_examples(runner, cifar):
@@ -139,8 +149,8 @@ def test_health_output_json_is_the_report(runner, cifar, tmp_path):
     assert res.stdout == ""
     assert (
         res.stderr.strip()
-        == f"label health score {la.overall_label_health_score(*cifar):.4f} (244 estimated label issues in 10000 "
-        f"examples, K=10); wrote {out}"
+        == f"label health score {la.overall_label_health_score(*cifar):.4f} (244 estimated issues in 10000 "
+        f"examples, K=10; find-issues flags 284); wrote {out}"
     )
     written = json.loads(out.read_text())
     printed = json.loads(
@@ -178,11 +188,13 @@ def test_health_table_k10_heatmap(runner, cifar, cifar_score):
     y, p = cifar
     out = run(runner, "health", "-l", L, "-p", P, "--format", "table", "--class-names", NAMES_FILE).stdout
     n_off = la.num_label_issues(y, p)
+    n_flagged = len(la.find_label_issues(y, p, return_indices_ranked_by="self_confidence"))
     assert (
-        f"Label health score: {cifar_score:.4f} ({n_off} estimated label issues in 10000 examples, K=10)"
-        in out
+        f"Label health score: {cifar_score:.4f} ({n_off} estimated issues in 10000 examples, K=10; "
+        f"find-issues flags {n_flagged})" in out
     )
-    assert "Classes, most problematic first" in out
+    total = int(la.rank_classes_by_label_quality(y, p)["label_issues"].sum())
+    assert f"Classes, most problematic first (label issues: {total} in all, the calibrated estimate)" in out
     assert (
         "Noise matrix P(given | true), in percent" in out and "rows: given label, columns: true label" in out
     )

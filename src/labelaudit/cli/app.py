@@ -7,21 +7,53 @@ import os
 import sys
 import warnings
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.core
 
 from labelaudit import __version__
 from labelaudit.errors import GateFailed, LabelauditError
 
-app = typer.Typer(
+
+class SectionedCommand(typer.core.TyperCommand):
+    """Help as plain text, a section per panel, wrapped between words (never inside one, nor at a hyphen)
+    at any width; no markup to swallow text such as 'labelaudit[plot]'."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        import inspect
+        import textwrap
+
+        self.format_usage(ctx, formatter)
+        wrap = textwrap.TextWrapper(formatter.width - 2, break_long_words=False, break_on_hyphens=False)
+        for paragraph in inspect.cleandoc(self.help or "").split("\n\n"):
+            formatter.write("\n  " + "\n  ".join(wrap.wrap(" ".join(paragraph.split()))) + "\n")
+        sections: dict[str, list] = {}
+        for param in self.get_params(ctx):
+            if (record := param.get_help_record(ctx)) is not None:
+                sections.setdefault(getattr(param, "rich_help_panel", None) or "Options", []).append(record)
+        col = 30 if formatter.width >= 80 else 16  # on a narrow terminal the help text gets the room
+        wrap.width, indent = formatter.width - col - 4, "\n" + " " * (col + 4)
+        for name, records in sections.items():
+            formatter.write(f"\n{name}:\n")
+            for term, text in records:
+                head = f"  {term:<{col}}  " if len(term) <= col else f"  {term}{indent}"
+                formatter.write((head + indent.join(wrap.wrap(text))).replace(" \n", "\n").rstrip() + "\n")
+
+
+class App(typer.Typer):
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        return super().command(*args, cls=SectionedCommand, **kwargs)
+
+
+app = App(
     name="labelaudit",
     help="Find label errors in classification datasets with confident learning.\n\n"
     "Exit codes: 0 success, 1 a gate failed, 2 bad input or usage, 130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP).",
     no_args_is_help=True,
-    add_completion=False,
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
 )
 
 STATE: dict = {"debug": False, "given": set()}
@@ -33,12 +65,13 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+VERSION = typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version and exit.")
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
-    ] = False,
+    version: Annotated[bool, VERSION] = False,
 ) -> None:
     STATE["debug"] = debug
 
@@ -51,11 +84,10 @@ def err(message: str) -> None:
 def command(func: Callable) -> Callable:
     """Run a command body: warnings to stderr (once each), LabelauditError -> exit 2, gates -> exit 1.
 
-    Around the body (README, "Exit codes and errors"): every input and output path is checked before anything is
-    read (io.outputs.check_run_paths); the outputs are one transaction, published when the body ends or
-    only a gate failed, removed on an error or interrupt (io.outputs.publish_together); SIGINT, SIGTERM
-    and SIGHUP end the run with one line on stderr and exit 128 + the signal number (130, 143, 129); a
-    reader that closes stdout early (`| head -1`) ends nothing: stdout goes quiet, the exit code stands."""
+    Around it (README, "Exit codes and errors"): every path is checked before anything is read
+    (io.outputs.check_run_paths); the outputs are published together (io.outputs.publish_together) when the
+    body ends or only a gate failed, removed on an error or interrupt; SIGINT, SIGTERM and SIGHUP exit
+    128 + the signal number with one line on stderr; a reader closing stdout early (`| head -1`) ends nothing."""
 
     import inspect
 
@@ -121,32 +153,20 @@ def command(func: Callable) -> Callable:
     return wrapper
 
 
-COMMAND_MODULES = {
-    "find-issues": "find_issues",
-    "rank": "rank",
-    "health": "health",
-    "overlap": "overlap",
-    "doctor": "doctor",
-    "batched": "batched",
-    "simulate": "simulate",
-    "evaluate": "evaluate",
-}
+COMMANDS = ("find-issues", "rank", "health", "overlap", "doctor", "batched", "simulate", "evaluate")
 
 
 def _register(argv: list[str]) -> None:
-    """Import the module of the command in argv (building every command's options costs ~0.1 s), or all
-    of them for help, completion or an unknown name."""
+    """Import the command in argv (building all of them costs ~0.1 s); all for help or completion."""
     import importlib
 
     name = next((a for a in argv if not a.startswith("-")), None)
-    modules = [COMMAND_MODULES[name]] if name in COMMAND_MODULES else sorted(set(COMMAND_MODULES.values()))
-    for module in modules:
-        importlib.import_module(f"labelaudit.cli.commands.{module}")
+    for command_name in [name] if name in COMMANDS else sorted(COMMANDS):
+        importlib.import_module(f"labelaudit.cli.commands.{str(command_name).replace('-', '_')}")
 
 
-# The few BLAS calls (row sums, small count products) are tiny next to a pass; a BLAS thread pool would
-# only spin against the --n-jobs workers (measured: a checking pass ran slower with two workers than
-# with one), so each worker's BLAS runs on its own thread unless the user says otherwise.
+# BLAS calls are tiny next to a pass, and a BLAS pool only spins against the --n-jobs workers (measured: a
+# checking pass ran slower with two workers than with one): one BLAS thread per worker unless set.
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -159,7 +179,7 @@ def main() -> None:
         from labelaudit.io import outputs
 
         with outputs.stdout_guard():  # help or a listing piped into `head` ends quietly
-            app()
+            app(prog_name="labelaudit")
     except KeyboardInterrupt:  # outside a command body (a command's own interrupts exit there)
         err("Interrupted")
         sys.exit(130)

@@ -62,28 +62,21 @@ def load_models(
             raise InputError("--weights needs several --pred-probs models")
         return dsets[0], members[0], None
     by = "custom" if custom is not None else weight_by
-    model = build_ensemble(
-        dsets[0].labels,
-        members,
-        weight_by=by,
-        custom_weights=custom,
-        paths=paths,
-        batch_size=batch_size,
-        n_jobs=n_jobs,
-    )
+    model = build_ensemble(dsets[0].labels, members, weight_by=by, custom_weights=custom, paths=paths, **perf)
     return dsets[0], model.context, model
 
 
-def load_baseline(
-    path: str | None, command: str, k: int, class_names: list[str] | None, id_column: str | None
-) -> Baseline | None:
+def load_baseline(path: str | None, ds: Dataset, id_column: str | None, any_data: bool) -> Baseline | None:
+    """The --baseline report, refused (exit 2) when this run cannot be compared with it."""
     if path is None:
+        if any_data:
+            raise InputError("--baseline-any-data needs --baseline REPORT.json")
         return None
     from labelaudit.core.baseline import Baseline
     from labelaudit.io import read_report
 
-    baseline = Baseline(path, read_report(path, command), id_column)
-    baseline.check(command, k, class_names)
+    baseline = Baseline(path, read_report(path, "find-issues"), id_column, any_data)
+    baseline.check("find-issues", ds.k, ds.class_names, n=ds.n, ids=ds.ids, labels=ds.labels)
     return baseline
 
 

@@ -19,6 +19,11 @@ class OutputFormat(str, Enum):
     github = "github"
 
 
+class SimFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
 class FilterBy(str, Enum):
     prune_by_noise_rate = "prune_by_noise_rate"
     prune_by_class = "prune_by_class"
@@ -54,12 +59,8 @@ class Task(str, Enum):
 
 
 INPUTS, OUTPUT, DETECT, PERF = "Inputs", "Output", "Detection", "Performance"
-GATES, TASKS, ENSEMBLES, SIM = (
-    "Gates (exit 1 when one fails)",
-    "Multi-label and token tasks",
-    "Ensembles",
-    "Simulation",
-)
+GATES, TASKS = "Gates (exit 1 when one fails)", "Multi-label and token tasks"
+ENSEMBLES, SIM = "Ensembles", "Simulation"
 
 HELP = {
     "labels": "Given labels: .npy of ints, or a .csv/.tsv/.parquet table.",
@@ -71,20 +72,22 @@ HELP = {
     "id_column": "Table column with example ids, reported beside the row index (default: 'id' if present).",
     "from_logits": "pred_probs holds logits: apply a softmax to each row first.",
     "output": "Write results: .npy, .csv, .tsv, .parquet, .json, .jsonl, or '-' for stdout.",
-    "format": "stdout format: table (default on a terminal), csv (default otherwise), json (one report document), junit (JUnit XML for CI) or github (workflow annotations).",
+    "format": "stdout format: table (Rich tables), csv, json (one report document), junit (JUnit XML for CI) or github (workflow annotations).",
+    "sim_format": "table: a one-line summary on stderr; json: the report document on stdout.",
     "top": "Keep only the N most severe examples in every listing (counts and gates use all).",
     "mask": "A .npy output holds a bool mask of length N instead of ranked indices.",
     "quiet": "No warnings or progress on stderr.",
     "batch_size": "Rows per batch when reading pred_probs (never changes results).",
     "n_jobs": "Worker threads for the passes over pred_probs (-1: one per core). Never changes results.",
     "baseline": "An earlier --format json report: show new, fixed and persisting issues; gates count only new ones.",
+    "baseline_any_data": "Compare with a --baseline from other data (another N, rows moved, no shared id) with a warning instead of refusing it.",
     "max_issues": "Fail when more than N issues are found.",
     "max_issue_rate": "Fail when the issue rate exceeds FRACTION.",
     "fail_under": "Fail (exit 1) when the health score is below SCORE.",
     "fail_over": "Fail (exit 1) when the largest joint probability exceeds FRACTION.",
-    "filter_by": "How to flag issues (batched: with --exact).",
-    "rank_by": "Score that orders issues (lowest = most severe).",
-    "method": "Label quality score (lower = more likely mislabelled).",
+    "filter_by": "How to flag issues: prune_by_noise_rate, prune_by_class, both, confident_learning, predicted_neq_given, low_normalized_margin or low_self_confidence (batched: with --exact).",
+    "rank_by": "Score that orders issues (lowest = most severe): self_confidence, normalized_margin or confidence_weighted_entropy.",
+    "method": "Label quality score (lower = more likely mislabelled): self_confidence, normalized_margin or confidence_weighted_entropy.",
     "adjust": "Subtract class thresholds before scoring.",
     "frac_noise": "Flag only this fraction of the estimated issues (prune filters).",
     "per_class_counts": "Comma list of K counts to flag per class (prune filters).",
@@ -99,7 +102,7 @@ HELP = {
     "by": "token: list issues per 'token' or per 'sentence'.",
     "low_memory": "Stream pred_probs in bounded memory (same result; see `batched --exact`).",
     "exact": "The identical result as find-issues with the same options (any --filter-by), streamed.",
-    "estimation_method": "Default mode: how the number of issues is estimated.",
+    "estimation_method": "Default mode: how the number of issues is estimated, off_diagonal or off_diagonal_calibrated.",
     "chunk_size": "Default mode: rows per step of the running threshold mean (the reference's batch_size); independent of --batch-size.",
     "memory_limit": "Memory for each block of rows (e.g. 512MB, 2GB); sets the block size unless --batch-size is given.",
     "scores_out": "Also write the float64 score of every example (input order) to this .npy.",
@@ -108,7 +111,7 @@ HELP = {
     "alpha": "multilabel: weight of the worst class in the moving average.",
     "temperature": "softmin temperature (multilabel default 0.1, token 0.05).",
     "sentence_method": "token: sentence score 'min' or 'softmin'.",
-    "plot": "Write a noise-matrix heatmap and a histogram of label quality scores (.png or .svg; needs labelaudit\\[plot]).",
+    "plot": "Write a noise-matrix heatmap and a histogram of label quality scores (.png or .svg; needs pip install 'labelaudit[plot]').",
     "asymmetric": "Report (given a, true b) and (given b, true a) separately.",
     "out_dir": "Folder for labels.npy, true_labels.npy, pred_probs.npy, noise_matrix.npy, prior.npy.",
     "n": "Number of examples.",
@@ -139,20 +142,24 @@ ClassNames = Annotated[str | None, _opt(help="class_names")]
 IdColumn = Annotated[str | None, _opt(help="id_column")]
 FromLogits = Annotated[bool, _opt("--from-logits", help="from_logits")]
 Output = Annotated[str | None, _opt("--output", "-o", help="output", panel=OUTPUT)]
-Format = Annotated[OutputFormat | None, _opt("--format", "-f", help="format", panel=OUTPUT)]
+FORMAT, ON_TERMINAL = ("--format", "-f"), "table on a terminal, csv otherwise"
+Format = Annotated[OutputFormat | None, _opt(*FORMAT, help="format", panel=OUTPUT, show_default=ON_TERMINAL)]
+TableFormat = Annotated[OutputFormat | None, _opt(*FORMAT, help="format", panel=OUTPUT, show_default="table")]
+SimFmt = Annotated[SimFormat | None, _opt(*FORMAT, help="sim_format", panel=OUTPUT, show_default="table")]
 Top = Annotated[int | None, _opt(min=0, help="top", panel=OUTPUT)]
 Mask = Annotated[bool, _opt("--mask", help="mask", panel=OUTPUT)]
 Quiet = Annotated[bool, _opt("--quiet", "-q", help="quiet", panel=OUTPUT)]
 BatchSize = Annotated[int | None, _opt(min=1, help="batch_size", panel=PERF)]
 NJobs = Annotated[int, _opt(min=-1, help="n_jobs", panel=PERF)]
 Baseline = Annotated[str | None, _opt(help="baseline", panel=GATES)]
+BaselineAnyData = Annotated[bool, _opt("--baseline-any-data", help="baseline_any_data", panel=GATES)]
 MaxIssues = Annotated[int | None, _opt(min=0, help="max_issues", panel=GATES)]
 MaxIssueRate = Annotated[float | None, _opt(min=0.0, max=1.0, help="max_issue_rate", panel=GATES)]
 FailUnder = Annotated[float | None, _opt(min=0.0, max=1.0, help="fail_under", panel=GATES)]
 FailOver = Annotated[float | None, _opt(min=0.0, max=1.0, help="fail_over", panel=GATES)]
-FilterByOpt = Annotated[FilterBy, _opt(help="filter_by", panel=DETECT)]
-RankBy = Annotated[ScoreMethod, _opt(help="rank_by", panel=DETECT)]
-Method = Annotated[ScoreMethod, _opt(help="method", panel=DETECT)]
+FilterByOpt = Annotated[FilterBy, _opt(help="filter_by", panel=DETECT, metavar="FILTER")]
+RankBy = Annotated[ScoreMethod, _opt(help="rank_by", panel=DETECT, metavar="SCORE")]
+Method = Annotated[ScoreMethod, _opt(help="method", panel=DETECT, metavar="SCORE")]
 Adjust = Annotated[bool, _opt(help="adjust", panel=DETECT)]
 FracNoise = Annotated[float, _opt(min=0.0, max=1.0, help="frac_noise", panel=DETECT)]
 PerClassCounts = Annotated[str | None, _opt(help="per_class_counts", panel=DETECT)]
@@ -167,7 +174,7 @@ TokensColumn = Annotated[str | None, _opt("--tokens", help="tokens", panel=TASKS
 By = Annotated[str, _opt(help="by", panel=TASKS)]
 LowMemory = Annotated[bool, _opt("--low-memory", help="low_memory", panel=PERF)]
 Exact = Annotated[bool, _opt("--exact", help="exact", panel=DETECT)]
-Estimation = Annotated[EstimationMethod, _opt(help="estimation_method", panel=DETECT)]
+Estimation = Annotated[EstimationMethod, _opt(help="estimation_method", panel=DETECT, metavar="METHOD")]
 ChunkSize = Annotated[int, _opt(min=1, help="chunk_size", panel=DETECT)]
 MemoryLimit = Annotated[str, _opt(help="memory_limit", panel=PERF)]
 ScoresOut = Annotated[str | None, _opt(help="scores_out", panel=OUTPUT)]
@@ -194,7 +201,9 @@ Scores = Annotated[str | None, _opt(help="scores")]
 
 # For each command and --task, the options that task does not honour: giving one is refused with exit 2
 # naming the option and the task (tests/cli/test_task_options.py walks every option x task).
-MULTICLASS_ONLY = {"baseline", "id_column", "weight_by", "weights", "low_memory", "order_issues"}
+MULTICLASS_ONLY = set(
+    "baseline baseline_any_data id_column weight_by weights low_memory order_issues".split()
+)
 NOT_MULTILABEL = MULTICLASS_ONLY | {"from_logits", "batch_size", "n_jobs", "sentence_lengths", "tokens"}
 TOKEN_ONLY = {"sentence_lengths", "tokens", "by", "sentence_method"}
 NOT_FOR_TASK = {

@@ -41,13 +41,26 @@ SET_PARAMS = ("filter_by", "frac_noise", "num_to_remove_per_class", "min_example
 @dataclass(frozen=True)
 class Baseline:
     """The flagged set of an earlier `--format json` report (`doc`, read from `path`), checked against
-    the current run: same command and classes, the same set-deciding parameters, every issue listed."""
+    the current run: same command and classes, the same set-deciding parameters, every issue listed, and
+    the same data (README, "Gates for CI"); `any_data` turns the data check into a warning."""
 
     path: str
     doc: dict
     id_column: str | None = None  # the run's --id-column: then matching must be by id
+    any_data: bool = False  # --baseline-any-data
 
-    def check(self, command: str, k: int, class_names: list[str] | None) -> None:
+    def check(
+        self,
+        command: str,
+        k: int,
+        class_names: list[str] | None,
+        *,
+        n: int | None = None,
+        ids: np.ndarray | None = None,
+        labels: np.ndarray | None = None,
+    ) -> None:
+        """Refuse (InputError) a baseline this run cannot be compared with. This run's `n`, `ids` (N,) and
+        `labels` (N,) ints decide whether it comes from the same data (unchecked when n is None)."""
         from labelaudit.errors import InputError
 
         doc = self.doc
@@ -64,6 +77,74 @@ class Baseline:
                 f"{self.path}: baseline lists {len(doc['issues'])} of its {doc['n_issues']} issues (made with "
                 "--top?); make the baseline without --top"
             )
+        if n is not None:
+            self._check_same_data(n, ids, labels)
+
+    def _key(self, ids: np.ndarray | None) -> str:
+        """The matching key: "id" when both sides carry ids, else "index". Refused: --id-column without ids
+        on both sides, and a baseline with ids against a run without (by row index its issues would pair
+        with the wrong rows as soon as a row moved)."""
+        from labelaudit.errors import InputError
+
+        issues, id_column = self.doc["issues"], self.id_column
+        carries_ids = all("id" in r for r in issues)
+        if id_column and ids is None:
+            raise InputError(
+                f"{self.path}: --id-column {id_column!r} given but the input has no such id column to match by"
+            )
+        if id_column and not carries_ids:
+            raise InputError(
+                f"{self.path}: --id-column {id_column!r} given but the baseline's issues carry no 'id'"
+            )
+        if issues and carries_ids and ids is None:
+            raise InputError(
+                f"{self.path}: the baseline's issues carry ids but this run's input has none to match them "
+                "by; give the input with its id column (--id-column NAME), or make a new baseline from this "
+                "input"
+            )
+        return "id" if ids is not None and carries_ids else "index"
+
+    def _check_same_data(self, n: int, ids: np.ndarray | None, labels: np.ndarray | None) -> None:
+        """Refuse a baseline from other data (a warning with any_data). Matched by id, at least one of its
+        issue ids must be an id of this run. Matched by row index, N must agree, and the given labels at its
+        issue rows must mostly be the same: rows that stayed in place keep their label unless relabelled,
+        rows that moved keep it only by chance (1 - sum(prior^2) of them change), so more than half that
+        share changing means the rows moved or the data is another."""
+        import warnings
+
+        from labelaudit.errors import InputError
+
+        doc, other = self.doc, []
+        issues = doc["issues"]
+        if self._key(ids) == "id":  # rows may move, come and go: the ids say which is which
+            base_ids = [r["id"] for r in issues]
+            if base_ids and compare_with_baseline(base_ids, np.asarray(ids)).is_new.all():
+                other.append(f"none of its {len(base_ids)} issue ids is an id of this input")
+            todo = "pass --baseline-any-data to compare anyway"
+        else:
+            if doc.get("n_examples") is not None and doc["n_examples"] != n:
+                other.append(f"{doc['n_examples']} examples, this input has {n}")
+            rows = [
+                (r["index"], r["given_label"])
+                for r in issues
+                if 0 <= r.get("index", -1) < n and "given_label" in r
+            ]
+            if labels is not None and rows:
+                index, given = np.array(rows, dtype=np.int64).T
+                changed = int(np.count_nonzero(np.asarray(labels)[index] != given))
+                prior = np.bincount(np.asarray(labels, dtype=np.int64), minlength=doc["n_classes"]) / n
+                if changed > len(rows) * (1 - float(prior @ prior)) / 2:
+                    other.append(f"{changed} of its {len(rows)} issue rows have another given label now")
+            todo = (
+                "issues are matched by row index, which pairs the right rows only if none moved: give both "
+                "runs an id column to match by id, or pass --baseline-any-data to compare anyway"
+            )
+        if not other:
+            return
+        message = f"{self.path}: baseline comes from other data ({'; '.join(other)})"
+        if not self.any_data:
+            raise InputError(f"{message}; {todo}")
+        warnings.warn(f"{message}; compared anyway (--baseline-any-data)", stacklevel=2)
 
     def compare(self, index: np.ndarray, ids: np.ndarray | None, params: dict) -> BaselineDiff:
         """The diff of the current flagged rows `index` (most severe first) with the baseline's, matched
@@ -76,20 +157,9 @@ class Baseline:
                     f"{self.path}: baseline was made with {key}={self.doc['params'].get(key)!r}, "
                     f"this run uses {params[key]!r}"
                 )
-        issues = self.doc["issues"]
-        use_ids = ids is not None and all("id" in r for r in issues)
-        id_column = self.id_column
-        if id_column and not use_ids:
-            if ids is None:
-                raise InputError(
-                    f"{self.path}: --id-column {id_column!r} given but the input has no such id column to match by"
-                )
-            raise InputError(
-                f"{self.path}: --id-column {id_column!r} given but the baseline's issues carry no 'id'"
-            )
-        key = "id" if use_ids else "index"
-        current = np.asarray(ids)[index] if use_ids else index
-        diff = compare_with_baseline(current, [r[key] for r in issues])
+        key = self._key(ids)
+        current = np.asarray(ids)[index] if key == "id" else index
+        diff = compare_with_baseline(current, [r[key] for r in self.doc["issues"]])
         return BaselineDiff(diff.is_new, diff.fixed, key)
 
     def summary(self, diff: BaselineDiff) -> dict:

@@ -7,12 +7,14 @@ Noise matrices are column-stochastic: NM[a, b] = P(given = a | true = b).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
 
+from labelaudit.core.report import Report
 from labelaudit.errors import InputError
 
 SLACK = 1e-6
@@ -190,6 +192,22 @@ class Simulation:
             "noise_matrix_valid": noise_matrix_is_valid(self.noise_matrix, self.prior),
             "seed": seed,
         }
+
+    def report(self, params: Mapping[str, Any], out_dir: str, files: list[str]) -> Report:
+        """What `simulate` wrote into `out_dir`: the JSON document's results and its one-line summary."""
+        s = self.summary(int(params.get("seed", 0)))
+        results = {key: s[key] for key in ("n_label_errors", "error_rate", "trace", "noise_matrix_valid")}
+        return Report(
+            command="simulate",
+            params=dict(params),
+            n=s["n"],
+            k=s["k"],
+            class_names=None,
+            headline=f"wrote {s['n']} examples x {s['k']} classes to {out_dir}: {s['n_label_errors']} wrong "
+            f"labels ({s['error_rate']:.2%}), noise matrix trace {s['trace']:.4g}",
+            tables={},
+            results={**results, "out_dir": out_dir, "files": files},
+        )
 
 
 def simulate(

@@ -15,7 +15,7 @@ def evaluate(
     true_labels: o.TrueLabels,
     issues: o.Issues = None,
     scores: o.Scores = None,
-    fmt: o.Format = None,
+    fmt: o.TableFormat = None,
     quiet: o.Quiet = False,
 ) -> None:
     """Precision, recall and F1 of flagged issues, and AUROC of scores, against known true labels."""
@@ -36,5 +36,4 @@ def evaluate(
         raise InputError(f"{scores if 'scores' in str(exc) else true_labels}: {exc}") from None
     roles = {"labels": labels, "true_labels": true_labels, "issues": issues, "scores": scores}
     files = [InputFile(role, path) for role, path in roles.items() if path]
-    table = o.OutputFormat.table  # a few metrics: a table unless another format is asked for
-    finish(report, files, output=None, fmt=fmt or table, quiet=quiet, labels_path=labels)
+    finish(report, files, output=None, fmt=fmt or o.OutputFormat.table, quiet=quiet, labels_path=labels)

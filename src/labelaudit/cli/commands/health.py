@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from labelaudit.cli import options as o
 from labelaudit.cli.app import app, command
 from labelaudit.cli.common import DOCUMENT_OUTPUTS, check_outputs, finish
@@ -43,29 +45,21 @@ def health(
         _check_plot(plot)
     read = ReadOptions(label_column, prob_columns, class_names, None, from_logits, sentence_lengths, tokens)
     ds = load_task(task.value, labels, o.one_model(pred_probs, "health"), read)  # its type follows the task
+    gate: dict[str, Any] = dict(fail_under=fail_under, class_names=ds.class_names)
     if isinstance(ds, MultilabelData):
         from labelaudit.core.multilabel import health_report
 
-        report = health_report(ds.labels, ds.pred_probs, fail_under=fail_under, class_names=ds.class_names)
+        report = health_report(ds.labels, ds.pred_probs, **gate)
     elif isinstance(ds, TokenData):
         from labelaudit.core.token import health_report as token_health
 
         ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs)
-        report = token_health(
-            ctx,
-            ds.lengths,
-            tokens=ds.tokens,
-            num_examples=num_examples,
-            fail_under=fail_under,
-            class_names=ds.class_names,
-        )
+        report = token_health(ctx, ds.lengths, tokens=ds.tokens, num_examples=num_examples, **gate)
     else:
         from labelaudit.core.health import health as multiclass_health
 
         ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf)
-        report = multiclass_health(
-            ctx, num_examples=num_examples, fail_under=fail_under, class_names=ds.class_names
-        )
+        report = multiclass_health(ctx, num_examples=num_examples, **gate)
         if plot:
             from labelaudit.core.rank import scores_for_rows
             from labelaudit.io.plots import write_health_plot

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from labelaudit.cli import options as o
 from labelaudit.cli.app import app, command
 from labelaudit.cli.common import DOCUMENT_OUTPUTS, check_outputs, finish
@@ -29,24 +31,12 @@ def overlap(
     """Class pairs the labels confuse most: overlapping examples and joint probability, largest first."""
     from labelaudit.core.context import Context
     from labelaudit.core.health import overlap as class_overlap
-    from labelaudit.io import load_dataset
+    from labelaudit.io import ReadOptions, load_task
 
     check_outputs(output, DOCUMENT_OUTPUTS, fmt)
-    ds = load_dataset(
-        labels,
-        o.one_model(pred_probs, "overlap"),
-        label_column=label_column,
-        prob_columns=prob_columns,
-        class_names_path=class_names,
-        from_logits=from_logits,
-    )
+    read = ReadOptions(label_column, prob_columns, class_names, None, from_logits)
+    ds = load_task("multiclass", labels, o.one_model(pred_probs, "overlap"), read)
     ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf)
-    report = class_overlap(
-        ctx,
-        asymmetric=asymmetric,
-        num_examples=num_examples,
-        top=top,
-        fail_over=fail_over,
-        class_names=ds.class_names,
-    )
+    gate: dict[str, Any] = dict(top=top, fail_over=fail_over, class_names=ds.class_names)
+    report = class_overlap(ctx, asymmetric=asymmetric, num_examples=num_examples, **gate)
     finish(report, ds.files, output=output, fmt=fmt, quiet=quiet, labels_path=labels, json_document=True)

@@ -51,14 +51,11 @@ def rank(
 
     o.refuse_unsupported("rank", task)
     ema, soft = aggregator == "exponential_moving_average", "softmin" in (aggregator, sentence_method)
-    for flag, unused in (
-        ("--alpha", o.given("alpha") and not ema),
-        ("--temperature", o.given("temperature") and not soft),
-    ):
-        if unused:
-            raise InputError(
-                f"{flag} does not apply: --alpha goes with the moving average, --temperature with softmin"
-            )
+    unused = [f for f, bad in (("--alpha", not ema), ("--temperature", not soft)) if bad and o.given(f[2:])]
+    if unused:
+        raise InputError(
+            f"{unused[0]} does not apply: --alpha goes with the moving average, --temperature with softmin"
+        )
     check_outputs(output, fmt=fmt)
     read = ReadOptions(
         label_column, prob_columns, class_names, id_column, from_logits, sentence_lengths, tokens
@@ -68,30 +65,17 @@ def rank(
         from labelaudit.core.multilabel import rank_report
 
         ds: TaskData = load_task("multilabel", labels, o.one_model(pred_probs, "--task multilabel"), read)
-        t = 0.1 if temperature is None else temperature
+        common.update(temperature=0.1 if temperature is None else temperature, class_names=ds.class_names)
         report = rank_report(
-            ds.labels,
-            ds.pred_probs,
-            per_class=per_class,
-            aggregator=aggregator,
-            alpha=alpha,
-            temperature=t,
-            class_names=ds.class_names,
-            **common,
+            ds.labels, ds.pred_probs, per_class=per_class, aggregator=aggregator, alpha=alpha, **common
         )
     elif task == o.Task.token:
         from labelaudit.core.token import rank_report as token_rank
 
         ds = load_task("token", labels, o.one_model(pred_probs, "--task token"), read)
-        t = 0.05 if temperature is None else temperature
-        report = token_rank(
-            Context(ds.labels, ds.pred_probs, batch_size, n_jobs),
-            ds.lengths,
-            temperature=t,
-            sentence_method=sentence_method,
-            class_names=ds.class_names,
-            **common,
-        )
+        common.update(temperature=0.05 if temperature is None else temperature, class_names=ds.class_names)
+        ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs)
+        report = token_rank(ctx, ds.lengths, sentence_method=sentence_method, **common)
     else:
         from labelaudit.core import issues
         from labelaudit.io import read_flagged_rows
