@@ -63,9 +63,9 @@ GATES, TASKS = "Gates (exit 1 when one fails)", "Multi-label and token tasks"
 ENSEMBLES, SIM = "Ensembles", "Simulation"
 
 HELP = {
-    "labels": "Given labels: .npy of ints, or a .csv/.tsv/.parquet table.",
-    "pred_probs": "Out-of-sample predicted probabilities (N, K): .npy or a table.",
-    "models": "Out-of-sample predicted probabilities (N, K): .npy or a table. Repeat it (or give a glob) for an ensemble of models (multiclass).",
+    "labels": "Given labels: .npy/.npz of ints, or a .csv/.tsv (also .gz), .parquet or .jsonl table; - for stdin.",
+    "pred_probs": "Out-of-sample predicted probabilities (N, K): .npy/.npz or a table; - for stdin.",
+    "models": "Out-of-sample predicted probabilities (N, K): .npy/.npz or a table; - for stdin. Repeat it (or give a glob) for an ensemble of models (multiclass).",
     "label_column": "Table column holding the labels (default: 'label', else the only column).",
     "prob_columns": "Probability columns: a comma list or a glob such as 'prob_*' (default: every numeric column except the label and id columns).",
     "class_names": "File with one class name per line, in column order.",
@@ -104,7 +104,7 @@ HELP = {
     "exact": "The identical result as find-issues with the same options (any --filter-by), streamed.",
     "estimation_method": "Default mode: how the number of issues is estimated, off_diagonal or off_diagonal_calibrated.",
     "chunk_size": "Default mode: rows per step of the running threshold mean (the reference's batch_size); independent of --batch-size.",
-    "memory_limit": "Memory for each block of rows (e.g. 512MB, 2GB); sets the block size unless --batch-size is given.",
+    "memory_limit": "Memory for each block of rows (e.g. 512MB, 2GB; at least 1MB); sets the block size unless --batch-size is given.",
     "scores_out": "Also write the float64 score of every example (input order) to this .npy.",
     "order_issues": "Order this flagged set instead (.npy bool mask or int indices, or a table with an 'index' column).",
     "aggregator": "multilabel: exponential_moving_average, softmin, mean or min.",
