@@ -3,6 +3,7 @@ the progress bars on stderr. Nothing here computes a result: every number comes 
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ if TYPE_CHECKING:
     from labelaudit.core.report import Report
 
 TERMINAL_ROWS = 25  # rows a terminal table shows when --top is not given
+BAR_ELEMENTS = 50_000_000  # pred_probs elements below which an in-memory run is over too soon for a bar
 
 
 def stdout_is_terminal() -> bool:
@@ -49,11 +51,14 @@ def print_json(doc: dict) -> None:
 
 
 class PassProgress:
-    """A Rich progress bar per pass on stderr (rows/s, ETA); a no-op when disabled."""
+    """One Rich bar per pass on stderr, fitted to the terminal (rows done, rate and time only beside a bar
+    of 20); a no-op when disabled. Rows come in order, from one thread (batching.reported): bars end full."""
 
-    def __init__(self, total_rows: int, enabled: bool):
-        self.total = total_rows
-        self.enabled = enabled
+    console: Any = None  # the Rich console drawn on (stderr unless set)
+    TEXTS = ("{task.description}", "{task.percentage:>3.0f}%", "{task.completed:,}/{task.total:,} rows")
+
+    def __init__(self, total_rows: int, enabled: bool, console: Any = None):
+        self.total, self.enabled, self.console = total_rows, enabled, console or self.console
         self._bar: Any = None
         self._tasks: dict[str, Any] = {}
 
@@ -61,39 +66,40 @@ class PassProgress:
         if self.enabled:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+            from rich.table import Column
             from rich.text import Text
 
             class RowsPerSecond(ProgressColumn):
                 def render(self, task: Any) -> Text:
-                    return Text(
-                        f"{task.speed:,.0f} rows/s" if task.speed else "", style="progress.data.speed"
-                    )
+                    speed = task.finished_speed or task.speed
+                    return Text(f"{speed:,.0f} rows/s" if speed else "", style="progress.data.speed")
 
-            self._bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed:,}/{task.total:,} rows"),
-                RowsPerSecond(),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-                transient=False,
-            )
+            console = self.console or Console(stderr=True)
+            widths = [21, 4, 2 * len(f"{self.total:,}") + 6, 18, 8]  # 21: "D: short-cell margins"
+            widths = widths if console.width - sum(widths) - 6 >= 20 else widths[:2]  # keep a bar of 20
+            fit = [Column(width=w, no_wrap=True, overflow="ellipsis") for w in widths]
+            cols: list[Any] = [TextColumn(t, table_column=c) for t, c in zip(self.TEXTS, fit, strict=False)]
+            if len(fit) > 2:
+                time = TimeRemainingColumn(elapsed_when_finished=True, table_column=fit[4])
+                cols += [RowsPerSecond(fit[3]), time]
+            room = console.width - sum(widths) - len(widths) - 1
+            cols.insert(1, BarColumn(bar_width=min(40, max(5, room))))
+            self._bar = Progress(*cols, console=console, redirect_stdout=False)
             self._bar.__enter__()
         return self
 
     def __call__(self, name: str, rows: int) -> None:
-        if self._bar is None:
-            return
-        if name not in self._tasks:
-            self._tasks[name] = self._bar.add_task(name, total=self.total)
-        self._bar.advance(self._tasks[name], rows)
+        if self._bar is not None:
+            if name not in self._tasks:
+                self._tasks[name] = self._bar.add_task(name, total=self.total)
+            self._bar.advance(self._tasks[name], rows)
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.__exit__(*exc)
 
 
-def progress_enabled(quiet: bool) -> bool:
-    import os
-
-    return not quiet and sys.stderr.isatty() and "NO_COLOR" not in os.environ
+def progress_enabled(quiet: bool, elements: int | None = None) -> bool:
+    """Progress on stderr: on a terminal, without --quiet or NO_COLOR, and (in memory) for a large input."""
+    large = elements is None or elements > BAR_ELEMENTS
+    return large and not quiet and sys.stderr.isatty() and "NO_COLOR" not in os.environ

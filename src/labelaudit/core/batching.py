@@ -16,6 +16,8 @@ from labelaudit.errors import InputError
 BATCH_ELEMENTS = 1 << 18
 
 T = TypeVar("T")
+RowsDone = Callable[[int], None]  # progress of one pass: rows done since the last call
+Progress = Callable[[str, int], None]  # progress of named passes: (pass name, rows done since the last call)
 
 
 def batch_rows(n_classes: int, batch_size: int | None = None) -> int:
@@ -63,6 +65,22 @@ def map_ordered(
             yield pending.popleft().result()
 
 
-def map_batches(func: Callable[[slice], T], n: int, rows: int, n_jobs: int = 1) -> Iterator[T]:
-    """func(slice) for consecutive row slices of [0, n), results yielded in slice order."""
-    return map_ordered(func, row_slices(n, rows), n_jobs, window=4)
+def map_batches(
+    func: Callable[[slice], T], n: int, rows: int, n_jobs: int = 1, progress: RowsDone | None = None
+) -> Iterator[T]:
+    """func(slice) for consecutive row slices of [0, n), results yielded in slice order; with `progress`,
+    each slice's rows are reported as its result comes back (`reported`)."""
+    if progress is None:
+        return map_ordered(func, row_slices(n, rows), n_jobs, window=4)
+    counted = map_ordered(lambda sl: (sl.stop - sl.start, func(sl)), row_slices(n, rows), n_jobs, window=4)
+    return reported(counted, progress)
+
+
+def reported(results: Iterable[tuple[int, T]], progress: RowsDone) -> Iterator[T]:
+    """The results of (rows, result) pairs, each pair's rows reported as it is taken: in order and from
+    the consuming thread, never from a worker, so that a pass ends at exactly its total (the last block
+    included) and a reporter needs no lock. progress(0) comes first: a bar shows as its pass starts."""
+    progress(0)
+    for rows, out in results:
+        progress(rows)
+        yield out

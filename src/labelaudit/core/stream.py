@@ -19,6 +19,7 @@ Two modes:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -28,7 +29,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from labelaudit.core import confident as kn
 from labelaudit.core import select as sel
 from labelaudit.core._noise_rate import STREAM_MISS, STREAM_SAMPLE_ELEMENTS, candidate_block, sample_stride
-from labelaudit.core.batching import map_batches, map_ordered, resolve_n_jobs
+from labelaudit.core.batching import Progress, map_batches, map_ordered, reported, resolve_n_jobs
 from labelaudit.core.confident import class_counts
 from labelaudit.core.constants import C_MIN, EPS, T_MIN
 from labelaudit.core.context import BaseContext
@@ -38,7 +39,6 @@ from labelaudit.core.rank import check_method, scores_of_block
 Block = tuple[int, np.ndarray, np.ndarray]
 BlockItem = Block | Callable[[], Block]  # a block, or a deferred read-and-check that makes one
 Passes = Callable[[], Iterable[BlockItem]]
-Progress = Callable[[str, int], None]  # (pass name, rows done in this call)
 ScoresSink = Callable[[int, np.ndarray], None]  # (first row, scores of a block), called from the workers
 
 ESTIMATION_METHODS = ("off_diagonal", "off_diagonal_calibrated")
@@ -64,15 +64,12 @@ def map_blocks(func: Callable[[Block], T], blocks: Iterable[BlockItem], n_jobs: 
 def run_pass(
     passes: Passes, name: str, func: Callable[[Block], T], n_jobs: int, progress: Progress | None
 ) -> Iterator[T]:
-    """map_blocks over one pass, reporting each block's rows to `progress` under the pass's name."""
-
-    def counted(b: Block) -> T:
-        out = func(b)
-        if progress is not None:
-            progress(name, len(b[1]))
-        return out
-
-    return map_blocks(counted, passes(), n_jobs)
+    """map_blocks over one pass; each block's rows go to `progress` under the pass's name as its result
+    comes back, in block order and from this thread (batching.reported), whatever the workers."""
+    if progress is None:
+        return map_blocks(func, passes(), n_jobs)
+    counted = map_blocks(lambda b: (len(b[1]), func(b)), passes(), n_jobs)
+    return reported(counted, functools.partial(progress, name))
 
 
 class _StreamMargins:
@@ -111,7 +108,7 @@ class _StreamMargins:
                     got[k] = (pb[rows][:, targets] - pb[rows, k][:, None]).T
             return got
 
-        for got in ctx.run_pass("D: margins of short cells", part):
+        for got in ctx.run_pass("D: short-cell margins", part):
             for k, m in got.items():
                 out[k][:, filled[k] : filled[k] + m.shape[1]] = m
                 filled[k] += m.shape[1]

@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from labelaudit.errors import InputError
 from labelaudit.io import outputs
+
+if TYPE_CHECKING:
+    from labelaudit.core.batching import Progress
+    from labelaudit.core.simulate import Simulation
 
 ROW_FORMATS = (".csv", ".tsv", ".parquet", ".json", ".jsonl")
 # Errors that only a write can cause: named as the output's, whoever raised them.
@@ -255,3 +261,21 @@ class NpyStreamWriter:
             self._ctx.__exit__(InputError, short, None)  # removes the temporary file
             raise short
         return self._ctx.__exit__(exc_type, exc, tb)
+
+
+def write_simulation(
+    out_dir: str, sim: Simulation, sharpness: float, dtype: str, rows: int, progress: Progress | None = None
+) -> None:
+    """simulate's files in `out_dir`: pred_probs.npy drawn and written in blocks of `rows` rows (each
+    block's rows reported to `progress` once written), then the labels, true labels, noise matrix and
+    prior."""
+    path = functools.partial(os.path.join, out_dir)
+    with NpyStreamWriter(path("pred_probs.npy"), (len(sim.labels), len(sim.prior)), dtype) as w:
+        for block in sim.pred_probs_blocks(sharpness, dtype, rows):
+            w.write(block)
+            if progress is not None:
+                progress("writing pred_probs", len(block))
+    write_npy(path("labels.npy"), sim.labels.astype(np.int64))
+    write_npy(path("true_labels.npy"), sim.true_labels.astype(np.int64))
+    write_npy(path("noise_matrix.npy"), sim.noise_matrix)
+    write_npy(path("prior.npy"), sim.prior)

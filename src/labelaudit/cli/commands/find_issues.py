@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from labelaudit.cli import options as o
+from labelaudit.cli import render
 from labelaudit.cli.app import app, command
 from labelaudit.cli.common import (
     check_outputs,
@@ -29,6 +30,7 @@ def find_issues(
     max_issues: o.MaxIssues = None,
     max_issue_rate: o.MaxIssueRate = None,
     baseline: o.Baseline = None,
+    baseline_any_data: o.BaselineAnyData = False,
     output: o.Output = None,
     mask: o.Mask = False,
     fmt: o.Format = None,
@@ -90,7 +92,7 @@ def find_issues(
     elif low_memory:
         from labelaudit.cli.commands.batched import run_stream
 
-        if baseline is not None:
+        if baseline is not None or baseline_any_data:
             raise InputError("--baseline is not available with --low-memory yet")
         path = o.one_model(pred_probs, "--low-memory")
         ds, report = run_stream("find-issues", labels, path, read, detection, listing, quiet=quiet, **perf)
@@ -100,8 +102,9 @@ def find_issues(
         ds, ctx, ensemble = load_models(
             labels, pred_probs, read, weight_by=weight_by.value, weights=weights, **perf
         )
-        base, names = load_baseline(baseline, "find-issues", ds.k, ds.class_names, id_column), ds.class_names
-        report = find(
-            ctx, detection(ds.k), listing, baseline=base, class_names=names, ids=ds.ids, ensemble=ensemble
-        )
+        base, names = load_baseline(baseline, ds, id_column, baseline_any_data), ds.class_names
+        with render.PassProgress(ds.n, render.progress_enabled(quiet, ds.n * ds.k)) as ctx.progress:
+            report = find(
+                ctx, detection(ds.k), listing, baseline=base, class_names=names, ids=ds.ids, ensemble=ensemble
+            )
     finish(report, ds.files, output=output, fmt=fmt, quiet=quiet, labels_path=labels)
