@@ -72,9 +72,12 @@ def test_health_json_equals_library(runner, cifar):
     assert doc["health_score"] == la.overall_label_health_score(y, p)
     n_off = la.num_label_issues(y, p)
     assert doc["n_issues"] == n_off and doc["health_score"] == 1 - n_off / 10000
-    # The score's count (off-diagonal of the confident joint) is not what find-issues flags: both are there.
+    # The score's count (off-diagonal of the confident joint) and the calibrated estimate: both are there
+    # (on this set the calibrated estimate is also what find-issues flags).
     assert (
-        doc["n_flagged"] == len(la.find_label_issues(y, p, return_indices_ranked_by="self_confidence")) == 284
+        doc["n_issues_calibrated"]
+        == 284
+        == len(la.find_label_issues(y, p, return_indices_ranked_by="self_confidence"))
     )
     assert sum(r["label_issues"] for r in doc["classes"]) == 284 != n_off == 244
     check_classes(doc["classes"], y, p, names=NAMES)
@@ -121,7 +124,7 @@ def test_health_json_absent_classes(runner):
     assert "min_examples_per_class" not in res.stderr  # find-issues' warning: health only counts its flags
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert doc["n_flagged"] == int(la.find_label_issues(y, p).sum())
+        assert doc["n_issues_calibrated"] == int(la.rank_classes_by_label_quality(y, p)["label_issues"].sum())
 
 
 def test_health_num_examples(runner, cifar):
@@ -150,7 +153,7 @@ def test_health_output_json_is_the_report(runner, cifar, tmp_path):
     assert (
         res.stderr.strip()
         == f"label health score {la.overall_label_health_score(*cifar):.4f} (244 estimated issues in 10000 "
-        f"examples, K=10; find-issues flags 284); wrote {out}"
+        f"examples, K=10; calibrated estimate 284); wrote {out}"
     )
     written = json.loads(out.read_text())
     printed = json.loads(
@@ -188,10 +191,10 @@ def test_health_table_k10_heatmap(runner, cifar, cifar_score):
     y, p = cifar
     out = run(runner, "health", "-l", L, "-p", P, "--format", "table", "--class-names", NAMES_FILE).stdout
     n_off = la.num_label_issues(y, p)
-    n_flagged = len(la.find_label_issues(y, p, return_indices_ranked_by="self_confidence"))
+    calibrated = int(la.rank_classes_by_label_quality(y, p)["label_issues"].sum())
     assert (
         f"Label health score: {cifar_score:.4f} ({n_off} estimated issues in 10000 examples, K=10; "
-        f"find-issues flags {n_flagged})" in out
+        f"calibrated estimate {calibrated})" in out
     )
     total = int(la.rank_classes_by_label_quality(y, p)["label_issues"].sum())
     assert f"Classes, most problematic first (label issues: {total} in all, the calibrated estimate)" in out

@@ -140,7 +140,9 @@ def command(func: Callable) -> Callable:
                 outputs.silence_stdout()
                 raise typer.Exit(141) from None
             except MemoryError:
-                err("Error: out of memory; try a smaller --batch-size")
+                err(
+                    "Error: out of memory; `labelaudit batched` streams pred_probs in bounded memory (--memory-limit)"
+                )
                 raise typer.Exit(2) from None
             except (typer.Exit, typer.Abort):
                 raise

@@ -97,7 +97,8 @@ class InMemoryMargins:
         def part(sl: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             return candidate_block(p[sl], y[sl], bounds, sl.start)
 
-        parts = list(map_batches(part, ctx.n, batch_rows(ctx.k, ctx.batch_size), ctx.n_jobs))
+        rows, progress = batch_rows(ctx.k, ctx.batch_size), ctx.pass_progress("noise-rate candidates")
+        parts = list(map_batches(part, ctx.n, rows, ctx.n_jobs, progress))
         return tuple(np.concatenate([q[i] for q in parts]) for i in range(3))
 
     def class_margins(self, cells: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
@@ -128,7 +129,8 @@ def select(ctx: BaseContext, need: np.ndarray, classes: list[int]) -> np.ndarray
     source = ctx.margins
     need = need.copy()
     np.fill_diagonal(need, 0)
-    need[:, [c for c in range(k_all) if c not in set(classes)]] = 0
+    allowed = set(classes)
+    need[:, [c for c in range(k_all) if c not in allowed]] = 0
     need = np.maximum(need, 0)
     mask = np.zeros(n, dtype=bool)
     counts = ctx.counts
@@ -157,6 +159,38 @@ def select(ctx: BaseContext, need: np.ndarray, classes: list[int]) -> np.ndarray
         for k, m in source.class_margins(failed_cells).items():
             targets = failed_cells[k]
             mask[_select_from_margins(m, ctx.groups.members(k), need[targets, k])] = True
+    return mask
+
+
+def select_cells(ctx: BaseContext, prune: kn.Cells, classes: list[int]) -> np.ndarray:
+    """select() with the prune counts given as non-zero Cells in given-label rows (cell (k, j) holds
+    need[j, k]), for many classes: the per-class route runs on the cells; the sampled route, taken when
+    the classes have many targets each (so K * K is at most a few times the number of cells), on the
+    dense matrix. The same mask as select(ctx, prune.dense().T, classes)."""
+    n, k_all = ctx.n, ctx.k
+    rows, cols, val = prune.rows, prune.cols, prune.values
+    counts = ctx.counts
+    keep = (rows != cols) & (val > 0) & np.isin(rows, np.asarray(classes, dtype=np.int64))
+    rows, cols, val = rows[keep], cols[keep], val[keep]
+    mask = np.zeros(n, dtype=bool)
+    # A cell asking for every member of its class flags the whole class.
+    whole = np.unique(rows[(val >= counts[rows]) & (counts[rows] > 0)])
+    for k in whole.tolist():
+        mask[ctx.groups.members(k)] = True
+    rest = ~np.isin(rows, whole)
+    rows, cols, val = rows[rest], cols[rest], val[rest]
+    active, starts = np.unique(rows, return_index=True)
+    if len(active) == 0:
+        return mask
+    sparse = (len(rows) / len(active) + 1) * 4 < k_all
+    if not (ctx.margins.random_access and (sparse or n * k_all <= DIRECT_ELEMENTS)):
+        return select(ctx, prune.dense().T, classes)
+    ends = np.append(starts[1:], len(rows))
+    spans = {k: (s, e) for k, s, e in zip(active.tolist(), starts.tolist(), ends.tolist(), strict=True)}
+    cells = {k: cols[s:e] for k, (s, e) in spans.items()}  # targets in increasing order, as flatnonzero
+    for k, m in ctx.margins.class_margins(cells).items():
+        s, e = spans[k]
+        mask[_select_from_margins(m, ctx.groups.members(k), val[s:e])] = True
     return mask
 
 

@@ -6,16 +6,24 @@ scores, the health report and the CLI instead of re-reading pred_probs for each.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from labelaudit.core import confident as kn
-from labelaudit.core.batching import resolve_n_jobs
+from labelaudit.core.batching import Progress, RowsDone, resolve_n_jobs
 from labelaudit.core.checks import check_inputs
 from labelaudit.core.confident import class_counts
-from labelaudit.core.count import _floored, calibrate_confident_joint, estimate_joint
+from labelaudit.core.constants import TINY
+from labelaudit.core.count import (
+    _floored,
+    calibrate_cells,
+    calibrate_confident_joint,
+    estimate_joint,
+    floored_cells,
+)
 
 if TYPE_CHECKING:
     from labelaudit.core._noise_rate import MarginSource
@@ -49,6 +57,12 @@ class BaseContext:
         self._thresholds: np.ndarray | None = None
         self._rows: kn.RowPass | None = None
         self._cj_cal: np.ndarray | None = None
+        self._cells_cal: kn.Cells | None = None
+        self.progress: Progress | None = None  # told the rows of each full pass over pred_probs
+
+    def pass_progress(self, name: str) -> RowsDone | None:
+        """What one full pass over pred_probs, named `name`, reports its rows to (None: no progress)."""
+        return None if self.progress is None else functools.partial(self.progress, name)
 
     # -- supplied by a subclass
     @property
@@ -99,16 +113,37 @@ class BaseContext:
         return self._thresholds
 
     @property
+    def sparse(self) -> bool:
+        """Whether the row pass kept the confident joint as cells (K >= confident.SPARSE_MIN_K): then
+        calibration and pruning run on the cells, and the (K, K) matrices are only formed on request."""
+        return self.rows.confident_joint is None
+
+    @property
     def confident_joint_uncalibrated(self) -> NDArray[np.int64]:
-        return _floored(self.rows.confident_joint)
+        return _floored(self.rows.dense_joint())
 
     @property
     def confident_joint(self) -> NDArray[np.int64]:
+        """(K, K) int64 calibrated confident joint (formed from the cells when the context is sparse)."""
         if self._cj_cal is None:
-            self._cj_cal = calibrate_confident_joint(
-                self.confident_joint_uncalibrated, self.labels, _column_major=True
-            )
+            if self.sparse:
+                self._cj_cal = self.confident_cells.dense()
+            else:
+                self._cj_cal = calibrate_confident_joint(
+                    self.confident_joint_uncalibrated, self.labels, _column_major=True
+                )
         return self._cj_cal
+
+    @property
+    def confident_cells(self) -> kn.Cells:
+        """The calibrated confident joint's non-zero cells (the dense result's cells when not sparse)."""
+        if self._cells_cal is None:
+            if self.sparse:
+                assert self.rows.cells is not None
+                self._cells_cal = calibrate_cells(floored_cells(self.rows.cells), self.counts)
+            else:
+                self._cells_cal = kn.Cells.from_dense(self.confident_joint)
+        return self._cells_cal
 
     def off_diagonal_issues(self) -> NDArray[np.intp]:
         """Increasing indices counted off the diagonal whose label does not win the nudged argmax."""
@@ -118,6 +153,10 @@ class BaseContext:
     def num_issues(self, estimation_method: str = "off_diagonal") -> int:
         if estimation_method == "off_diagonal":
             return len(self.off_diagonal_issues())
+        if self.sparse:  # estimate_joint re-calibrates the (C-ordered) calibrated joint, then its trace
+            again = calibrate_cells(self.confident_cells, self.counts, column_major=False)
+            diag = again.diagonal() / max(float(again.values.sum()), TINY)
+            return int(np.rint((1.0 - np.add.reduce(diag)) * self.n))
         joint = estimate_joint(self.labels, None, confident_joint=self.confident_joint)
         return int(np.rint((1.0 - np.trace(joint)) * self.n))
 
@@ -164,7 +203,12 @@ class Context(BaseContext):
     def rows(self) -> kn.RowPass:
         if self._rows is None:
             self._rows = kn.confident_rows(
-                self.labels, self.pred_probs, self.thresholds, self.batch_size, self.n_jobs
+                self.labels,
+                self.pred_probs,
+                self.thresholds,
+                self.batch_size,
+                self.n_jobs,
+                progress=self.pass_progress("confident joint"),
             )
         return self._rows
 

@@ -114,7 +114,7 @@ def _confident_joint(
         if t.shape != (k,):
             raise InputError(f"thresholds must have shape ({k},), got {t.shape}")
     rp = kn.confident_rows(y, p, t, batch_size)
-    cj = _floored(rp.confident_joint)
+    cj = _floored(rp.dense_joint())
     if calibrate:
         cj = calibrate_confident_joint(cj, y, _column_major=True)
     return cj, rp
@@ -169,6 +169,163 @@ def round_rows(matrix: ArrayLike) -> NDArray[np.int64]:
         out[i] = np.where(finite, r, 0).astype(np.int64)
         out[i, ~finite] = _INT64_MIN
     return out
+
+
+# ---------------------------------------------------------------------------- the joint as non-zero cells
+
+
+def sparse_sums(group: np.ndarray, pos: np.ndarray, values: np.ndarray, length: int) -> np.ndarray:
+    """np.add.reduce of dense float64 vectors of `length` entries that are zero except at the given
+    entries, bit for bit, without forming them: one sum per distinct `group`, in increasing group order.
+
+    Entries are (group, position, value), sorted by (group, position), positions unique within a group,
+    no value -0.0 (then a zero sub-sum is exact: x + 0.0 == x). numpy sums pairwise (see
+    confident.pairwise_sums): a run of more than PW_BLOCK is split after (n // 2) rounded down to a
+    multiple of 8; a shorter run uses 8 interleaved accumulators, then adds its last n % 8 values in order.
+    Only runs holding an entry are visited: O(entries * log(length))."""
+    key = group.astype(np.int64) * length + pos
+    ug, first = np.unique(group, return_index=True)
+    if not len(ug):
+        return np.zeros(0, dtype=np.float64)
+    s = ug.astype(np.int64) * length
+    n = np.full(len(ug), length, dtype=np.int64)
+    lo = first.astype(np.int64)
+    hi = np.append(lo[1:], len(key))
+    levels: list[tuple[np.ndarray, ...]] = []  # (starts, lengths, entry spans, split, left, right child)
+    while True:
+        split = n > kn.PW_BLOCK
+        if not split.any():
+            none = np.zeros(0, dtype=np.int64)
+            levels.append((s, n, lo, hi, split, none, none))
+            break
+        half = n[split] // 2
+        half -= half % 8
+        mid = s[split] + half
+        cut = np.searchsorted(key, mid)
+        cs = np.stack([s[split], mid], axis=1).ravel()
+        cn = np.stack([half, n[split] - half], axis=1).ravel()
+        clo = np.stack([lo[split], cut], axis=1).ravel()
+        chi = np.stack([cut, hi[split]], axis=1).ravel()
+        keep = chi > clo
+        child = np.full(len(cs), -1, dtype=np.int64)
+        child[keep] = np.arange(int(np.count_nonzero(keep)))
+        levels.append((s, n, lo, hi, split, child[0::2], child[1::2]))
+        s, n, lo, hi = cs[keep], cn[keep], clo[keep], chi[keep]
+    below = np.zeros(0, dtype=np.float64)
+    for s, n, lo, hi, split, left, right in reversed(levels):
+        out = np.empty(len(s), dtype=np.float64)
+        leaf = ~split
+        if leaf.any():
+            out[leaf] = _sparse_block_sums(key, values, s[leaf], n[leaf], lo[leaf], hi[leaf])
+        if split.any():
+            zero = np.zeros(1, dtype=np.float64)
+            padded = np.concatenate([below, zero])  # index -1: an empty half sums to 0.0
+            out[split] = padded[left] + padded[right]
+        below = out
+    return below + 0.0  # the reduction starts from +0.0
+
+
+def _sparse_block_sums(
+    key: np.ndarray, values: np.ndarray, s: np.ndarray, n: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
+    """numpy's sum of runs of at most PW_BLOCK values, zero but at the entries key[lo:hi] of each run."""
+    m = hi - lo
+    run = np.repeat(np.arange(len(s)), m)
+    idx = np.arange(int(m.sum())) - np.repeat(np.cumsum(m) - m, m) + np.repeat(lo, m)
+    off = key[idx] - s[run]
+    v = values[idx]
+    body = (n - n % 8)[run]
+    in_body = off < body
+    lane, step = off % 8, off // 8
+    acc = np.zeros((len(s), 8), dtype=np.float64)
+    for t in range(kn.PW_BLOCK // 8):  # each accumulator adds its values in order
+        at = in_body & (step == t)
+        acc[run[at], lane[at]] += v[at]
+    res = ((acc[:, 0] + acc[:, 1]) + (acc[:, 2] + acc[:, 3])) + (
+        (acc[:, 4] + acc[:, 5]) + (acc[:, 6] + acc[:, 7])
+    )
+    tail = off - body
+    for t in range(7):  # then the last n % 8 values, in order
+        at = ~in_body & (tail == t)
+        res[run[at]] += v[at]
+    return res
+
+
+def floored_cells(cells: kn.Cells) -> kn.Cells:
+    """_floored on Cells: every diagonal cell at least 1."""
+    k = cells.k
+    diag = np.arange(k, dtype=np.int64) * (k + 1)
+    codes = np.union1d(cells.codes, diag)
+    vals = np.zeros(len(codes), dtype=np.int64)
+    vals[np.searchsorted(codes, cells.codes)] = cells.values
+    on = np.searchsorted(codes, diag)
+    vals[on] = np.maximum(vals[on], 1)
+    return kn.Cells(k, codes, vals)
+
+
+def calibrate_cells(cells: kn.Cells, class_count: np.ndarray, *, column_major: bool = True) -> kn.Cells:
+    """calibrate_confident_joint on the non-zero cells of a joint (column_major: one built internally,
+    else one passed in as a C-ordered matrix): the same elementwise arithmetic, with the normalising total
+    summed in that memory order and each row's total in index order, exactly as numpy sums the dense
+    arrays (sparse_sums). Returns the non-zero int64 Cells."""
+    k = cells.k
+    rows, cols, v = cells.rows, cells.cols, cells.values
+    starts = cells.row_starts
+    cum = np.concatenate(([0], np.cumsum(v)))
+    row_totals = cum[starts[1:]] - cum[starts[:-1]]
+    a = v / np.maximum(row_totals, TINY)[rows] * class_count[rows]
+    if column_major:
+        order = np.argsort(cols * k + rows, kind="stable")
+        pos, a_pos = (cols * k + rows)[order], a[order]
+    else:
+        pos, a_pos = cells.codes, a
+    total = sparse_sums(np.zeros(len(v), dtype=np.int64), pos, a_pos, k * k)
+    t = total[0] if len(total) else np.float64(0.0)
+    b = a / max(t, TINY) * class_count.sum()
+    return round_cells(kn.Cells(k, cells.codes, b))
+
+
+def round_cells(cells: kn.Cells) -> kn.Cells:
+    """round_rows of the dense matrix of float64 `cells` (values >= 0, finite), on the cells: rows whose
+    repair would reach a zero cell are rounded densely. Returns the non-zero int64 Cells."""
+    k, v, codes = cells.k, cells.values, cells.codes
+    rows, cols = cells.rows, cells.cols
+    r = np.rint(v)
+    present = np.unique(rows)
+    target = np.zeros(k)
+    target[present] = np.rint(sparse_sums(rows, cols, v, k))
+    cur = np.zeros(k)
+    np.add.at(cur, rows, r)  # integral values: exact in any order
+    starts = cells.row_starts
+    out = r.copy()
+    dense_rows: dict[int, np.ndarray] = {}
+    for a in np.flatnonzero(np.abs(cur - target) > EPS).tolist():
+        seg = slice(int(starts[a]), int(starts[a + 1]))
+        res = v[seg] - r[seg]
+        d = float(np.rint(target[a] - cur[a]))
+        count = int(min(abs(d), k))
+        # the dense order: a stable ascending sort of the residuals, reversed when adding units
+        pick = np.flatnonzero(res > 0) if d > 0 else np.flatnonzero(res < 0)
+        if count > len(pick):  # zero cells would be reached: round this row densely
+            row = np.zeros(k)
+            row[cols[seg]] = v[seg]
+            dense_rows[a] = round_rows(row[None, :])[0]
+            continue
+        if d > 0:
+            pick = pick[np.lexsort((-cols[seg][pick], -res[pick]))]
+        else:
+            pick = pick[np.lexsort((cols[seg][pick], res[pick]))]
+        out[seg.start + pick[:count]] += 1 if d > 0 else -1
+    vals = out.astype(np.int64)
+    if dense_rows:
+        redo = np.isin(rows, list(dense_rows))
+        extra = [a * k + np.flatnonzero(row) for a, row in dense_rows.items()]
+        extra_vals = [row[row != 0] for row in dense_rows.values()]
+        codes = np.concatenate([codes[~redo], *extra]).astype(np.int64)
+        vals = np.concatenate([vals[~redo], *extra_vals]).astype(np.int64)
+        order = np.argsort(codes, kind="stable")
+        codes, vals = codes[order], vals[order]
+    return kn.Cells(k, codes, vals).nonzero()
 
 
 def estimate_joint(
@@ -253,6 +410,62 @@ def estimate_latent(
         py = clip_values(py, PY_MIN_CONV, 1.0, 1.0)
         nm, inv = clip_noise_rates(nm), clip_noise_rates(inv)
     return py, nm, inv
+
+
+def _clip_cells(
+    rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, k: int, pairwise_by_row: bool
+) -> np.ndarray:
+    """clip_noise_rates on cells stored as (rows, cols) in row-major order. The dense column sums are
+    those of the matrix's memory layout: a C-ordered matrix (rows = its rows) sums each column down the
+    rows one by one; for pairwise_by_row the matrix is the transpose of the stored cells, held
+    column-major, and each of its columns (a stored row) is summed pairwise."""
+    off = rows != cols
+    out = vals.copy()
+    out[off] = np.clip(vals[off], 0, NR_MAX)
+    sums = np.zeros(k)
+    if pairwise_by_row:
+        if len(rows):
+            sums[np.unique(rows)] = sparse_sums(rows, cols, out, k)
+        return out / np.maximum(sums, TINY)[rows]
+    np.add.at(sums, cols, out)  # in row-major cell order: down each column in row order
+    return out / np.maximum(sums, TINY)[cols]
+
+
+def estimate_latent_cells(
+    cells: kn.Cells, class_count: np.ndarray, *, converge_latent_estimates: bool = False
+) -> tuple[NDArray[np.float64], kn.Cells, kn.Cells]:
+    """estimate_latent with py_method 'cnt' of a confident joint held as non-zero Cells: (py (K,),
+    noise matrix Cells, inverse noise matrix Cells), each matrix in its own orientation and with the
+    dense results' values, the column sums of §7.4 taken in the dense arrays' memory order."""
+    k = cells.k
+    rows, cols, v = cells.rows, cells.cols, cells.values
+    ps = class_count / float(class_count.sum())
+    given_totals = np.zeros(k, dtype=np.int64)
+    true_totals = np.zeros(k, dtype=np.int64)
+    np.add.at(given_totals, rows, v)
+    np.add.at(true_totals, cols, v)
+    diag = rows == cols
+    nm = v / np.maximum(true_totals.astype(np.float64), TINY)[cols]  # (a, b): P(given a | true b)
+    inv = v / np.maximum(given_totals.astype(np.float64), TINY)[rows]  # stored at (a, b): INV[b, a]
+
+    def prior(nm: np.ndarray, inv: np.ndarray) -> np.ndarray:
+        d_nm, d_inv = np.zeros(k), np.zeros(k)
+        d_nm[rows[diag]], d_inv[rows[diag]] = nm[diag], inv[diag]
+        return clip_values(d_inv / np.maximum(d_nm, TINY) * ps, C_MIN, 1.0, 1.0)
+
+    py = prior(nm, inv)
+    nm, inv = _clip_cells(rows, cols, nm, k, False), _clip_cells(rows, cols, inv, k, True)
+    if converge_latent_estimates:
+        for _ in range(3):
+            for _ in range(5):
+                inv = _clip_cells(rows, cols, nm * py[cols] / np.maximum(ps, TINY)[rows], k, True)
+                py = prior(nm, inv)
+            nm = _clip_cells(rows, cols, inv * ps[rows] / np.maximum(py, TINY)[cols], k, False)
+        py = clip_values(py, PY_MIN_CONV, 1.0, 1.0)
+        nm, inv = _clip_cells(rows, cols, nm, k, False), _clip_cells(rows, cols, inv, k, True)
+    t_codes = cols * k + rows
+    order = np.argsort(t_codes, kind="stable")
+    return py, kn.Cells(k, cells.codes, nm), kn.Cells(k, t_codes[order], inv[order])
 
 
 def estimate_py_and_noise_matrices_from_probabilities(

@@ -10,8 +10,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from labelaudit.core import _noise_rate
 from labelaudit.core import select as sel
+from labelaudit.core.confident import Cells
 from labelaudit.core.context import BaseContext, Context
-from labelaudit.core.count import round_rows
+from labelaudit.core.count import round_cells, round_rows, sparse_sums
 from labelaudit.core.rank import check_method, order_rows, scores_for_rows
 from labelaudit.errors import InputError, LabelauditWarning
 
@@ -76,6 +77,109 @@ def prune_counts(
         return round_rows(t)
 
 
+def prune_cells(
+    cells: Cells,
+    *,
+    frac_noise: float = 1.0,
+    min_examples_per_class: int = 1,
+    num_to_remove_per_class: ArrayLike | None = None,
+    class_counts: NDArray[np.integer[Any]] | None = None,
+) -> Cells:
+    """prune_counts of a confident joint given as non-zero Cells, on its cells: the result in given-label
+    rows, cell (k, j) = M[j, k], non-zero cells only. The same elementwise arithmetic; the frac_noise
+    remainder of each class is summed as numpy sums the dense column (count.sparse_sums).
+
+    With num_to_remove_per_class (needs class_counts; frac_noise and the counts >= 0), step 4's sums run
+    in the dense arrays' order too. A class whose step-4 row is not finite (u = 0, or a true class that
+    no example reaches) keeps only its diagonal: the dense matrix holds the most negative int64 there,
+    which no filter prunes."""
+    k = cells.k
+    cells = cells.nonzero()
+    rows, cols = cells.rows, cells.cols
+    m0 = cells.values.astype(np.float64)
+    diag = cells.diagonal().astype(np.float64)
+    new_diag = np.maximum(diag, min_examples_per_class)
+    delta = new_diag - diag
+    spread = np.maximum(np.bincount(rows, minlength=k) - 1, 1)
+    off = rows != cols
+    r_off, c_off = rows[off], cols[off]
+    m1 = np.maximum(m0[off] - (delta / spread)[r_off], 0)
+    if frac_noise != 1.0:
+        scaled = m1 * frac_noise
+        kept = m1 - scaled
+        moved = np.zeros(k)
+        if len(r_off):
+            moved[np.unique(r_off)] = sparse_sums(r_off, c_off, kept, k)
+        m2_off, m2_diag = scaled, new_diag + moved
+    else:
+        m2_off, m2_diag = m1, new_diag
+    codes = np.concatenate([cells.codes[off], np.arange(k, dtype=np.int64) * (k + 1)])
+    vals = np.concatenate([np.trunc(m2_off), np.trunc(m2_diag)]).astype(np.int64)
+    order = np.argsort(codes, kind="stable")
+    m3 = Cells(k, codes[order], vals[order]).nonzero()
+    if num_to_remove_per_class is None:
+        return m3
+    if class_counts is None:
+        raise InputError("prune_cells needs class_counts with num_to_remove_per_class")
+    return _rescale_cells(m3, np.asarray(num_to_remove_per_class, dtype=np.float64), class_counts)
+
+
+def _rescale_cells(m3: Cells, r: np.ndarray, class_counts: NDArray[np.integer[Any]]) -> Cells:
+    """prune_counts' step 4 on the cells of M3 (given-label rows: cell (g, i) = M3[i, g])."""
+    k = m3.k
+    if r.shape != (k,):
+        raise InputError(f"num_to_remove_per_class must have {k} entries, got {r.shape}")
+    given, true, v = m3.rows, m3.cols, m3.values
+    row_sums = np.zeros(k, dtype=np.int64)  # S_i: the total of row i of M3
+    np.add.at(row_sums, true, v)
+    diag_t = (class_counts - r).astype(np.float64)
+    if not (row_sums > 0).all():  # some q column is 0 / 0: every row of T is NaN but its diagonal
+        live = np.zeros(k, dtype=bool)
+        q = u = np.zeros(0)
+    else:
+        q = v / row_sums[given]  # Q[i, g] = M3[i, g] / S_g, at cell (g, i)
+        u = np.zeros(k)
+        np.add.at(u, true, q)  # Q's rows summed left to right (Q is column-major), zeros add nothing
+        on = given == true
+        q_diag = np.zeros(k)
+        q_diag[true[on]] = q[on]
+        u = u - q_diag
+        with np.errstate(divide="ignore", invalid="ignore"):
+            live = np.isfinite(r / u) & (u != 0)
+    # T in its own rows (true class i), off-diagonal cells of the live rows plus every diagonal
+    keep = np.zeros(len(v), dtype=bool) if not len(q) else (given != true) & live[true]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_off = q[keep] * r[true[keep]] / u[true[keep]] if len(q) else np.zeros(0)
+    codes = np.concatenate([true[keep] * k + given[keep], np.arange(k, dtype=np.int64) * (k + 1)])
+    vals = np.concatenate([t_off, diag_t])
+    order = np.argsort(codes, kind="stable")
+    codes, vals = codes[order], vals[order]
+    lives = live[codes // k]
+    rounded = round_cells(Cells(k, codes[lives], vals[lives])) if lives.any() else None
+    dead = np.flatnonzero(~live)
+    out_codes = [dead * (k + 1)]
+    out_vals = [np.rint(diag_t[dead]).astype(np.int64)]
+    if rounded is not None:
+        out_codes.append(rounded.codes)
+        out_vals.append(rounded.values)
+    t_codes, t_vals = np.concatenate(out_codes), np.concatenate(out_vals)
+    g_codes = (t_codes % k) * k + t_codes // k  # back to given-label rows
+    order = np.argsort(g_codes, kind="stable")
+    return Cells(k, g_codes[order], t_vals[order]).nonzero()
+
+
+def _cells_apply(frac_noise: float, num_to_remove_per_class: ArrayLike | None) -> bool:
+    """Whether prune_cells reproduces prune_counts: always without num_to_remove_per_class; with it, for
+    frac_noise >= 0 and finite counts >= 0 (negative ones could give -0.0, whose sums differ in sign)."""
+    if num_to_remove_per_class is None:
+        return True
+    r = np.asarray(num_to_remove_per_class)
+    if r.dtype.kind not in "iuf":
+        return False
+    r = r.astype(np.float64)
+    return frac_noise >= 0 and bool(np.isfinite(r).all() and (r >= 0).all())
+
+
 def _warn_few(classes: list[int], m_min: int) -> None:
     if classes:
         warnings.warn(
@@ -98,19 +202,22 @@ def _prunable(ctx: BaseContext, m_min: int) -> list[int]:
     return [k for k in range(ctx.k) if counts[k] > max(m_min, 1)]
 
 
-def _prune_by_class(ctx: BaseContext, prune: np.ndarray, m_min: int) -> np.ndarray:
+def _prune_by_class(ctx: BaseContext, prune: np.ndarray | Cells, m_min: int) -> np.ndarray:
     mask = np.zeros(ctx.n, dtype=bool)
     groups, sc = ctx.groups, ctx.self_confidence
+    diag = prune.diagonal() if isinstance(prune, Cells) else np.diagonal(prune)
     for k in _prunable(ctx, m_min):
         n_k = int(groups.counts[k])
-        q = n_k - int(prune[k, k])
+        q = n_k - int(diag[k])
         if q >= 1:
             members = groups.members(k)
             mask[members[sel.select_smallest(sc[members], q)]] = True
     return mask
 
 
-def _prune_by_noise_rate(ctx: BaseContext, prune: np.ndarray, m_min: int) -> np.ndarray:
+def _prune_by_noise_rate(ctx: BaseContext, prune: np.ndarray | Cells, m_min: int) -> np.ndarray:
+    if isinstance(prune, Cells):
+        return _noise_rate.select_cells(ctx, prune, _prunable(ctx, m_min))
     return _noise_rate.select(ctx, prune, _prunable(ctx, m_min))
 
 
@@ -232,14 +339,23 @@ def issue_rows(
         if num_to_remove_per_class is not None:
             raise InputError(f"num_to_remove_per_class is not supported with filter_by={filter_by!r}")
     if filter_by in PRUNE_FILTERS:
-        cj = ctx.confident_joint if confident_joint is None else np.asarray(confident_joint)
-        prune = prune_counts(
-            cj,
-            ctx.counts,
-            frac_noise=frac_noise,
-            num_to_remove_per_class=num_to_remove_per_class,
-            min_examples_per_class=min_examples_per_class,
-        )
+        prune: np.ndarray | Cells
+        if confident_joint is None and ctx.sparse and _cells_apply(frac_noise, num_to_remove_per_class):
+            prune = prune_cells(
+                ctx.confident_cells,
+                frac_noise=frac_noise,
+                min_examples_per_class=min_examples_per_class,
+                num_to_remove_per_class=num_to_remove_per_class,
+                class_counts=ctx.counts,
+            )
+        else:  # a confident_joint passed in is a (K, K) array already
+            prune = prune_counts(
+                ctx.confident_joint if confident_joint is None else np.asarray(confident_joint),
+                ctx.counts,
+                frac_noise=frac_noise,
+                num_to_remove_per_class=num_to_remove_per_class,
+                min_examples_per_class=min_examples_per_class,
+            )
         if filter_by == "prune_by_class":
             mask = _prune_by_class(ctx, prune, min_examples_per_class)
         elif filter_by == "prune_by_noise_rate":

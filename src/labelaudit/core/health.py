@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from labelaudit.core import confident as kn
 from labelaudit.core.context import Context
-from labelaudit.core.count import estimate_joint
+from labelaudit.core.count import calibrate_cells, estimate_joint, estimate_latent_cells, sparse_sums
 from labelaudit.core.report import Report, head, named_classes, score_gate
 
 EPS_DS = 1e-6  # lower clip of denominators in the dataset tables
@@ -55,12 +56,16 @@ def _joint_and_count(
 def class_table(joint: NDArray[np.float64], num_examples: int) -> dict[str, np.ndarray]:
     """Per-class label issues and noise from a (K, K) joint (rows = given label), sorted by label quality
     score ascending, ties by class index."""
-    diag = np.diagonal(joint)
-    given = joint.sum(axis=1)
-    true = joint.sum(axis=0)
+    return _class_table(np.diagonal(joint), joint.sum(axis=1), joint.sum(axis=0), num_examples)
+
+
+def _class_table(
+    diag: np.ndarray, given: np.ndarray, true: np.ndarray, num_examples: int
+) -> dict[str, np.ndarray]:
+    """class_table from the joint's diagonal, row totals and column totals (K,)."""
     noise = (given - diag) / np.maximum(given, EPS_DS)
     table = {
-        "class_index": np.arange(len(joint)),
+        "class_index": np.arange(len(diag)),
         "label_issues": np.rint((given - diag) * num_examples).astype(np.int64),
         "inverse_label_issues": np.rint((true - diag) * num_examples).astype(np.int64),
         "label_noise": noise,
@@ -144,7 +149,15 @@ class HealthReport:
     Attributes: health_score (float), classes (dict of columns, CLASS_COLUMNS plus n_examples),
     confident_joint (K, K) int64 calibrated, joint (K, K), noise_matrix P(given | true) (K, K),
     inverse_noise_matrix P(true | given) (K, K), prior P(true) (K,), num_issues (off_diagonal count).
+
+    For a sparse context (K >= confident.SPARSE_MIN_K) the four matrices are their non-zero Cells,
+    with the dense values bit for bit, and no (K, K) array is formed.
     """
+
+    confident_joint: np.ndarray | kn.Cells
+    joint: np.ndarray | kn.Cells
+    noise_matrix: np.ndarray | kn.Cells
+    inverse_noise_matrix: np.ndarray | kn.Cells
 
     def __init__(self, ctx: Context, num_examples: int | None = None) -> None:
         from labelaudit.core.count import estimate_latent
@@ -153,6 +166,9 @@ class HealthReport:
         self.num_examples = nx
         self.num_issues = ctx.num_issues("off_diagonal")
         self.health_score = 1.0 - self.num_issues / nx
+        if ctx.sparse:
+            self._from_cells(ctx, nx)
+            return
         self.confident_joint = ctx.confident_joint
         self.joint = estimate_joint(ctx.labels, None, confident_joint=self.confident_joint)
         self.prior, self.noise_matrix, self.inverse_noise_matrix = estimate_latent(
@@ -163,8 +179,75 @@ class HealthReport:
         self.classes["n_examples"] = ctx.counts[self.classes["class_index"]]
         self.classes.update(table)
 
+    def _from_cells(self, ctx: Context, nx: int) -> None:
+        """The same report from the calibrated joint's cells: the joint re-calibrated as estimate_joint
+        does, its totals summed in the dense arrays' order (rows pairwise, columns down the rows)."""
+        k = ctx.k
+        cj = ctx.confident_cells
+        again = calibrate_cells(cj, ctx.counts, column_major=False)
+        joint = kn.Cells(k, again.codes, again.values / max(float(again.values.sum()), 1e-100))
+        self.confident_joint, self.joint = cj, joint
+        self.prior, self.noise_matrix, self.inverse_noise_matrix = estimate_latent_cells(
+            cj, ctx.counts, converge_latent_estimates=True
+        )
+        rows, cols = joint.rows, joint.cols
+        given, true = np.zeros(k), np.zeros(k)
+        if len(rows):
+            given[np.unique(rows)] = sparse_sums(rows, cols, joint.values, k)
+        np.add.at(true, cols, joint.values)
+        table = _class_table(joint.diagonal(), given, true, nx)
+        self.classes = {"class_index": table.pop("class_index")}
+        self.classes["n_examples"] = ctx.counts[self.classes["class_index"]]
+        self.classes.update(table)
+
+    def matrices(self) -> dict[str, Any]:
+        """The four matrices for a JSON report: nested lists, or for Cells (many classes) their non-zero
+        cells as {"shape", "given", "true", "value"} lists (rows = given label for the joints and
+        P(true | given) columns for the inverse noise matrix, each as the matrix is indexed)."""
+        out: dict[str, Any] = {}
+        for name in ("confident_joint", "joint", "noise_matrix", "inverse_noise_matrix"):
+            m = getattr(self, name)
+            if isinstance(m, kn.Cells):
+                out[name] = {
+                    "shape": [m.k, m.k],
+                    "row": m.rows.tolist(),
+                    "col": m.cols.tolist(),
+                    "value": m.values.tolist(),
+                }
+            else:
+                out[name] = m.tolist()
+        return out
+
     def pairs(self, asymmetric: bool = False) -> dict[str, np.ndarray]:
+        if isinstance(self.joint, kn.Cells):
+            return pair_cells(self.joint, self.num_examples, asymmetric=asymmetric)
         return pair_table(self.joint, self.num_examples, asymmetric=asymmetric)
+
+
+def pair_cells(joint: kn.Cells, num_examples: int, *, asymmetric: bool = False) -> dict[str, np.ndarray]:
+    """pair_table of a joint held as Cells, listing only the pairs with a non-zero value (the others,
+    all 0, would follow in row-major pair order); the same values and order as the dense table's head."""
+    k = joint.k
+    rows, cols, v = joint.rows, joint.cols, joint.values
+    off = rows != cols
+    rows, cols, v = rows[off], cols[off], v[off]
+    if asymmetric:
+        a, b, value = rows, cols, v
+    else:  # J[a, b] + J[b, a] for a < b, summed in that order as the dense table does
+        lo, hi = np.minimum(rows, cols), np.maximum(rows, cols)
+        up, inv = np.unique(lo * k + hi, return_inverse=True)
+        upper, lower = np.zeros(len(up)), np.zeros(len(up))
+        is_upper = rows < cols
+        upper[inv[is_upper]] = v[is_upper]
+        lower[inv[~is_upper]] = v[~is_upper]
+        a, b, value = up // k, up % k, upper + lower
+    order = np.argsort(-value, kind="stable")
+    return {
+        "class_a": a[order].astype(np.int64),
+        "class_b": b[order].astype(np.int64),
+        "n_overlapping": np.rint(value[order] * num_examples).astype(np.int64),
+        "joint_probability": value[order],
+    }
 
 
 def health(
@@ -177,14 +260,20 @@ def health(
     """health: the overall score, the per-class table (most problematic first) and the matrices, with
     the --fail-under gate. The class table is the listing (csv and table outputs)."""
     rep = HealthReport(ctx, num_examples)
+    # Two counts, both named: the score counts the off-diagonal of the confident joint (examples whose
+    # label loses to a confident class); the class table splits the calibrated joint, whose off-diagonal
+    # sum is the estimate find-issues' default filter prunes to. (What find-issues finally flags needs the
+    # margins of its candidates, one more pass over pred_probs: health leaves that to find-issues.)
     classes = named_classes(rep.classes, class_names)
     tables = {"classes": classes}
-    views: tuple[str, ...] = ("score", "classes", "noise_matrix")
+    total = int(rep.classes["label_issues"].sum())
+    title = f"classes:Classes, most problematic first (label issues: {total} in all, the calibrated estimate)"
+    views: tuple[str, ...] = ("score", title, "noise_matrix")
     if ctx.k > HEATMAP_MAX_K:  # too many classes for a heatmap: its largest off-diagonal cells
         tables["noise_cells"] = largest_off_diagonal(rep.noise_matrix, class_names)
         views = (
             "score",
-            "classes",
+            title,
             f"plain:noise_cells:Noise matrix P(given | true): largest off-diagonal cells (K={ctx.k})",
         )
     return Report(
@@ -194,18 +283,16 @@ def health(
         k=ctx.k,
         class_names=class_names,
         headline=(
-            f"label health score {rep.health_score:.4f} ({rep.num_issues} estimated label issues in "
-            f"{ctx.n} examples, K={ctx.k})"
+            f"label health score {rep.health_score:.4f} ({rep.num_issues} estimated issues in "
+            f"{ctx.n} examples, K={ctx.k}; calibrated estimate {total})"
         ),
         tables=tables,
         results={
             "n_issues": rep.num_issues,
             "issue_rate": rep.num_issues / ctx.n,
+            "n_issues_calibrated": total,
             "health_score": rep.health_score,
-            "confident_joint": rep.confident_joint.tolist(),
-            "joint": rep.joint.tolist(),
-            "noise_matrix": rep.noise_matrix.tolist(),
-            "inverse_noise_matrix": rep.inverse_noise_matrix.tolist(),
+            **rep.matrices(),
             "prior": rep.prior.tolist(),
         },
         gates=score_gate("fail_under", "health score {}", rep.health_score, fail_under, below=True),
@@ -217,8 +304,19 @@ HEATMAP_MAX_K = 20  # a terminal heatmap up to this K; beyond, the largest off-d
 TOP_CELLS = 15
 
 
-def largest_off_diagonal(matrix: np.ndarray, class_names: list[str] | None, top: int = TOP_CELLS) -> dict:
-    """The `top` largest off-diagonal cells of a (K, K) matrix, largest first (ties by row-major index)."""
+def largest_off_diagonal(
+    matrix: np.ndarray | kn.Cells, class_names: list[str] | None, top: int = TOP_CELLS
+) -> dict:
+    """The `top` largest off-diagonal cells of a (K, K) matrix (or of its Cells), largest first (ties by
+    row-major index)."""
+    if isinstance(matrix, kn.Cells):
+        given, true, value = _largest_cells(matrix, top)
+        out_cells: dict = {"given": given, "true": true}
+        if class_names is not None:
+            names = np.asarray(class_names, dtype=object)
+            out_cells = {"given": names[given], "true": names[true]}
+        out_cells["probability"] = value
+        return out_cells
     off = np.array(matrix, dtype=np.float64)
     np.fill_diagonal(off, -np.inf)
     given, true = np.divmod(np.argsort(-off, axis=None, kind="stable")[:top], len(off))
@@ -228,6 +326,31 @@ def largest_off_diagonal(matrix: np.ndarray, class_names: list[str] | None, top:
         out = {"given": names[given], "true": names[true]}
     out["probability"] = np.asarray(matrix, dtype=np.float64)[given, true]
     return out
+
+
+def _largest_cells(cells: kn.Cells, top: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(given, true, value) of the `top` largest off-diagonal cells, as largest_off_diagonal orders the
+    dense matrix: stored cells by value, then the zero cells in row-major order."""
+    k = cells.k
+    off = cells.rows != cells.cols
+    codes, v = cells.codes[off], cells.values[off].astype(np.float64)
+    order = np.argsort(-v, kind="stable")
+    positive = order[v[order] > 0]
+    chosen, values = codes[positive][:top], v[positive][:top]
+    if len(chosen) < top:  # then the zero cells (stored or not), in row-major order
+        positive_codes = set(codes[v > 0].tolist())
+        fill: list[int] = []
+        c = 0
+        while len(fill) < top - len(chosen) and c < k * k:
+            if c % (k + 1) and c not in positive_codes:
+                fill.append(c)
+            c += 1
+        short = max(top - len(chosen) - len(fill), 0)  # then the diagonal (-inf in the dense sort)
+        on = np.arange(min(short, k), dtype=np.int64)
+        chosen = np.concatenate([chosen, np.asarray(fill, dtype=np.int64), on * (k + 1)])
+        values = np.concatenate([values, np.zeros(len(fill)), cells.diagonal()[on].astype(np.float64)])
+    given, true = np.divmod(chosen, k)
+    return given, true, values
 
 
 def overlap(
