@@ -25,6 +25,12 @@ from labelaudit.core.health import (
     pair_table,
     rank_classes_by_label_quality,
 )
+from labelaudit.core.multiannotator import (
+    MultiannotatorResult,
+    get_active_learning_scores,
+    get_label_quality_multiannotator,
+    get_majority_vote_label,
+)
 from labelaudit.core.rank import (
     SCORE_METHODS,
     find_top_issues,
@@ -42,6 +48,10 @@ __all__ = [
     "average_pred_probs",
     "get_label_quality_ensemble_scores",
     "HealthReport",
+    "MultiannotatorResult",
+    "get_active_learning_scores",
+    "get_label_quality_multiannotator",
+    "get_majority_vote_label",
     "ProbStats",
     "calibrate_confident_joint",
     "check_inputs",
