@@ -7,6 +7,7 @@ Each failure is checked the way tests/cli/test_errors.py checks bad input: exit 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import os
@@ -23,6 +24,7 @@ import pandas as pd
 import pytest
 
 from labelaudit.cli import app
+from labelaudit.io import outputs
 
 Y = np.array([0, 1, 2, 0, 1, 2])
 P = np.array(
@@ -374,6 +376,22 @@ def big(tmp_path_factory) -> Path:
     return folder
 
 
+def writing_into(pid: int, folder: Path) -> bool:
+    """Does process `pid` hold a temporary of `folder` open: an unnamed one (O_TMPFILE, shown in /proc as
+    `folder/#inode (deleted)`) or a named one?"""
+    if glob.glob(str(folder / ".s.npy.*.tmp")):
+        return True
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(f"{folder}/#"):
+                return True
+    return False
+
+
 def start_and_signal(big: Path, out: Path, sig: int) -> subprocess.CompletedProcess:
     """Start `batched --scores-out out/s.npy`, wait for its temporary file, send `sig`."""
     args = ["batched", "-l", big / "labels.npy", "-p", big / "pred_probs.npy", "--scores-out", out / "s.npy"]
@@ -386,7 +404,7 @@ def start_and_signal(big: Path, out: Path, sig: int) -> subprocess.CompletedProc
     )
     deadline = time.monotonic() + 30
     try:
-        while not glob.glob(str(out / ".s.npy.*.tmp")):
+        while not writing_into(proc.pid, out):
             assert proc.poll() is None, f"finished before its temporary appeared: {proc.stderr.read()}"
             assert time.monotonic() < deadline, "no temporary file appeared"
             time.sleep(0.002)
@@ -419,21 +437,32 @@ def test_signal_mid_write_removes_the_temporary(big, tmp_path, sig, code, line):
     assert temporaries(tmp_path) == []
 
 
-def test_sigkill_keeps_the_old_output_and_the_next_run_removes_its_temporary(big, tmp_path, d):
-    """SIGKILL cannot be handled: the temporary stays (documented), the old output is intact, and the
-    next run writing the same output removes the dead run's temporary."""
+def test_sigkill_keeps_the_old_output_and_leaves_no_temporary(big, tmp_path, d):
+    """SIGKILL cannot be handled, yet nothing is left: the temporary is an unnamed file (O_TMPFILE) that
+    disappears with the process. The old output is intact, and the next run writes it as usual."""
     old = tmp_path / "s.npy"
     np.save(old, np.arange(5.0))
     before = old.read_bytes()
     r = start_and_signal(big, tmp_path, signal.SIGKILL)
     assert r.returncode == -signal.SIGKILL
     assert old.read_bytes() == before
-    left = temporaries(tmp_path)
-    assert len(left) == 1 and left[0].startswith(".s.npy.labelaudit-"), left
+    assert temporaries(tmp_path) == []
     r = cli("batched", "-l", d / "labels.npy", "-p", d / "pred_probs.npy", "--scores-out", old, "--quiet")
     assert r.returncode == 0, r.stderr
     assert temporaries(tmp_path) == []
     assert np.load(old).shape == (6,)
+
+
+def test_named_temporaries_of_a_killed_run_are_removed_by_the_next(tmp_path, d):
+    """Where the filesystem has no unnamed files the temporary is named: a dead run's one (its pid is gone)
+    is removed by the next run that writes the same output."""
+    old = tmp_path / "s.npy"
+    np.save(old, np.arange(5.0))
+    dead = tmp_path / f".s.npy.labelaudit-{outputs.HOST}-999999999-abcd1234.tmp"
+    dead.write_bytes(b"partial")
+    r = cli("batched", "-l", d / "labels.npy", "-p", d / "pred_probs.npy", "--scores-out", old, "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert temporaries(tmp_path) == []
 
 
 # ---------------------------------------------------------------------------- closed stdout pipe

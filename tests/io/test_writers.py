@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from labelaudit.errors import InputError
-from labelaudit.io import atomic_path, check_output_path, write_json, write_npy, write_rows
+from labelaudit.io import atomic_path, check_output_path, outputs, write_json, write_npy, write_rows
 
 COLS = {
     "index": np.array([7, 2, 5], dtype=np.int64),
@@ -56,7 +56,9 @@ def test_atomic_path_success_replaces_existing(tmp_path):
     target = tmp_path / "out.txt"
     target.write_text("old")
     with atomic_path(str(target)) as tmp:
-        assert os.path.dirname(tmp) == str(tmp_path)  # same folder: the rename is atomic
+        # in the output's folder (an unnamed file through /proc/self/fd, or a named one beside it): the
+        # rename that publishes it stays on one filesystem, so it is atomic
+        assert os.stat(tmp).st_dev == os.stat(tmp_path).st_dev
         with open(tmp, "w") as f:
             f.write("new")
         assert target.read_text() == "old"  # nothing visible before the rename
@@ -230,6 +232,7 @@ def test_output_folder_not_writable_names_the_output(tmp_path, monkeypatch):
         raise PermissionError(errno.EACCES, "Permission denied")
 
     monkeypatch.setattr(tempfile, "mkstemp", denied)
+    monkeypatch.setattr(outputs, "_unnamed_temp", lambda folder: None)  # the named-temporary route
     target = str(tmp_path / "a.npy")
     with pytest.raises(InputError) as info:
         write_npy(target, np.arange(2))

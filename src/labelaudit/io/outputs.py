@@ -7,8 +7,11 @@
 - `publish_together`: one transaction per run. Inside it, `writers.atomic_path` writes each output to a
   temporary file in the output's folder and defers the rename; when the run succeeds (or only a gate
   failed) every temporary is renamed into place, on an error or interrupt every one is removed.
-- Temporaries are named `.<name>.labelaudit-<host>-<pid>-<random>.tmp`. A SIGKILL (or power loss) leaves
-  its temporary behind: the next run that writes the same output removes the temporaries of that name
+- Temporaries are unnamed files (Linux O_TMPFILE) in the output's folder, reached through
+  /proc/self/fd/N, so even a SIGKILL or power loss leaves nothing behind; publishing links one under a
+  name (`.<name>.labelaudit-<host>-<pid>-<random>.tmp`) and renames it over the output at once. Where the
+  filesystem has no unnamed files, the temporary is that named file from the start: then a SIGKILL
+  leaves it behind, and the next run that writes the same output removes the temporaries of that name
   whose process is gone (on this host; another host's after a day). The replaced file is never touched.
 - `interrupts_as_exceptions`: SIGINT, SIGTERM and SIGHUP raise `Interrupted`, so a run unwinds (and
   removes its temporaries) the same way for all three; exit code 128 + signal number.
@@ -196,6 +199,7 @@ FOREIGN_STALE_S = 24 * 3600  # another host's temporary is stale after a day (it
 HOST = hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
 
 _OWN: set[str] = set()  # temporaries of this process not yet published or removed
+_UNNAMED: dict[str, int] = {}  # /proc/self/fd/N temporary -> its descriptor N (an O_TMPFILE file)
 _OWN_LOCK = threading.Lock()
 
 
@@ -208,18 +212,36 @@ def temp_prefix(name: str) -> str:
     return f".{_stem(name)}.{TAG}-"
 
 
+def _named_temp(folder: str, name: str) -> str:
+    fd, tmp = tempfile.mkstemp(prefix=f"{temp_prefix(name)}{HOST}-{os.getpid()}-", suffix=".tmp", dir=folder)
+    os.close(fd)
+    return tmp
+
+
+def _unnamed_temp(folder: str) -> str | None:
+    """An unnamed file in `folder` (mode 0600) as a /proc/self/fd path, or None where unsupported."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        fd = os.open(folder, flag | os.O_RDWR, 0o600)
+    except OSError:  # EOPNOTSUPP, EISDIR on old kernels, ...: a named temporary instead
+        return None
+    tmp = f"/proc/self/fd/{fd}"
+    _UNNAMED[tmp] = fd
+    return tmp
+
+
 def make_temp(path: str) -> str:
-    """A new empty temporary file (mode 0600) beside `path`, after removing stale ones of the same output."""
+    """A new empty temporary file (mode 0600) in the folder of `path`, after removing stale ones of the
+    same output: unnamed where the filesystem allows it, else named beside `path`."""
     folder = os.path.dirname(path) or "."
     name = os.path.basename(path)
     remove_stale_temps(folder, name)
     with deferred_interrupts():  # a signal cannot fall between creating the file and recording it
-        fd, tmp = tempfile.mkstemp(
-            prefix=f"{temp_prefix(name)}{HOST}-{os.getpid()}-", suffix=".tmp", dir=folder
-        )
-        os.close(fd)
         with _OWN_LOCK:
-            _OWN.add(os.path.abspath(tmp))
+            tmp = _unnamed_temp(folder) or _named_temp(folder, name)
+            _OWN.add(tmp if tmp in _UNNAMED else os.path.abspath(tmp))
     return tmp
 
 
@@ -233,10 +255,15 @@ def remove_own_temps() -> None:
 
 
 def remove_temp(tmp: str) -> None:
+    with _OWN_LOCK:
+        fd = _UNNAMED.pop(tmp, None)
+        _OWN.discard(tmp if fd is not None else os.path.abspath(tmp))
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)  # an unnamed file disappears with its last descriptor
+        return
     with contextlib.suppress(OSError):
         os.unlink(tmp)
-    with _OWN_LOCK:
-        _OWN.discard(os.path.abspath(tmp))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -301,17 +328,51 @@ def _umask() -> int:
 
 
 def publish(tmp: str, path: str) -> None:
-    """Rename `tmp` over `path`: a replaced file keeps its permission bits, a new one gets the umask's."""
+    """Rename `tmp` over `path` (an unnamed temporary is first linked under a name beside it): a replaced
+    file keeps its permission bits, a new one gets the umask's."""
+    with _OWN_LOCK:
+        fd = _UNNAMED.get(tmp)
+    named = tmp
     try:
         try:
             mode = stat.S_IMODE(os.stat(path).st_mode) & 0o777
         except FileNotFoundError:
             mode = 0o666 & ~_umask()
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        if fd is not None:
+            os.fchmod(fd, mode)
+            named = _link_name(path)
+            _link_following(tmp, named)
+        else:
+            os.chmod(tmp, mode)
+        os.replace(named, path)
     except OSError as exc:
+        if named != tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(named)
         remove_temp(tmp)
         raise InputError(f"{path}: cannot write the output: {exc.strerror or exc}") from None
+    if fd is not None:
+        remove_temp(tmp)  # closes the descriptor; the file lives on under its new name
+    else:
+        _forget(tmp)
+
+
+def _link_following(src: str, dst: str) -> None:
+    """linkat(src, dst, AT_SYMLINK_FOLLOW): names the file that /proc/self/fd/N points to. os.link calls
+    plain link(2), which would link the /proc entry itself, unless given a dir_fd (absolute paths ignore it)."""
+    root = os.open("/", os.O_RDONLY)
+    try:
+        os.link(src, dst, src_dir_fd=root, follow_symlinks=True)
+    finally:
+        os.close(root)
+
+
+def _link_name(path: str) -> str:
+    folder, name = os.path.dirname(path) or ".", os.path.basename(path)
+    return os.path.join(folder, f"{temp_prefix(name)}{HOST}-{os.getpid()}-{os.urandom(4).hex()}.tmp")
+
+
+def _forget(tmp: str) -> None:
     with _OWN_LOCK:
         _OWN.discard(os.path.abspath(tmp))
 
