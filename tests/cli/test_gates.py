@@ -322,7 +322,7 @@ def test_bad_baseline_missing_file(runner, tmp_path):
 def test_bad_baseline_not_json(runner, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("index,given_label\n1,2\n")
-    expect_bad_baseline(runner, tmp_path, find_k5("--baseline", bad), str(bad), "not a readable JSON report")
+    expect_bad_baseline(runner, tmp_path, find_k5("--baseline", bad), str(bad), "not valid JSON")
 
 
 @pytest.mark.parametrize("content", ['{"a": 1}', "[1, 2, 3]", '"find-issues"', "null"])

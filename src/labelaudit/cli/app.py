@@ -13,7 +13,7 @@ import typer
 import typer.core
 
 from labelaudit import __version__
-from labelaudit.errors import GateFailed, LabelauditError
+from labelaudit.errors import GateFailed, InputError, LabelauditError
 
 
 class SectionedCommand(typer.core.TyperCommand):
@@ -113,6 +113,8 @@ def command(func: Callable) -> Callable:
             warnings.simplefilter("always")
             warnings.showwarning = show
             try:
+                if kwargs.get("n_jobs") == 0:  # -1 or >= 1: a hole in the range that click cannot express
+                    raise InputError("--n-jobs must be -1 (one per core) or at least 1; got 0")
                 outputs.check_run_paths(kwargs)  # before anything is read
                 with outputs.publish_together() as run:
                     try:

@@ -53,6 +53,8 @@ def load_models(
 
     dsets, paths = read_models(labels, pred_probs, read)
     custom = number_list(weights, "--weights", float)
+    if custom is not None and not (all(0 <= w < float("inf") for w in custom) and any(custom)):
+        raise InputError(f"--weights must be finite numbers >= 0, not all 0; got {weights!r}")
     if custom is not None and len(custom) != len(dsets):
         raise InputError(f"--weights needs one weight per model ({len(dsets)}), got {weights!r}")
     n_jobs, batch_size = perf["n_jobs"], perf["batch_size"]

@@ -194,7 +194,7 @@ FracZero = Annotated[float, _opt(min=0.0, max=1.0, help="frac_zero_noise_rates",
 Prior = Annotated[str, _opt(help="prior", panel=SIM)]
 Sharpness = Annotated[float, _opt(min=0.01, help="sharpness", panel=SIM)]
 Dtype = Annotated[str, _opt(help="dtype", panel=SIM)]
-Seed = Annotated[int, _opt(help="seed", panel=SIM)]
+Seed = Annotated[int, _opt(min=0, help="seed", panel=SIM)]
 TrueLabels = Annotated[str, _opt("--true-labels", "-t", help="true_labels")]
 Issues = Annotated[str | None, _opt(help="issues")]
 Scores = Annotated[str | None, _opt(help="scores")]

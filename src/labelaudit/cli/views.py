@@ -1,11 +1,13 @@
 """Terminal views of a Report (Rich). A report names its views in order; strings from the data are
-escaped (rich.markup.escape), so a class name such as "[/]" or "[link=...]" prints as itself."""
+escaped (rich.markup.escape) and their control characters shown as \\xNN (core.formats.inert), so a class
+name such as "[/]", "[link=...]" or one holding ESC prints as itself."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from labelaudit.cli.render import TERMINAL_ROWS
+from labelaudit.core.formats import inert
 
 if TYPE_CHECKING:
     from labelaudit.core.report import Report
@@ -14,7 +16,7 @@ if TYPE_CHECKING:
 def _e(value: Any) -> str:
     from rich.markup import escape
 
-    return escape(str(value))
+    return escape(inert(value))
 
 
 def _print(
@@ -34,7 +36,7 @@ def _print(
         out.add_column(h, justify="right" if h in right else "left")
     for row in rows:
         out.add_row(*row)
-    console = Console()
+    console = Console(emoji=False)
     console.print(out)
     if total > len(rows):
         console.print(
@@ -104,7 +106,9 @@ def score(report: Report, _: str) -> None:
     style = "green" if s >= 0.95 else "yellow" if s >= 0.8 else "red"
     head, _, tail = report.headline.partition(f"{s:.4f}")
     head = head.rstrip() + ": "
-    Console().print(f"{_e(head[:1].upper() + head[1:])}[bold {style}]{s:.4f}[/bold {style}]{_e(tail)}")
+    Console(emoji=False).print(
+        f"{_e(head[:1].upper() + head[1:])}[bold {style}]{s:.4f}[/bold {style}]{_e(tail)}"
+    )
 
 
 def _label(class_names: list[str] | None, k: int) -> str:
@@ -187,7 +191,9 @@ def findings(report: Report, _: str) -> None:
         for check, sev, msg, fix in zip(*report.listing.values(), strict=True)
     ]
     _print("labelaudit doctor", ["", "check", "finding", "what to do"], rows)
-    Console().print(f"Verdict: {_e(report.headline)}", style="bold red" if report.failed else "bold green")
+    Console(emoji=False).print(
+        f"Verdict: {_e(report.headline)}", style="bold red" if report.failed else "bold green"
+    )
 
 
 def tokens(report: Report, _: str) -> None:
@@ -199,7 +205,7 @@ def tokens(report: Report, _: str) -> None:
     for i in range(_shown(report)):
         j, text = int(cols["token"][i]), Text()
         for w_i, w in enumerate(sentences[i] if sentences else []):
-            text.append(w, style="bold red reverse" if w_i == j else "")
+            text.append(inert(w), style="bold red reverse" if w_i == j else "")
             text.append(" ")
         given, pred = _pair(cols, i)
         rows.append(

@@ -34,6 +34,63 @@ def compare_with_baseline(current_keys: ArrayLike, baseline_keys: ArrayLike) -> 
     return BaselineDiff(is_new=~np.isin(cur, base), fixed=base[~np.isin(base, cur)])
 
 
+REPORT_KEYS = ("command", "params", "n_classes", "issues", "n_issues")
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number"
+    )
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def report_problem(doc: object, command: str | None = None) -> str | None:
+    """What makes `doc` (a parsed JSON document) unusable as a `--format json` report of `command`: the
+    rule and the value, or None when its structure is sound (values a comparison uses, typed)."""
+    if not isinstance(doc, dict):
+        return (
+            f"baseline is not a labelaudit --format json report; it must be a JSON object, got {_kind(doc)}"
+        )
+    if command is not None and isinstance(doc.get("command"), str) and doc["command"] != command:
+        return f"baseline comes from '{doc['command']}', not '{command}'"
+    missing = [k for k in REPORT_KEYS if k not in doc]
+    if missing:
+        return f"baseline is not a labelaudit --format json report; it lacks {', '.join(missing)}"
+    checks = (
+        ("command", isinstance(doc["command"], str), "a string"),
+        ("params", isinstance(doc["params"], dict), "an object"),
+        ("n_classes", _is_int(doc["n_classes"]), "an integer"),
+        ("n_issues", _is_int(doc["n_issues"]) and doc["n_issues"] >= 0, "an integer >= 0"),
+        ("issues", isinstance(doc["issues"], list), "a list of issue objects"),
+        ("n_examples", doc.get("n_examples") is None or _is_int(doc["n_examples"]), "an integer"),
+        (
+            "class_names",
+            doc.get("class_names") is None
+            or (isinstance(doc["class_names"], list) and all(isinstance(c, str) for c in doc["class_names"])),
+            "a list of strings",
+        ),
+    )
+    for key, ok, rule in checks:
+        if not ok:
+            return f"baseline {key!r} must be {rule}; got {_shown(doc[key])}"
+    for i, issue in enumerate(doc["issues"]):
+        if not isinstance(issue, dict) or not _is_int(issue.get("index")):
+            return f"baseline issue {i} must be an object with an integer 'index'; got {_shown(issue)}"
+        if "given_label" in issue and not _is_int(issue["given_label"]):
+            return f"baseline issue {i}: 'given_label' must be an integer; got {_shown(issue['given_label'])}"
+        if "id" in issue and isinstance(issue["id"], (list, dict)):
+            return f"baseline issue {i}: 'id' must be a string or a number; got {_shown(issue['id'])}"
+    return None
+
+
 # Parameters that decide which examples are flagged: a baseline must agree on all of them.
 SET_PARAMS = ("filter_by", "frac_noise", "num_to_remove_per_class", "min_examples_per_class")
 

@@ -1,7 +1,7 @@
 """Pure serialisers of a Report: the JSON document, CSV, JUnit XML and GitHub workflow annotations.
 
 They return strings (nothing here prints or opens a file). Strings that come from the data (ids, class
-names) are made inert for XML and CI logs: control bytes are shown as \\xNN.
+names) are made inert for XML, CI logs and terminals: control characters are shown as \\xNN.
 """
 
 from __future__ import annotations
@@ -83,11 +83,13 @@ def ci_rows(report: Report) -> list[dict]:
     return [r for r in records(report.listing) if r.get("status", "new") == "new"]
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def inert(text: Any) -> str:
-    """A string from the data made safe for XML and CI logs: control bytes shown as \\xNN."""
+    """A string from the data made safe for XML, CI logs and terminals: every control character (C0
+    including tab, CR and LF, DEL, C1) shown as \\xNN, so one line stays one line and nothing reaches a
+    terminal or parser raw."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
 
 

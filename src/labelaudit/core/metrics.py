@@ -81,7 +81,7 @@ def evaluate(
             raise InputError(f"scores have shape {s.shape} but there are {len(y)} labels")
         if not np.isfinite(s).all():
             raise InputError(
-                f"scores must be finite; row {int(np.argmax(~np.isfinite(s)))} is {s[~np.isfinite(s)][0]!r}"
+                f"scores must be finite; row {int(np.argmax(~np.isfinite(s)))} holds {float(s[~np.isfinite(s)][0])}"
             )
         results["scores"] = {"auroc": auroc(s, is_error), **top_k_metrics(s, is_error, int(is_error.sum()))}
     metrics = [

@@ -234,8 +234,16 @@ def simulate(
         if len(py) != k or not np.isfinite(py).all() or py.min() <= 0:
             raise InputError(f"--prior needs K={k} positive numbers, got {list(prior)!r}")
         py = py / py.sum()
+    if trace is not None and not 1 < trace <= k:
+        raise InputError(f"--trace must be above 1 and at most K={k} (the noise matrix's trace); got {trace}")
     if trace is None:
-        trace = k * (1 - (0.2 if noise_rate is None else noise_rate))
+        rate = 0.2 if noise_rate is None else noise_rate
+        trace = k * (1 - rate)
+        if not 0 <= rate < 1 - 1 / k:
+            raise InputError(
+                f"--noise-rate must be at least 0 and below 1 - 1/K = {1 - 1 / k:.4g} (the noise matrix's "
+                f"trace K x (1 - rate) must be above 1); got {rate}"
+            )
     nm = noise_matrix_from_trace(k, trace, py=py, frac_zero_noise_rates=frac_zero_noise_rates, seed=seed)
     true_labels = rng.choice(k, size=n, p=py)
     return Simulation(rng, py, nm, true_labels, noisy_labels(rng, true_labels, nm))

@@ -317,6 +317,7 @@ def batched_issue_rows(
     check_method(method, adjust_pred_probs)
     if estimation_method not in ESTIMATION_METHODS:
         raise ValueError(f"estimation_method must be one of {', '.join(ESTIMATION_METHODS)}")
+    chunk = max(1, min(int(chunk), n))  # a chunk of N rows or more is the one chunk of all N rows
     n_jobs = resolve_n_jobs(n_jobs)
     dtype = np.dtype(dtype)
     plain = method == "self_confidence" and not adjust_pred_probs

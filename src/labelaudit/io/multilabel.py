@@ -151,4 +151,11 @@ def load_multilabel(
         raise InputError(f"{labels_path}: unsupported labels format")
     if not y.any():
         raise InputError(f"{labels_path}: every row is empty: no example carries any class")
+    full = np.flatnonzero(y.all(axis=0))
+    if len(full):
+        c = int(full[0])
+        shown = f"class {c} ({class_names[c]!r})" if class_names else f"class {c}"
+        raise InputError(
+            f"{labels_path}: {shown} is present in every example (all {n}); its labels cannot be audited"
+        )
     return MultilabelData(y, check_probs(p, pred_probs_path, row_sums=False), class_names, files)

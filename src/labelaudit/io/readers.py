@@ -250,10 +250,20 @@ def label_values(df, col: str, path: str) -> np.ndarray:
     return values
 
 
+def label_strings(values: np.ndarray) -> np.ndarray:
+    """Labels as strings; an object column as an object array of str (numpy's fixed-width str drops
+    trailing NULs, so the label 'a\\x00' would no longer match the class name 'a\\x00')."""
+    if values.dtype.kind == "O":
+        out = np.empty(len(values), dtype=object)
+        out[:] = [str(v) for v in values.tolist()]
+        return out
+    return values.astype(str)
+
+
 def labels_from_values(values: np.ndarray, class_names: list[str] | None, path: str):
     """Integer labels from an array that may hold strings; returns (labels, class_names or None)."""
     if values.dtype.kind in "OUS":
-        strings = values.astype(str)
+        strings = label_strings(values)
         integers = integer_text_labels(strings, class_names, path)
         if integers is not None:
             return integers, class_names

@@ -353,8 +353,69 @@ def _sep(kind: str) -> str:
 
 
 def _unreadable_table(path: str, kind: str, exc: BaseException) -> InputError:
+    """The message of a table its parser refused: what is wrong in the file's own terms where that is
+    known (text that is not UTF-8, Parquet metadata that is not UTF-8 or JSON), else the parser's words."""
     text = str(exc).splitlines()[0] if str(exc) else repr(exc)
+    text = re.sub(r"^Could not open Parquet input source '.*?': ", "", text)  # the path is named already
+    if kind in PARQUET_KINDS and isinstance(exc, ValueError):  # UnicodeDecodeError, JSONDecodeError
+        text = _parquet_metadata_problem(path) or text
+    elif isinstance(exc, UnicodeDecodeError):
+        bad = _first_bad_utf8(path)
+        if bad is not None:
+            text = f"it is not UTF-8 text; byte 0x{bad[1]:02x} at offset {bad[0]}"
     return InputError(f"{path}: unreadable {kind} file: {text}")
+
+
+def _first_bad_utf8(path: str) -> tuple[int, int] | None:
+    """(offset, byte) of the first byte of a text file (decompressed) that is not valid UTF-8."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    done = 0
+    try:
+        with (
+            io.BytesIO(stdin_payload())
+            if path == STDIN
+            else gzip.open(path, "rb")
+            if path.lower().endswith(".gz")
+            else open(path, "rb")
+        ) as f:
+            while chunk := f.read(1 << 20):
+                pending = len(decoder.getstate()[0])  # bytes of a character the last chunk cut
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    return done - pending + exc.start, exc.object[exc.start]
+                done += len(chunk)
+    except (OSError, EOFError, zlib.error):
+        return None
+    return None
+
+
+def _parquet_metadata_problem(path: str) -> str | None:
+    """What is wrong with a Parquet file's key-value metadata (pyarrow decodes it as UTF-8 and pandas'
+    entry as JSON), or None."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_schema(source(path)).metadata or {}
+    except Exception:  # the footer itself is bad: the parser's words say more
+        return None
+    for key, value in metadata.items():
+        name = key.decode("utf-8", "backslashreplace")
+        for part, data in ((f"metadata key {name!r}", key), (f"{name!r} metadata", value)):
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return f"its {part} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        if key == b"pandas":
+            try:
+                json.loads(value)
+            except ValueError as exc:
+                return f"its 'pandas' metadata is not valid JSON ({exc})"
+    return None
 
 
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")

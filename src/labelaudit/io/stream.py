@@ -37,6 +37,7 @@ from labelaudit.io.readers import (
     check_input_file,
     integer_text_labels,
     label_column_of,
+    label_strings,
     label_values,
     labels_from_values,
     read_class_names,
@@ -323,7 +324,7 @@ class BlockSource:
             df = self._label_table if self._label_table is not None else sources.table_columns(path, [col])
             raw = label_values(df, col, path)
             if raw.dtype.kind in "OUS":
-                integers = integer_text_labels(raw.astype(str), self.class_names, path)
+                integers = integer_text_labels(label_strings(raw), self.class_names, path)
                 if integers is not None:
                     raw = integers
                 elif self.class_names is None:

@@ -76,7 +76,7 @@ def load_tokens(
         sent_probs = df[prob_col].tolist()
         rows = _sentence_rows(sent_labels, sent_probs, lab_col, prob_col, pred_probs_path)
         lengths = np.array([len(v) for v in sent_labels], dtype=np.int64)
-        flat_labels = [v for lab in sent_labels for v in list(lab)]
+        flat_labels = _flat_tags(sent_labels, lab_col, pred_probs_path)
         p = np.vstack(rows) if rows else np.zeros((0, 0))
         if flat_labels and isinstance(flat_labels[0], str):
             if class_names is None:
@@ -93,9 +93,7 @@ def load_tokens(
         if tok_col is not None:
             if tok_col not in df.columns:
                 raise InputError(f"{pred_probs_path}: no tokens column {tok_col!r}")
-            tokens = [str(t) for sent in df[tok_col].tolist() for t in list(sent)]
-            if len(tokens) != len(raw):
-                raise InputError(f"{pred_probs_path}: {len(tokens)} tokens but {len(raw)} labels")
+            tokens = _flat_tokens(df[tok_col].tolist(), lengths, tok_col, pred_probs_path)
     if p.ndim != 2 or p.shape[1] < 2:
         raise InputError(
             f"{pred_probs_path}: token pred_probs must be (T, K) with K >= 2, got shape {p.shape}"
@@ -132,6 +130,43 @@ def _is_list(value: object) -> bool:
     if isinstance(value, np.ndarray):
         return value.ndim == 1 and value.dtype != object
     return isinstance(value, (list, tuple)) and not any(isinstance(v, (list, tuple, dict)) for v in value)
+
+
+def _flat_tags(labels: list, lab_col: str, path: str) -> list:
+    """Every sentence's tags in one list: all class ids (integers; an integral float such as 1.0 counts)
+    or all tag names (strings), like the first; anything else is an InputError naming sentence and token."""
+    flat = [v for lab in labels for v in list(lab)]
+    if not flat:
+        return flat
+    names = isinstance(flat[0], str)
+    for s, lab in enumerate(labels):
+        for t, v in enumerate(list(lab)):
+            if names:
+                ok = isinstance(v, str)
+            elif isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+                ok = False
+            else:
+                ok = float(v).is_integer() and abs(float(v)) < 2**62
+            if not ok:
+                want = "tag names (strings)" if names else "integer class ids"
+                raise InputError(
+                    f"{path}: sentence {s}, token {t}: {lab_col!r} must hold {want}, like its first tag; "
+                    f"got {_short(v)}"
+                )
+    return flat if names else [int(v) for v in flat]
+
+
+def _flat_tokens(cells: list, lengths: np.ndarray, tok_col: str, path: str) -> list[str]:
+    """The token strings of every sentence, one per tag (a sentence's cell must be a list that long)."""
+    tokens: list[str] = []
+    for s, cell in enumerate(cells):
+        if not _is_list(cell) or len(cell) != lengths[s]:
+            raise InputError(
+                f"{path}: sentence {s}: {tok_col!r} must be a list of {lengths[s]} token strings (one per tag); "
+                f"got {_short(cell)}"
+            )
+        tokens.extend(str(t) for t in cell)
+    return tokens
 
 
 def _sentence_rows(labels: list, probs: list, lab_col: str, prob_col: str, path: str) -> list[np.ndarray]:

@@ -91,9 +91,17 @@ def check_output_path(path: str, allowed: tuple[str, ...]) -> None:
         raise InputError(f"{path}: output folder {str(folder)!r} does not exist")
 
 
+class _Writes:
+    """A file numpy writes to with plain write calls: for a real file np.save uses C stdio, whose failed
+    write loses its errno ("1200 requested and 496 written"), so a full disk would not say so."""
+
+    def __init__(self, f):
+        self.write = f.write
+
+
 def write_npy(path: str, array: np.ndarray) -> None:
     with atomic_path(path) as tmp, _writing(path), open(tmp, "wb") as f:
-        np.save(f, array, allow_pickle=False)
+        np.save(_Writes(f), array, allow_pickle=False)
 
 
 def _frame(columns: dict):
@@ -154,31 +162,33 @@ def _json_default(obj):
 
 
 def read_report(path: str, command: str | None = None) -> dict:
-    """An earlier `--format json` report, checked to be one (of `command`, when given)."""
+    """An earlier `--format json` report, checked to be one (of `command`, when given): every rule it
+    breaks is an InputError naming the file, the rule and the value."""
+    from labelaudit.core.baseline import report_problem
     from labelaudit.io.readers import check_input_file
 
     check_input_file(path, "baseline")
     try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: baseline is not a readable JSON report: {exc}") from None
-    if (
-        command is not None
-        and isinstance(doc, dict)
-        and isinstance(doc.get("command"), str)
-        and doc["command"] != command
-    ):
-        raise InputError(f"{path}: baseline comes from '{doc['command']}', not '{command}'")
-    missing = [
-        k
-        for k in ("command", "params", "n_classes", "issues", "n_issues")
-        if not isinstance(doc, dict) or k not in doc
-    ]
-    if missing:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise InputError(f"{path}: baseline file cannot be read: {exc.strerror or exc}") from None
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
         raise InputError(
-            f"{path}: baseline is not a labelaudit --format json report (missing {', '.join(missing)})"
-        )
+            f"{path}: baseline is not UTF-8 text; byte 0x{data[exc.start]:02x} at offset {exc.start} is not "
+            "valid UTF-8"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}: baseline is not valid JSON; {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+    except (ValueError, RecursionError) as exc:  # a number too long to convert, nesting too deep
+        raise InputError(f"{path}: baseline is not valid JSON; {exc}") from None
+    problem = report_problem(doc, command)
+    if problem is not None:
+        raise InputError(f"{path}: {problem}")
     return doc
 
 
@@ -261,6 +271,31 @@ class NpyStreamWriter:
             self._ctx.__exit__(InputError, short, None)  # removes the temporary file
             raise short
         return self._ctx.__exit__(exc_type, exc, tb)
+
+
+def _size(nbytes: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if nbytes < 1024 or unit == "PB":
+            return f"{nbytes:.0f} {unit}" if unit == "bytes" else f"{nbytes:.3g} {unit}"
+        nbytes /= 1024
+    return ""  # not reached
+
+
+def check_simulation_room(out_dir: str, n: int, k: int, dtype: str) -> None:
+    """Refuse, before anything is drawn, a simulation whose files would not fit in `out_dir`'s free space
+    (pred_probs N x K, three label and prior/noise-matrix files)."""
+    import shutil
+
+    need = n * k * np.dtype(dtype).itemsize + 16 * n + 8 * (k * k + k)
+    try:
+        free = shutil.disk_usage(out_dir).free
+    except OSError:
+        return
+    if need > free:
+        raise InputError(
+            f"{out_dir}: simulate would write {_size(need)} (--n {n} x --k {k}, {dtype}); the folder has "
+            f"{_size(free)} free"
+        )
 
 
 def write_simulation(

@@ -33,12 +33,13 @@ def simulate(
 
     from labelaudit.core.formats import document
     from labelaudit.core.simulate import simulate as draw
-    from labelaudit.io.writers import write_simulation
+    from labelaudit.io.writers import check_simulation_room, write_simulation
 
     if dtype not in ("float32", "float64"):
         raise InputError(f"--dtype must be float32 or float64, got {dtype!r}")
     if not os.path.isdir(out_dir):
         raise InputError(f"{out_dir}: output folder does not exist (create it first: mkdir -p {out_dir})")
+    check_simulation_room(out_dir, n, k, dtype)
     weights = prior if prior in ("uniform", "random") else number_list(prior, "--prior", float)
     drawn = dict(noise_rate=noise_rate, trace=trace, frac_zero_noise_rates=frac_zero_noise_rates, seed=seed)
     sim = draw(n, k, prior=weights or prior, **drawn)  # type: ignore[arg-type]
