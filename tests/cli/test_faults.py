@@ -72,7 +72,7 @@ def efbig(*args, **kwargs):
 
 @pytest.mark.parametrize(("fault", "words"), [(enospc, "No space left on device"), (efbig, "File too large")])
 def test_full_disk_or_too_large_file_names_the_npy_output(runner, d, monkeypatch, fault, words):
-    monkeypatch.setattr(np, "save", fault)
+    monkeypatch.setattr(np.lib.format, "write_array_header_1_0", fault)  # what write_npy writes first
     out = "d/out/flagged.npy"
     fails(runner, FIND, f"Error: {out}: cannot write the output: {words}", out=out)
 

@@ -216,7 +216,7 @@ def test_disk_full_names_the_output(tmp_path, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(np, "save", full)
+    monkeypatch.setattr(np.lib.format, "write_array_header_1_0", full)  # what write_npy writes first
     target = str(tmp_path / "a.npy")
     with pytest.raises(InputError) as info:
         write_npy(target, np.arange(2))

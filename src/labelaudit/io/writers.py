@@ -91,17 +91,21 @@ def check_output_path(path: str, allowed: tuple[str, ...]) -> None:
         raise InputError(f"{path}: output folder {str(folder)!r} does not exist")
 
 
-class _Writes:
-    """A file numpy writes to with plain write calls: for a real file np.save uses C stdio, whose failed
-    write loses its errno ("1200 requested and 496 written"), so a full disk would not say so."""
-
-    def __init__(self, f):
-        self.write = f.write
+NPY_CHUNK = 1 << 24  # bytes per write call of a .npy output's data
 
 
 def write_npy(path: str, array: np.ndarray) -> None:
+    """np.save's bytes (the version 1.0 header), written by plain write calls in slices of the array's own
+    buffer: np.save would either hand a real file to C stdio, whose failed write loses its errno ("1200
+    requested and 496 written", so a full disk would not say so), or copy the whole array into one bytes
+    object for any other file."""
+    a = np.ascontiguousarray(array)  # our outputs are C-ordered already: no copy
+    fmt = np.lib.format
     with atomic_path(path) as tmp, _writing(path), open(tmp, "wb") as f:
-        np.save(_Writes(f), array, allow_pickle=False)
+        fmt.write_array_header_1_0(f, fmt.header_data_from_array_1_0(a))
+        data = a.data.cast("B") if a.size else memoryview(b"")
+        for start in range(0, len(data), NPY_CHUNK):
+            f.write(data[start : start + NPY_CHUNK])
 
 
 def _frame(columns: dict):
