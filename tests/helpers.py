@@ -47,3 +47,23 @@ def run(runner, *args, code: int = 0):
         f"exit {result.exit_code}\nstdout: {result.stdout[:2000]}\nstderr: {result.stderr}"
     )
     return result
+
+
+def writing_into(pid: int, folder) -> bool:
+    """Does process `pid` hold a temporary of `folder` open: an unnamed one (O_TMPFILE, shown in /proc as
+    `folder/#inode (deleted)`) or a named one (`.NAME.labelaudit-...tmp`)?"""
+    import contextlib
+    import glob
+    import os
+
+    if glob.glob(f"{folder}/.*.labelaudit-*.tmp"):
+        return True
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(f"{folder}/"):
+                return True
+    return False

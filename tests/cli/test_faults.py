@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import writing_into
 
 from labelaudit.cli import app
 
@@ -645,22 +646,6 @@ def million(tmp_path_factory) -> Path:
     np.save(folder / "pred_probs.npy", p, allow_pickle=False)
     np.save(folder / "labels.npy", rng.integers(0, 10, len(p)), allow_pickle=False)
     return folder
-
-
-def writing_into(pid: int, folder: Path) -> bool:
-    """Does process `pid` hold a file open in `folder` (its temporary, named or unnamed)?"""
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return False
-    for fd in fds:
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith(f"{folder}/"):
-            return True
-    return False
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")

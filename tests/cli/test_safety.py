@@ -7,9 +7,7 @@ Each failure is checked the way tests/cli/test_errors.py checks bad input: exit 
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import glob
 import os
 import shlex
 import signal
@@ -22,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import writing_into
 
 from labelaudit.cli import app
 from labelaudit.io import outputs
@@ -374,22 +373,6 @@ def big(tmp_path_factory) -> Path:
     np.save(folder / "pred_probs.npy", p, allow_pickle=False)
     np.save(folder / "labels.npy", rng.integers(0, 10, len(p)), allow_pickle=False)
     return folder
-
-
-def writing_into(pid: int, folder: Path) -> bool:
-    """Does process `pid` hold a temporary of `folder` open: an unnamed one (O_TMPFILE, shown in /proc as
-    `folder/#inode (deleted)`) or a named one?"""
-    if glob.glob(str(folder / ".s.npy.*.tmp")):
-        return True
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return False
-    for fd in fds:
-        with contextlib.suppress(OSError):
-            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(f"{folder}/#"):
-                return True
-    return False
 
 
 def start_and_signal(big: Path, out: Path, sig: int) -> subprocess.CompletedProcess:
