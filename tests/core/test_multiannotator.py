@@ -127,7 +127,7 @@ def test_golden_sets_cover_the_cases():
     assert load("ma_k3")["pred_probs"].shape[1] == 3 and z["pred_probs"].shape[1] == 5
 
 
-# --------------------------------------------------------------------------- worked examples (spec §3-§7)
+# --------------------------------------------------------------------------- worked examples (hand-checked: consensus, quality, weights)
 
 
 def test_worked_example_crowdlab():
