@@ -67,3 +67,14 @@ def writing_into(pid: int, folder) -> bool:
             if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(f"{folder}/"):
                 return True
     return False
+
+
+def random_npy_set(folder, n: int, k: int = 10):
+    """`folder` with labels.npy and float32 pred_probs.npy of n random rows (seed 0): inputs large enough
+    that a run takes about a second, long enough to signal it mid-write. Returns the folder."""
+    rng = np.random.default_rng(0)
+    p = rng.random((n, k), dtype=np.float32)
+    p /= p.sum(axis=1, keepdims=True)
+    np.save(folder / "pred_probs.npy", p, allow_pickle=False)
+    np.save(folder / "labels.npy", rng.integers(0, k, len(p)), allow_pickle=False)
+    return folder

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import writing_into
+from helpers import random_npy_set, writing_into
 
 from labelaudit.cli import app
 
@@ -639,13 +639,7 @@ def test_chunk_size_beyond_n_is_one_chunk(runner, d):
 @pytest.fixture(scope="module")
 def million(tmp_path_factory) -> Path:
     """1,000,000 x 10 float32 pred_probs: `rank -o scores.csv` spends about a second writing the CSV."""
-    folder = tmp_path_factory.mktemp("million")
-    rng = np.random.default_rng(0)
-    p = rng.random((1_000_000, 10), dtype=np.float32)
-    p /= p.sum(axis=1, keepdims=True)
-    np.save(folder / "pred_probs.npy", p, allow_pickle=False)
-    np.save(folder / "labels.npy", rng.integers(0, 10, len(p)), allow_pickle=False)
-    return folder
+    return random_npy_set(tmp_path_factory.mktemp("million"), 1_000_000)
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")

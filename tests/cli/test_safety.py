@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import writing_into
+from helpers import random_npy_set, writing_into
 
 from labelaudit.cli import app
 from labelaudit.io import outputs
@@ -366,13 +366,7 @@ def test_replaced_output_keeps_its_mode_new_output_gets_umask(runner, d):
 @pytest.fixture(scope="module")
 def big(tmp_path_factory) -> Path:
     """3,000,000 x 10 float32 pred_probs: `batched` takes about a second on it, long enough to signal."""
-    folder = tmp_path_factory.mktemp("big")
-    rng = np.random.default_rng(0)
-    p = rng.random((3_000_000, 10), dtype=np.float32)
-    p /= p.sum(axis=1, keepdims=True)
-    np.save(folder / "pred_probs.npy", p, allow_pickle=False)
-    np.save(folder / "labels.npy", rng.integers(0, 10, len(p)), allow_pickle=False)
-    return folder
+    return random_npy_set(tmp_path_factory.mktemp("big"), 3_000_000)
 
 
 def start_and_signal(big: Path, out: Path, sig: int) -> subprocess.CompletedProcess:
