@@ -7,7 +7,8 @@ from .batched import SECTION as BATCHED
 from .find import SECTION as FIND
 from .health import SECTION as HEALTH
 from .njobs import SECTION as NJOBS
+from .report import SECTION as REPORT
 
-SECTIONS: dict[str, Section] = {s.name: s for s in (FIND, HEALTH, BATCHED, NJOBS)}
+SECTIONS: dict[str, Section] = {s.name: s for s in (FIND, HEALTH, BATCHED, NJOBS, REPORT)}
 
 __all__ = ["SECTIONS", "Section"]
