@@ -143,6 +143,16 @@ def test_many_classes_list_the_largest_cells_instead_of_a_heatmap():
     assert f"{100 * float(cells['probability'][0]):.2f}%" in text
 
 
+def test_many_classes_list_the_most_problematic(monkeypatch):
+    monkeypatch.setattr(page, "CLASS_ROWS", 7)
+    ov = _ov(12, n=1200)
+    text = render(ov, INPUTS)
+    table = text.split('id="classes"', 1)[1].split("</table>", 1)[0]
+    want = [f"c{i}" for i in ov.health.tables["classes"]["class_index"][:7]]
+    assert re.findall(r"<tr><td>([^<]*)</td>", table) == want
+    assert "The 7 most problematic of 12 classes." in text
+
+
 def test_sparse_context_lists_cells(monkeypatch):
     from labelaudit.core import confident
 

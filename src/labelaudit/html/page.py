@@ -27,6 +27,7 @@ STATIC_ROWS = 100  # of them, rendered as HTML (readable without JS); the script
 HEATMAP_MAX_K = 40  # a heatmap up to this K; beyond, a table of the largest off-diagonal cells
 AUDIT_ROWS = 10  # worst examples shown per audit issue type
 FIXED_SHOWN = 200  # fixed baseline issues listed by key
+CLASS_ROWS = 1_000  # classes listed (most problematic first): K = 20,000 would be megabytes of table
 
 STYLE = (
     svg.CSS + "*{box-sizing:border-box}body{margin:0;background:var(--bg);color:var(--fg);"
@@ -158,11 +159,14 @@ def _classes(ov: Overview) -> str:
     keys = ("n_examples", "label_issues", "inverse_label_issues", "label_noise", "inverse_label_noise")
     rows = [
         [_name(names, int(ci))] + [c[k][i] for k in keys] + [c["label_quality_score"][i]]
-        for i, ci in enumerate(c["class_index"])
+        for i, ci in enumerate(c["class_index"][:CLASS_ROWS])
     ]
+    k = len(c["class_index"])
+    held = f" The {len(rows):,} most problematic of {k:,} classes." if k > len(rows) else ""
     return (
         "<h2>Classes, most problematic first</h2><p class=m>Click a column to sort. Label noise: share of "
-        "a class's given labels estimated wrong; inverse: share of its true members labelled otherwise.</p>"
+        "a class's given labels estimated wrong; inverse: share of its true members labelled otherwise."
+        + f"{held}</p>"
         + table(heads, rows, sortable=True, ident="classes")
     )
 
