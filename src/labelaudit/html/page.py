@@ -102,14 +102,21 @@ def _cell(v: Any) -> str:
 
 
 def table(
-    heads: Sequence[str], rows: Sequence[Sequence[Any]], *, sortable: bool = False, ident: str = ""
+    heads: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    sortable: bool = False,
+    ident: str = "",
+    tall: bool = False,
 ) -> str:
-    """An HTML table (values escaped; numbers right-aligned and sortable by value)."""
+    """An HTML table (values escaped; numbers right-aligned and sortable by value); `tall`: in a box of
+    its own height that scrolls, its header kept in view."""
     attrs = (f' id="{ident}"' if ident else "") + (' class="sortable"' if sortable else "")
     head = "".join(f"<th>{esc(h)}</th>" for h in heads)
     body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows)
+    box = "scroll tall" if tall else "scroll"
     return (
-        f'<div class="scroll"><table{attrs}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+        f'<div class="{box}"><table{attrs}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
     )
 
 
@@ -144,7 +151,10 @@ def _inputs(inputs: list[dict], ov: Overview) -> str:
         [f.get("role", ""), f.get("path", ""), int(f.get("bytes", 0)), f.get("sha256", "")] for f in inputs
     ]
     params = {**ov.issues.params, **{f"health {k}": v for k, v in ov.health.params.items() if v is not None}}
-    prm = [[k, "" if v is None else _fmt(v)] for k, v in params.items()]
+    prm = [
+        [k, "" if v is None else str(v).lower() if isinstance(v, bool) else _fmt(v)]
+        for k, v in params.items()
+    ]
     return (
         "<h2>Dataset and inputs</h2>"
         + table(["role", "path", "bytes", "sha256"], rows)
@@ -167,7 +177,7 @@ def _classes(ov: Overview) -> str:
         "<h2>Classes, most problematic first</h2><p class=m>Click a column to sort. Label noise: share of "
         "a class's given labels estimated wrong; inverse: share of its true members labelled otherwise."
         + f"{held}</p>"
-        + table(heads, rows, sortable=True, ident="classes")
+        + table(heads, rows, sortable=True, ident="classes", tall=len(rows) > 20)
     )
 
 
