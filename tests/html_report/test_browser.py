@@ -72,7 +72,7 @@ def open_page(browser, path, scheme="light"):
     return page, requests, problems
 
 
-def test_report_in_chromium(browser, page_file, cifar):
+def test_report_in_chromium(browser, page_file, cifar, capsys):
     page, requests, problems = open_page(browser, page_file)
     assert requests == [page_file.as_uri()]  # the page itself, nothing from the network or disk besides
     assert problems == []
@@ -98,7 +98,8 @@ def test_report_in_chromium(browser, page_file, cifar):
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     width = int.from_bytes(shot.read_bytes()[16:20], "big")
     assert width == 1400
-    print(f"screenshot: {shot}")
+    with capsys.disabled():  # shown even when pytest captures output
+        print(f"\nscreenshot of the report (1400 px wide): {shot}")
     page.context.close()
 
 
