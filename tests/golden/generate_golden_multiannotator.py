@@ -33,6 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import cleanlab.filter as filter  # noqa: E402
 import cleanlab.multiannotator as ma  # noqa: E402
 import generate_golden as gg  # noqa: E402  (stable_sorting, npz writer)
 import numpy as np  # noqa: E402
@@ -208,6 +209,20 @@ def process(name):
             return quality_outputs(ma.get_label_quality_multiannotator(labels, p, **kwargs))
 
         record(call, "get_label_quality_multiannotator", kwargs, quality)
+    for method in ("best_quality", "majority_vote"):
+        # labelaudit's is_label_issue of the consensus: confident learning (find_label_issues, defaults)
+        # with the consensus labels as the given labels.
+        def issues(method=method):
+            res = ma.get_label_quality_multiannotator(labels, p, consensus_method=method, verbose=False)
+            consensus = res["label_quality"]["consensus_label"].to_numpy(np.int64)
+            return {"mask": np.asarray(filter.find_label_issues(consensus, p), dtype=bool)}
+
+        record(
+            f"issues_{method}",
+            "filter.find_label_issues(consensus_label)",
+            {"consensus_method": method},
+            issues,
+        )
     record(
         "mv_plain",
         "get_majority_vote_label",

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from labelaudit.core.checks import check_pred_probs, check_shape
 from labelaudit.core.rank import SCORE_METHODS, scores_of_block
@@ -570,11 +570,13 @@ def annotators_report(
     ids: np.ndarray | None = None,
     active_learning_scores: np.ndarray | None = None,
     k: int | None = None,
+    label_issues: NDArray[np.bool_] | None = None,
 ) -> Report:
     """The annotators Report: table `examples` (lowest consensus quality first; the file table holds
     every example in input order), table `annotators` (worst first), weights in the results, and the
     gate min_annotator_quality, which fails naming every annotator whose quality is below the limit
-    (an annotator with undefined quality, who shares no example with another, is not judged)."""
+    (an annotator with undefined quality, who shares no example with another, is not judged).
+    label_issues: the (N,) bool is_label_issue column (consensus_label_issues), when given."""
     r = result
     n, m = len(r.consensus_label), len(r.annotator_quality)
     aids = list(annotator_ids) if annotator_ids is not None else list(range(m))
@@ -590,6 +592,8 @@ def annotators_report(
     every["consensus_quality_score"] = r.consensus_quality_score
     every["annotator_agreement"] = r.annotator_agreement
     every["num_annotations"] = r.num_annotations
+    if label_issues is not None:
+        every["is_label_issue"] = np.asarray(label_issues, dtype=bool)
     if active_learning_scores is not None:
         every["active_learning_score"] = np.asarray(active_learning_scores, dtype=np.float64)
     order = np.argsort(r.consensus_quality_score, kind="stable")
@@ -610,10 +614,13 @@ def annotators_report(
     defined = ~np.isnan(r.annotator_quality)
     worst = int(ao[0])
     headline = f"consensus labels of {n} examples from {m} annotators"
+    if label_issues is not None:
+        headline += f"; {int(np.count_nonzero(label_issues))} consensus label issues"
     if defined.any():
         headline += f"; worst annotator {aids[worst]} (quality {r.annotator_quality[worst]:.4f})"
     results: dict[str, Any] = {
         "n_annotators": m,
+        "n_label_issues": None if label_issues is None else int(np.count_nonzero(label_issues)),
         "mean_consensus_quality": float(np.mean(r.consensus_quality_score)),
         "model_weight": r.model_weight,
         "annotator_weights": None if r.annotator_weight is None else r.annotator_weight.tolist(),
@@ -637,10 +644,60 @@ def annotators_report(
         npy=r.consensus_label,
         file_table=every,
         views=(
-            "plain:annotators:Annotators, worst first",
-            "plain:examples:Consensus labels, lowest quality first",
+            "worst_annotators:Annotators, worst first",
+            "consensus:Consensus labels, lowest quality first",
         ),
         total=n,
+    )
+
+
+def consensus_label_issues(consensus_label: ArrayLike, pred_probs: np.ndarray) -> NDArray[np.bool_]:
+    """(N,) bool: the consensus labels that confident learning flags as label issues against pred_probs
+    (find_label_issues with its defaults, filter_by="prune_by_noise_rate"): the consensus labels are
+    treated as the given labels of a single-label data set, the way a data set whose labels came from
+    several annotators is checked once its consensus is settled."""
+    from labelaudit.core.filter import find_label_issues
+
+    return find_label_issues(np.asarray(consensus_label, dtype=np.int64), pred_probs)
+
+
+def audit_annotators(
+    labels_multiannotator: object,
+    pred_probs: object,
+    *,
+    consensus_method: str = "best_quality",
+    quality_method: str = "crowdlab",
+    active_learning: bool = False,
+    min_annotator_quality: float | None = None,
+    top: int | None = None,
+    class_names: Sequence[str] | None = None,
+    annotator_ids: Sequence[Any] | None = None,
+    ids: np.ndarray | None = None,
+) -> Report:
+    """What `labelaudit annotators` reports, as a library call: CROWDLAB consensus and annotator
+    quality (get_label_quality_multiannotator), the consensus labels' confident-learning issues
+    (consensus_label_issues), ActiveLab scores when `active_learning`, and the min_annotator_quality
+    gate (annotators_report)."""
+    p = _check_probs(pred_probs)
+    result = get_label_quality_multiannotator(
+        labels_multiannotator, p, consensus_method=consensus_method, quality_method=quality_method
+    )
+    issues = consensus_label_issues(result.consensus_label, p)
+    scores = None
+    if active_learning:
+        with warnings.catch_warnings():  # what the labels allow was said once, by the consensus
+            warnings.simplefilter("ignore", LabelauditWarning)
+            scores = get_active_learning_scores(labels_multiannotator, p)[0]
+    return annotators_report(
+        result,
+        min_annotator_quality=min_annotator_quality,
+        top=top,
+        class_names=class_names,
+        annotator_ids=annotator_ids,
+        ids=ids,
+        active_learning_scores=scores,
+        k=p.shape[1],
+        label_issues=issues,
     )
 
 
