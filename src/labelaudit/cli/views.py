@@ -215,8 +215,8 @@ def tokens(report: Report, _: str) -> None:
     _print(_e(report.headline), heads, rows, total=report.total or 0, show_lines=True)
 
 
-def _quality(q: float) -> str:
-    if q != q:  # NaN: an annotator who shares no example with another
+def _quality(q: float | None) -> str:
+    if q is None or q != q:  # an annotator who shares no example with another
         return "[dim]n/a[/dim]"
     style = "red" if q < 0.6 else "yellow" if q < 0.8 else "green"
     return f"[{style}]{q:.4f}[/{style}]"
@@ -231,7 +231,7 @@ def worst_annotators(report: Report, title: str) -> None:
     rows = [
         [
             _e(a["annotator"][i]),
-            _quality(float(a["annotator_quality"][i])),
+            _quality(a["annotator_quality"][i]),
             f"{a['agreement_with_consensus'][i]:.4f}",
             _e(worst[i]),
             str(a["num_examples_labeled"][i]),

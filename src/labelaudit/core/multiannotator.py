@@ -601,7 +601,8 @@ def annotators_report(
     ao = r.annotator_order
     annotators: Columns = {
         "annotator": [aids[j] for j in ao.tolist()],
-        "annotator_quality": r.annotator_quality[ao],
+        # None (JSON null) for an annotator who shares no example with another, in every output
+        "annotator_quality": [None if q != q else q for q in r.annotator_quality[ao].tolist()],
         "agreement_with_consensus": r.agreement_with_consensus[ao],
         "worst_class": r.worst_class[ao],
     }
