@@ -10,4 +10,8 @@ from .njobs import SECTION as NJOBS
 
 SECTIONS: dict[str, Section] = {s.name: s for s in (FIND, HEALTH, BATCHED, NJOBS)}
 
+from .annotators import SECTION as ANNOTATORS  # noqa: E402
+
+SECTIONS[ANNOTATORS.name] = ANNOTATORS
+
 __all__ = ["SECTIONS", "Section"]

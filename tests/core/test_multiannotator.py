@@ -405,3 +405,23 @@ def test_audit_annotators_is_the_library_calls():
     assert int(rep.file_table["is_label_issue"].sum()) == int(z["issues_majority_vote__mask"].sum())
     assert rep.results["n_label_issues"] == int(issues.sum())
     assert "consensus label issues" in rep.headline and len(rep.to_dict()["examples"]) == 7
+
+
+def test_checked_annotations_are_taken_as_they_are():
+    z = load("ma_k3")
+    L, P = z["labels"], z["pred_probs"]
+    ann = ma.check_annotations(L, 3, n=len(L))
+    assert ma.check_annotations(ann, 3, n=len(L)) is ann
+    a, b = ma.get_label_quality_multiannotator(ann, P), ma.get_label_quality_multiannotator(L, P)
+    for key in ("consensus_label", "consensus_quality_score", "annotator_quality", "worst_class"):
+        np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
+    np.testing.assert_array_equal(
+        ma.get_active_learning_scores(ann, P)[0], ma.get_active_learning_scores(L, P)[0]
+    )
+    np.testing.assert_array_equal(ma.get_majority_vote_label(ann), ma.get_majority_vote_label(L))
+    with pytest.raises(InputError, match="checked for N=500, K=3; pred_probs has N=500, K=4"):
+        ma.get_label_quality_multiannotator(ann, np.full((500, 4), 0.25))
+    with pytest.raises(InputError, match="at least two annotator columns"):
+        ma.get_label_quality_multiannotator(
+            ma.check_annotations(L[:, :1][~np.isnan(L[:, 0])], 3, allow_single=True), P[~np.isnan(L[:, 0])]
+        )

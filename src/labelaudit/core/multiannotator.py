@@ -129,7 +129,18 @@ def check_annotations(
     """The input rules of multi-annotator labels for K classes (and N examples when given): labels are
     integers in 0..K-1 or NaN (not labelled); every example and every annotator has at least one label;
     unless `allow_single`, at least two annotators and at least one example with two labels. Raises
-    InputError naming the rule and the first offending value."""
+    InputError naming the rule and the first offending value. Annotations checked before (for the same
+    K and N) are taken as they are: the rules are not read again from the labels."""
+    if isinstance(labels_multiannotator, Annotations):
+        ann = labels_multiannotator
+        if ann.k != k or (n is not None and ann.n != n):
+            raise InputError(
+                f"these annotations were checked for N={ann.n}, K={ann.k}; pred_probs has "
+                f"N={ann.n if n is None else n}, K={k}"
+            )
+        if not allow_single:
+            _check_multi(ann.m, ann.num, ann.votes)
+        return ann
     x = _as_label_matrix(labels_multiannotator)
     nx, m = x.shape
     if n is not None and nx != n:
@@ -184,20 +195,24 @@ def check_annotations(
             f"by nobody ({len(nobody)} such)"
         )
     if not allow_single:
-        if m < 2:
-            raise InputError("multi-annotator data needs at least two annotator columns, got 1")
-        if not (num >= 2).any():
-            raise InputError(
-                "every example has only one label: there is no agreement to learn from; "
-                "score single labels with get_label_quality_scores instead"
-            )
-        if not (votes >= 2).any():
-            warnings.warn(
-                "annotators do not agree on any example (no class was given twice to one example)",
-                LabelauditWarning,
-                stacklevel=3,
-            )
+        _check_multi(m, num, votes)
     return Annotations(nx, k, rows_j, labels_j, num, votes)
+
+
+def _check_multi(m: int, num: I64, votes: NDArray[np.int32]) -> None:
+    if m < 2:
+        raise InputError("multi-annotator data needs at least two annotator columns, got 1")
+    if not (num >= 2).any():
+        raise InputError(
+            "every example has only one label: there is no agreement to learn from; "
+            "score single labels with get_label_quality_scores instead"
+        )
+    if not (votes >= 2).any():
+        warnings.warn(
+            "annotators do not agree on any example (no class was given twice to one example)",
+            LabelauditWarning,
+            stacklevel=4,
+        )
 
 
 def _check_probs(pred_probs: object, name: str = "pred_probs") -> np.ndarray:
@@ -286,6 +301,8 @@ def get_majority_vote_label(labels_multiannotator: object, pred_probs: object | 
     if pred_probs is not None:
         p = _check_probs(pred_probs)
         k = p.shape[1]
+    elif isinstance(labels_multiannotator, Annotations):
+        k = labels_multiannotator.k
     else:
         x = _as_label_matrix(labels_multiannotator)
         with warnings.catch_warnings():
@@ -351,14 +368,15 @@ def _crowdlab_pass(ann: Annotations, p: np.ndarray, c: I64, method: str) -> _Pas
     predicted = np.argmax(p, axis=1)
     e_model = float(np.mean(predicted[multi] != cs))
     model_weight = max(1 - e_model / e_mlc, LOW) * float(np.sqrt(np.mean(num)))
-    numer = model_weight * np.asarray(p, dtype=np.float64)
+    numer = np.multiply(p, model_weight, dtype=np.float64)  # one (N, K) float64 array, divided in place
     denom = np.zeros(n)
     for j, (r, y) in enumerate(zip(ann.rows, ann.labels, strict=True)):
         term = np.full((len(r), k), weights[j] * wrong)
         term[np.arange(len(r)), y] = weights[j] * likelihood
         numer[r] += term
         denom[r] += weights[j]
-    posterior = numer / (denom + model_weight)[:, None]
+    denom += model_weight
+    posterior = np.divide(numer, denom[:, None], out=numer)
     return _Pass(agreement, _scores(posterior, c, method), posterior, model_weight, weights)
 
 
@@ -429,6 +447,7 @@ def _stats(
     q = first.posterior
     unique = (q == q.max(axis=1, keepdims=True)).sum(axis=1) == 1
     c = np.where(unique, np.argmax(q, axis=1), mv).astype(np.int64)
+    del first, q  # the first posterior is not needed past here: one (N, K) array less at the peak
     return c, run(c)
 
 

@@ -60,7 +60,7 @@ def annotators(
         from_logits=from_logits,
     )
     report = audit_annotators(
-        data.labels,
+        data.annotations,  # checked once, by load_annotations
         data.pred_probs,
         consensus_method=consensus_method.value,
         quality_method=quality_method.value,
