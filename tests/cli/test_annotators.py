@@ -292,3 +292,28 @@ def test_error_one_annotator_and_unknown_class_name(runner, inp):
     names = inp.text("w.csv", "a,b\ncat,cat\ndog,cow\ncat,dog\ndog,dog\ncat,dog\n")
     classes = inp.text("names.txt", "cat\ndog\n")
     expect_error(runner, inp, annotators(inp, names, "--class-names", classes), names, "cow")
+
+
+def test_ci_formats_and_stdout_rows(runner, tmp_path):
+    np.save(tmp_path / "l.npy", L41)
+    np.save(tmp_path / "p.npy", P41)
+    args = [
+        "annotators",
+        "-l",
+        tmp_path / "l.npy",
+        "-p",
+        tmp_path / "p.npy",
+        "--min-annotator-quality",
+        "0.7",
+    ]
+    junit = run(runner, *args, "--format", "junit", code=1).stdout
+    assert '<testsuite name="labelaudit annotators gates" tests="1" failures="1">' in junit
+    assert (
+        'message="min_annotator_quality: 2 annotator(s) below the limit 0.7: 1 (0.6423), 2 (0.6611)"' in junit
+    )
+    github = run(runner, *args, "--format", "github", code=1).stdout.splitlines()
+    assert github[0].startswith("::error title=labelaudit gate failed::min_annotator_quality: 2 annotator(s)")
+    rows = run(runner, *args[:5], "-o", "-").stdout.splitlines()  # every example, in input order
+    assert rows[0].startswith("index,consensus_label,") and [r.split(",")[0] for r in rows[1:]] == list(
+        "01234"
+    )

@@ -223,7 +223,11 @@ def _quality(q: float | None) -> str:
 
 
 def worst_annotators(report: Report, title: str) -> None:
-    """The annotators, worst first: quality, agreement with the consensus, worst class, labels given."""
+    """The headline, then the annotators, worst first: quality, agreement with the consensus, worst class,
+    labels given."""
+    from rich.console import Console
+
+    Console(emoji=False).print(_e(report.headline[:1].upper() + report.headline[1:]), style="bold")
     a = report.tables["annotators"]
     n = len(a["annotator"])
     shown = n if report.params.get("top") is not None else min(n, 15)
