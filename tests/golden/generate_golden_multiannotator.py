@@ -15,6 +15,8 @@ What it writes, per set: ``<set>.npz`` holding the inputs (``labels``: (N, M) fl
 annotator gave no label; ``pred_probs`` (N, K); ``pred_probs_unlabeled`` (U, K); ``labels_single``: the
 first label of each example only) and the outputs, named ``<call>__<output>``; ``<set>.json``: the
 calls (function, keyword arguments, output names, warnings); ``_meta.json``: versions and data notes.
+``issues_<consensus_method>__mask`` is ``cleanlab.filter.find_label_issues`` (defaults) with that
+method's consensus labels as the given labels: labelaudit's ``is_label_issue`` of ``annotators``.
 
 Data: true classes drawn from a prior; annotator j answers the true class with probability acc_j
 (known, stored in the manifest) and a uniformly chosen wrong class otherwise; each example is labelled
