@@ -317,3 +317,33 @@ def test_ci_formats_and_stdout_rows(runner, tmp_path):
     assert rows[0].startswith("index,consensus_label,") and [r.split(",")[0] for r in rows[1:]] == list(
         "01234"
     )
+
+
+def test_long_layout_with_named_columns_and_string_labels(runner, tmp_path):
+    rows = long(L41)
+    rows = rows.assign(label=np.array(["cat", "dog"], dtype=object)[rows["label"]])
+    rows.rename(columns={"task": "item", "annotator": "who", "label": "tag"}).to_csv(
+        tmp_path / "l.csv", index=False
+    )
+    np.save(tmp_path / "p.npy", P41)
+    (tmp_path / "names.txt").write_text("cat\ndog\n")
+    args = [
+        "-l",
+        tmp_path / "l.csv",
+        "--long",
+        "-p",
+        tmp_path / "p.npy",
+        "--class-names",
+        tmp_path / "names.txt",
+    ]
+    named = ["--id-column", "item", "--annotator-column", "who", "--label-column", "tag"]
+    doc = doc_of(runner, *args, *named)
+    np.save(tmp_path / "l.npy", L41)
+    want = doc_of(
+        runner, "-l", tmp_path / "l.npy", "-p", tmp_path / "p.npy", "--class-names", tmp_path / "names.txt"
+    )
+    for row in doc["examples"]:
+        assert row.pop("id") == row["index"]
+    for row in doc["annotators"]:
+        row["annotator"] = int(row["annotator"][1:])
+    assert body(doc) == body(want) and doc["class_names"] == ["cat", "dog"]
