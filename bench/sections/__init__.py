@@ -11,4 +11,8 @@ from .report import SECTION as REPORT
 
 SECTIONS: dict[str, Section] = {s.name: s for s in (FIND, HEALTH, BATCHED, NJOBS, REPORT)}
 
+from .annotators import SECTION as ANNOTATORS  # noqa: E402
+
+SECTIONS[ANNOTATORS.name] = ANNOTATORS
+
 __all__ = ["SECTIONS", "Section"]

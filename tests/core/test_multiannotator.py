@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from labelaudit.core import multiannotator as ma
+from labelaudit.core.formats import to_json
 from labelaudit.core.report import Report
 from labelaudit.errors import InputError, LabelauditWarning
 
@@ -377,3 +378,50 @@ def test_gate_ignores_undefined_quality():
     assert np.isnan(r.annotator_quality[-1]) and r.annotator_order[-1] == 14
     gate = ma.annotators_report(r, min_annotator_quality=0.0).gates[0]
     assert gate.passed
+
+
+@pytest.mark.parametrize("method", ["best_quality", "majority_vote"])
+def test_golden_consensus_label_issues(golden, method):
+    """is_label_issue: the reference's find_label_issues with the consensus labels as the given labels."""
+    _, z = golden
+    r = ma.get_label_quality_multiannotator(z["labels"], z["pred_probs"], consensus_method=method)
+    got = ma.consensus_label_issues(r.consensus_label, z["pred_probs"])
+    assert got.dtype == bool
+    np.testing.assert_array_equal(got, z[f"issues_{method}__mask"])
+
+
+def test_audit_annotators_is_the_library_calls():
+    z = load("ma_k5")
+    L, P = z["labels"], z["pred_probs"]
+    rep = ma.audit_annotators(L, P, consensus_method="majority_vote", active_learning=True, top=7)
+    r = ma.get_label_quality_multiannotator(L, P, consensus_method="majority_vote")
+    al, _ = ma.get_active_learning_scores(L, P)
+    issues = ma.consensus_label_issues(r.consensus_label, P)
+    want = ma.annotators_report(r, top=7, active_learning_scores=al, label_issues=issues, k=5)
+    assert to_json(rep.to_dict()) == to_json(want.to_dict()) and rep.params == want.params  # NaN: null
+    assert rep.file_table is not None and want.file_table is not None
+    for key, col in want.file_table.items():
+        np.testing.assert_array_equal(rep.file_table[key], col)
+    assert int(rep.file_table["is_label_issue"].sum()) == int(z["issues_majority_vote__mask"].sum())
+    assert rep.results["n_label_issues"] == int(issues.sum())
+    assert "consensus label issues" in rep.headline and len(rep.to_dict()["examples"]) == 7
+
+
+def test_checked_annotations_are_taken_as_they_are():
+    z = load("ma_k3")
+    L, P = z["labels"], z["pred_probs"]
+    ann = ma.check_annotations(L, 3, n=len(L))
+    assert ma.check_annotations(ann, 3, n=len(L)) is ann
+    a, b = ma.get_label_quality_multiannotator(ann, P), ma.get_label_quality_multiannotator(L, P)
+    for key in ("consensus_label", "consensus_quality_score", "annotator_quality", "worst_class"):
+        np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
+    np.testing.assert_array_equal(
+        ma.get_active_learning_scores(ann, P)[0], ma.get_active_learning_scores(L, P)[0]
+    )
+    np.testing.assert_array_equal(ma.get_majority_vote_label(ann), ma.get_majority_vote_label(L))
+    with pytest.raises(InputError, match="checked for N=500, K=3; pred_probs has N=500, K=4"):
+        ma.get_label_quality_multiannotator(ann, np.full((500, 4), 0.25))
+    with pytest.raises(InputError, match="at least two annotator columns"):
+        ma.get_label_quality_multiannotator(
+            ma.check_annotations(L[:, :1][~np.isnan(L[:, 0])], 3, allow_single=True), P[~np.isnan(L[:, 0])]
+        )

@@ -15,6 +15,8 @@ What it writes, per set: ``<set>.npz`` holding the inputs (``labels``: (N, M) fl
 annotator gave no label; ``pred_probs`` (N, K); ``pred_probs_unlabeled`` (U, K); ``labels_single``: the
 first label of each example only) and the outputs, named ``<call>__<output>``; ``<set>.json``: the
 calls (function, keyword arguments, output names, warnings); ``_meta.json``: versions and data notes.
+``issues_<consensus_method>__mask`` is ``cleanlab.filter.find_label_issues`` (defaults) with that
+method's consensus labels as the given labels: labelaudit's ``is_label_issue`` of ``annotators``.
 
 Data: true classes drawn from a prior; annotator j answers the true class with probability acc_j
 (known, stored in the manifest) and a uniformly chosen wrong class otherwise; each example is labelled
@@ -33,6 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import cleanlab.filter as filter  # noqa: E402
 import cleanlab.multiannotator as ma  # noqa: E402
 import generate_golden as gg  # noqa: E402  (stable_sorting, npz writer)
 import numpy as np  # noqa: E402
@@ -208,6 +211,20 @@ def process(name):
             return quality_outputs(ma.get_label_quality_multiannotator(labels, p, **kwargs))
 
         record(call, "get_label_quality_multiannotator", kwargs, quality)
+    for method in ("best_quality", "majority_vote"):
+        # labelaudit's is_label_issue of the consensus: confident learning (find_label_issues, defaults)
+        # with the consensus labels as the given labels.
+        def issues(method=method):
+            res = ma.get_label_quality_multiannotator(labels, p, consensus_method=method, verbose=False)
+            consensus = res["label_quality"]["consensus_label"].to_numpy(np.int64)
+            return {"mask": np.asarray(filter.find_label_issues(consensus, p), dtype=bool)}
+
+        record(
+            f"issues_{method}",
+            "filter.find_label_issues(consensus_label)",
+            {"consensus_method": method},
+            issues,
+        )
     record(
         "mv_plain",
         "get_majority_vote_label",

@@ -157,7 +157,10 @@ def command(func: Callable) -> Callable:
     return wrapper
 
 
-COMMANDS = ("find-issues", "rank", "health", "overlap", "doctor", "batched", "simulate", "evaluate", "report")
+COMMANDS: tuple[str, ...]  # commands added later register with one `COMMANDS += (...)` line each
+COMMANDS = ("find-issues", "rank", "health", "overlap", "doctor", "batched", "simulate", "evaluate")
+COMMANDS += ("report",)
+COMMANDS += ("annotators",)
 
 
 def _register(argv: list[str]) -> None:

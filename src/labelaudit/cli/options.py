@@ -130,6 +130,14 @@ HELP = {
     # labelaudit report
     "html_output": "The HTML report to write (.html): one self-contained page, no network resources.",
     "report_rows": "Ranked issues the page holds (the first N, most severe first; the page says how many there are).",
+    # annotators
+    "annotations": "Labels from several annotators: a wide table (one column per annotator, an empty cell where it gave no label; .csv/.tsv/.parquet/.jsonl, or a float .npy with NaN) or, with --long, one row per label.",
+    "long": "The annotations are a long table: one row per label with example id (--id-column, default task, id or example), annotator and label columns.",
+    "annotator_column": "--long: the column of annotator ids.",
+    "consensus_method": "How each example's consensus label is chosen: best_quality (CROWDLAB posterior) or majority_vote.",
+    "quality_method": "How consensus and annotator quality are scored: crowdlab (model and annotators weighted by their accuracy) or agreement (votes only).",
+    "active_learning": "Add active_learning_score (ActiveLab; lower = relabel first) to every example.",
+    "min_annotator_quality": "Fail (exit 1) naming every annotator whose quality is below Q.",
 }
 
 
@@ -204,6 +212,27 @@ Issues = Annotated[str | None, _opt(help="issues")]
 Scores = Annotated[str | None, _opt(help="scores")]
 HtmlOutput = Annotated[str, _opt("--output", "-o", help="html_output", panel=OUTPUT)]
 ReportRows = Annotated[int, _opt("--rows", min=0, help="report_rows", panel=OUTPUT)]
+
+
+class ConsensusMethod(str, Enum):
+    best_quality = "best_quality"
+    majority_vote = "majority_vote"
+
+
+class QualityMethod(str, Enum):
+    crowdlab = "crowdlab"
+    agreement = "agreement"
+
+
+Annotations = Annotated[str, _opt("--labels", "-l", help="annotations")]
+Long = Annotated[bool, _opt("--long", help="long")]
+AnnotatorColumn = Annotated[str, _opt(help="annotator_column")]
+ConsensusMethodOpt = Annotated[ConsensusMethod, _opt(help="consensus_method", panel=DETECT, metavar="METHOD")]
+QualityMethodOpt = Annotated[QualityMethod, _opt(help="quality_method", panel=DETECT, metavar="METHOD")]
+ActiveLearning = Annotated[bool, _opt("--active-learning", help="active_learning", panel=OUTPUT)]
+MinAnnotatorQuality = Annotated[
+    float | None, _opt(min=0.0, max=1.0, help="min_annotator_quality", panel=GATES)
+]
 
 # For each command and --task, the options that task does not honour: giving one is refused with exit 2
 # naming the option and the task (tests/cli/test_task_options.py walks every option x task).

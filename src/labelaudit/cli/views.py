@@ -215,7 +215,62 @@ def tokens(report: Report, _: str) -> None:
     _print(_e(report.headline), heads, rows, total=report.total or 0, show_lines=True)
 
 
+def _quality(q: float | None) -> str:
+    if q is None or q != q:  # an annotator who shares no example with another
+        return "[dim]n/a[/dim]"
+    style = "red" if q < 0.6 else "yellow" if q < 0.8 else "green"
+    return f"[{style}]{q:.4f}[/{style}]"
+
+
+def worst_annotators(report: Report, title: str) -> None:
+    """The headline, then the annotators, worst first: quality, agreement with the consensus, worst class,
+    labels given."""
+    from rich.console import Console
+
+    Console(emoji=False).print(_e(report.headline[:1].upper() + report.headline[1:]), style="bold")
+    a = report.tables["annotators"]
+    n = len(a["annotator"])
+    shown = n if report.params.get("top") is not None else min(n, 15)
+    worst = a["worst_class_name" if "worst_class_name" in a else "worst_class"]
+    rows = [
+        [
+            _e(a["annotator"][i]),
+            _quality(a["annotator_quality"][i]),
+            f"{a['agreement_with_consensus'][i]:.4f}",
+            _e(worst[i]),
+            str(a["num_examples_labeled"][i]),
+        ]
+        for i in range(shown)
+    ]
+    heads = ["annotator", "quality", "agreement with consensus", "worst class", "examples labelled"]
+    _print(_e(title or report.headline), heads, rows, (heads[1], heads[2], heads[4]), n)
+
+
+def consensus(report: Report, title: str) -> None:
+    """The consensus labels, lowest quality first, with the label issues marked."""
+    c = report.listing
+    label = c["consensus_name" if "consensus_name" in c else "consensus_label"]
+    heads = ["index"] + (["id"] if "id" in c else []) + ["consensus", "quality", "agreement", "labels"]
+    heads += (["label issue"] if "is_label_issue" in c else []) + (
+        ["active learning"] if "active_learning_score" in c else []
+    )
+    rows = []
+    for i in range(_shown(report)):
+        row = [str(c["index"][i])] + ([_e(c["id"][i])] if "id" in c else []) + [_e(label[i])]
+        row += [_quality(float(c["consensus_quality_score"][i])), f"{c['annotator_agreement'][i]:.4f}"]
+        row.append(str(c["num_annotations"][i]))
+        if "is_label_issue" in c:
+            row.append("[bold red]yes[/bold red]" if c["is_label_issue"][i] else "")
+        if "active_learning_score" in c:
+            row.append(f"{c['active_learning_score'][i]:.4f}")
+        rows.append(row)
+    right = ("index", "quality", "agreement", "labels", "active learning")
+    _print(_e(title or report.headline), heads, rows, right, report.total or 0)
+
+
 VIEWS = {
+    "worst_annotators": worst_annotators,
+    "consensus": consensus,
     "issues": issues,
     "plain": plain,
     "score": score,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from labelaudit.core.checks import check_pred_probs, check_shape
 from labelaudit.core.rank import SCORE_METHODS, scores_of_block
@@ -129,7 +129,18 @@ def check_annotations(
     """The input rules of multi-annotator labels for K classes (and N examples when given): labels are
     integers in 0..K-1 or NaN (not labelled); every example and every annotator has at least one label;
     unless `allow_single`, at least two annotators and at least one example with two labels. Raises
-    InputError naming the rule and the first offending value."""
+    InputError naming the rule and the first offending value. Annotations checked before (for the same
+    K and N) are taken as they are: the rules are not read again from the labels."""
+    if isinstance(labels_multiannotator, Annotations):
+        ann = labels_multiannotator
+        if ann.k != k or (n is not None and ann.n != n):
+            raise InputError(
+                f"these annotations were checked for N={ann.n}, K={ann.k}; pred_probs has "
+                f"N={ann.n if n is None else n}, K={k}"
+            )
+        if not allow_single:
+            _check_multi(ann.m, ann.num, ann.votes)
+        return ann
     x = _as_label_matrix(labels_multiannotator)
     nx, m = x.shape
     if n is not None and nx != n:
@@ -184,20 +195,24 @@ def check_annotations(
             f"by nobody ({len(nobody)} such)"
         )
     if not allow_single:
-        if m < 2:
-            raise InputError("multi-annotator data needs at least two annotator columns, got 1")
-        if not (num >= 2).any():
-            raise InputError(
-                "every example has only one label: there is no agreement to learn from; "
-                "score single labels with get_label_quality_scores instead"
-            )
-        if not (votes >= 2).any():
-            warnings.warn(
-                "annotators do not agree on any example (no class was given twice to one example)",
-                LabelauditWarning,
-                stacklevel=3,
-            )
+        _check_multi(m, num, votes)
     return Annotations(nx, k, rows_j, labels_j, num, votes)
+
+
+def _check_multi(m: int, num: I64, votes: NDArray[np.int32]) -> None:
+    if m < 2:
+        raise InputError("multi-annotator data needs at least two annotator columns, got 1")
+    if not (num >= 2).any():
+        raise InputError(
+            "every example has only one label: there is no agreement to learn from; "
+            "score single labels with get_label_quality_scores instead"
+        )
+    if not (votes >= 2).any():
+        warnings.warn(
+            "annotators do not agree on any example (no class was given twice to one example)",
+            LabelauditWarning,
+            stacklevel=4,
+        )
 
 
 def _check_probs(pred_probs: object, name: str = "pred_probs") -> np.ndarray:
@@ -286,6 +301,8 @@ def get_majority_vote_label(labels_multiannotator: object, pred_probs: object | 
     if pred_probs is not None:
         p = _check_probs(pred_probs)
         k = p.shape[1]
+    elif isinstance(labels_multiannotator, Annotations):
+        k = labels_multiannotator.k
     else:
         x = _as_label_matrix(labels_multiannotator)
         with warnings.catch_warnings():
@@ -351,14 +368,15 @@ def _crowdlab_pass(ann: Annotations, p: np.ndarray, c: I64, method: str) -> _Pas
     predicted = np.argmax(p, axis=1)
     e_model = float(np.mean(predicted[multi] != cs))
     model_weight = max(1 - e_model / e_mlc, LOW) * float(np.sqrt(np.mean(num)))
-    numer = model_weight * np.asarray(p, dtype=np.float64)
+    numer = np.multiply(p, model_weight, dtype=np.float64)  # one (N, K) float64 array, divided in place
     denom = np.zeros(n)
     for j, (r, y) in enumerate(zip(ann.rows, ann.labels, strict=True)):
         term = np.full((len(r), k), weights[j] * wrong)
         term[np.arange(len(r)), y] = weights[j] * likelihood
         numer[r] += term
         denom[r] += weights[j]
-    posterior = numer / (denom + model_weight)[:, None]
+    denom += model_weight
+    posterior = np.divide(numer, denom[:, None], out=numer)
     return _Pass(agreement, _scores(posterior, c, method), posterior, model_weight, weights)
 
 
@@ -429,6 +447,7 @@ def _stats(
     q = first.posterior
     unique = (q == q.max(axis=1, keepdims=True)).sum(axis=1) == 1
     c = np.where(unique, np.argmax(q, axis=1), mv).astype(np.int64)
+    del first, q  # the first posterior is not needed past here: one (N, K) array less at the peak
     return c, run(c)
 
 
@@ -570,11 +589,13 @@ def annotators_report(
     ids: np.ndarray | None = None,
     active_learning_scores: np.ndarray | None = None,
     k: int | None = None,
+    label_issues: NDArray[np.bool_] | None = None,
 ) -> Report:
     """The annotators Report: table `examples` (lowest consensus quality first; the file table holds
     every example in input order), table `annotators` (worst first), weights in the results, and the
     gate min_annotator_quality, which fails naming every annotator whose quality is below the limit
-    (an annotator with undefined quality, who shares no example with another, is not judged)."""
+    (an annotator with undefined quality, who shares no example with another, is not judged).
+    label_issues: the (N,) bool is_label_issue column (consensus_label_issues), when given."""
     r = result
     n, m = len(r.consensus_label), len(r.annotator_quality)
     aids = list(annotator_ids) if annotator_ids is not None else list(range(m))
@@ -590,6 +611,8 @@ def annotators_report(
     every["consensus_quality_score"] = r.consensus_quality_score
     every["annotator_agreement"] = r.annotator_agreement
     every["num_annotations"] = r.num_annotations
+    if label_issues is not None:
+        every["is_label_issue"] = np.asarray(label_issues, dtype=bool)
     if active_learning_scores is not None:
         every["active_learning_score"] = np.asarray(active_learning_scores, dtype=np.float64)
     order = np.argsort(r.consensus_quality_score, kind="stable")
@@ -597,7 +620,8 @@ def annotators_report(
     ao = r.annotator_order
     annotators: Columns = {
         "annotator": [aids[j] for j in ao.tolist()],
-        "annotator_quality": r.annotator_quality[ao],
+        # None (JSON null) for an annotator who shares no example with another, in every output
+        "annotator_quality": [None if q != q else q for q in r.annotator_quality[ao].tolist()],
         "agreement_with_consensus": r.agreement_with_consensus[ao],
         "worst_class": r.worst_class[ao],
     }
@@ -610,10 +634,13 @@ def annotators_report(
     defined = ~np.isnan(r.annotator_quality)
     worst = int(ao[0])
     headline = f"consensus labels of {n} examples from {m} annotators"
+    if label_issues is not None:
+        headline += f"; {int(np.count_nonzero(label_issues))} consensus label issues"
     if defined.any():
         headline += f"; worst annotator {aids[worst]} (quality {r.annotator_quality[worst]:.4f})"
     results: dict[str, Any] = {
         "n_annotators": m,
+        "n_label_issues": None if label_issues is None else int(np.count_nonzero(label_issues)),
         "mean_consensus_quality": float(np.mean(r.consensus_quality_score)),
         "model_weight": r.model_weight,
         "annotator_weights": None if r.annotator_weight is None else r.annotator_weight.tolist(),
@@ -637,10 +664,60 @@ def annotators_report(
         npy=r.consensus_label,
         file_table=every,
         views=(
-            "plain:annotators:Annotators, worst first",
-            "plain:examples:Consensus labels, lowest quality first",
+            "worst_annotators:Annotators, worst first",
+            "consensus:Consensus labels, lowest quality first",
         ),
         total=n,
+    )
+
+
+def consensus_label_issues(consensus_label: ArrayLike, pred_probs: np.ndarray) -> NDArray[np.bool_]:
+    """(N,) bool: the consensus labels that confident learning flags as label issues against pred_probs
+    (find_label_issues with its defaults, filter_by="prune_by_noise_rate"): the consensus labels are
+    treated as the given labels of a single-label data set, the way a data set whose labels came from
+    several annotators is checked once its consensus is settled."""
+    from labelaudit.core.filter import find_label_issues
+
+    return find_label_issues(np.asarray(consensus_label, dtype=np.int64), pred_probs)
+
+
+def audit_annotators(
+    labels_multiannotator: object,
+    pred_probs: object,
+    *,
+    consensus_method: str = "best_quality",
+    quality_method: str = "crowdlab",
+    active_learning: bool = False,
+    min_annotator_quality: float | None = None,
+    top: int | None = None,
+    class_names: Sequence[str] | None = None,
+    annotator_ids: Sequence[Any] | None = None,
+    ids: np.ndarray | None = None,
+) -> Report:
+    """What `labelaudit annotators` reports, as a library call: CROWDLAB consensus and annotator
+    quality (get_label_quality_multiannotator), the consensus labels' confident-learning issues
+    (consensus_label_issues), ActiveLab scores when `active_learning`, and the min_annotator_quality
+    gate (annotators_report)."""
+    p = _check_probs(pred_probs)
+    result = get_label_quality_multiannotator(
+        labels_multiannotator, p, consensus_method=consensus_method, quality_method=quality_method
+    )
+    issues = consensus_label_issues(result.consensus_label, p)
+    scores = None
+    if active_learning:
+        with warnings.catch_warnings():  # what the labels allow was said once, by the consensus
+            warnings.simplefilter("ignore", LabelauditWarning)
+            scores = get_active_learning_scores(labels_multiannotator, p)[0]
+    return annotators_report(
+        result,
+        min_annotator_quality=min_annotator_quality,
+        top=top,
+        class_names=class_names,
+        annotator_ids=annotator_ids,
+        ids=ids,
+        active_learning_scores=scores,
+        k=p.shape[1],
+        label_issues=issues,
     )
 
 

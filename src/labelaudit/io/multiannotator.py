@@ -1,6 +1,6 @@
 """Reader of multi-annotator labels: the wide layout (one column per annotator, an empty cell where an
 annotator gave no label; .csv/.tsv/.jsonl/.parquet, or a float .npy/.npz with NaN) or the long layout (one
-row per label: example id, annotator, label), both returned as the (N, M) float64 array with NaN that
+row per label: example id, annotator, label), both returned as the (N, M) float array with NaN that
 core.multiannotator takes, with the (N, K) pred_probs. String labels are class names, mapped as the
 other readers map them (--class-names, else the probability column headers, else sorted unique names).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from labelaudit.io.readers import (
     suffix_of,
 )
 
+if TYPE_CHECKING:
+    from labelaudit.core.multiannotator import Annotations
+
 LONG_ID_COLUMNS = ("task", "id", "example")  # the example-id column of a long table, first one present
 
 
@@ -46,6 +49,7 @@ class AnnotationData(ArrayShape):
     annotators: list[Any]
     files: list[InputFile] = field(default_factory=list)
     ids: np.ndarray | None = None
+    annotations: Annotations | None = None  # the labels as checked, to pass on to core unchecked again
 
 
 def _text(values: np.ndarray) -> np.ndarray:
@@ -78,6 +82,13 @@ def _codes(
         raise InputError(re.sub(r"\brow (\d+)", lambda m: where(int(m.group(1))), str(exc))) from None
     codes = np.asarray(codes, dtype=np.float64)
     return [codes[sizes[i] : sizes[i + 1]] for i in range(len(values))], names
+
+
+def _dtype(codes: list[np.ndarray]) -> np.dtype:
+    """float32 for the (N, M) matrix when it holds every value exactly (integers below 2**24: half the
+    memory of float64 at 1M x 50), else float64, so that a value the rules refuse stays as it was."""
+    exact = all(np.array_equal(v, np.floor(v)) and (len(v) == 0 or np.abs(v).max() < 2**24) for v in codes)
+    return np.dtype(np.float32 if exact else np.float64)
 
 
 def _plain(value: Any) -> Any:
@@ -129,7 +140,7 @@ def read_wide(
         return f"row {row}, annotator {str(cols[j])!r},"
 
     codes, class_names = _codes(present, class_names, path, where)
-    labels = np.full((len(df), len(cols)), np.nan)
+    labels: np.ndarray = np.full((len(df), len(cols)), np.nan, dtype=_dtype(codes))
     for j, v in enumerate(codes):
         labels[~missing[:, j], j] = v
     return labels, [str(c) for c in cols], ids, class_names
@@ -170,18 +181,22 @@ def read_long(
             raise InputError(f"{path}: missing {col!r} at row {int(np.argmax(gone))}")
     example, ids = pd.factorize(df[id_column], sort=True)
     who, annotators = pd.factorize(df[annotator_column], sort=True)
-    key = example.astype(np.int64) * len(annotators) + who
-    _, first, counts = np.unique(key, return_index=True, return_counts=True)
-    if (counts > 1).any():
+    raw = label_values(df, label_column, path)
+    codes, class_names = _codes([raw], class_names, path)
+    labels: np.ndarray = np.full((len(ids), len(annotators)), np.nan, dtype=_dtype(codes))
+    labels[example, who] = codes[0]
+    # A repeated (example, annotator) pair wrote one cell twice: fewer cells hold a label than the table
+    # has rows (labels are never NaN here). Only then are the pairs sorted, to name the first repeat.
+    step = max(1, (1 << 22) // max(1, len(annotators)))
+    filled = sum(int(np.count_nonzero(~np.isnan(labels[s : s + step]))) for s in range(0, len(ids), step))
+    if filled != len(df):
+        key = example.astype(np.int64) * len(annotators) + who
+        _, first, counts = np.unique(key, return_index=True, return_counts=True)
         row = int(np.sort(first[counts > 1])[0])
         raise InputError(
             f"{path}: example {_plain(df[id_column].iloc[row])!r} has more than one label from annotator "
             f"{_plain(df[annotator_column].iloc[row])!r} (row {row} and later); one label per pair"
         )
-    raw = label_values(df, label_column, path)
-    codes, class_names = _codes([raw], class_names, path)
-    labels = np.full((len(ids), len(annotators)), np.nan)
-    labels[example, who] = codes[0]
     return labels, [_plain(a) for a in annotators], np.asarray(ids), class_names
 
 
@@ -244,10 +259,10 @@ def load_annotations(
     try:
         with warnings.catch_warnings():  # what the data allow is said once, by the computation
             warnings.simplefilter("ignore", LabelauditWarning)
-            check_annotations(labels, k, n=n)
+            checked = check_annotations(labels, k, n=n)
     except InputError as exc:
         raise prefixed(labels_path, exc) from None
     if from_logits:
         p = softmax(p)
     p = check_pred_probs(p, source=pred_probs_path, from_logits=from_logits)
-    return AnnotationData(labels, p, class_names, annotators, files, ids)
+    return AnnotationData(labels, p, class_names, annotators, files, ids, checked)
