@@ -168,3 +168,24 @@ def test_missing_scikit_learn_names_the_extra(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(sys.modules, "sklearn", None)
     with pytest.raises(InputError, match=r"pip install 'labelaudit\[audit\]'"):
         build_graph(LINE, k=2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sampled_candidates_equal_argpartition(dtype: type, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The blocked path's shortcut (candidates under a sampled bound) gives argpartition's answer, ties
+    included (tied rows are redone with argpartition)."""
+    rng = np.random.default_rng(4)
+    x = np.vstack([rng.integers(0, 3, size=(300, 6)), rng.standard_normal((300, 6))]).astype(dtype)
+    x[[0, 350]] = 0.0  # zero rows: distance 1 to everything
+    monkeypatch.setattr(graph_mod, "_SINGLE_CHUNK", 0)
+    monkeypatch.setattr(graph_mod, "_BLOCK_ENTRIES", 600 * 64)
+    monkeypatch.setattr(graph_mod, "_SAMPLE", 10**9)  # every row through argpartition
+    exact = build_graph(x, k=10)
+    monkeypatch.setattr(graph_mod, "_SAMPLE", 16)  # a bound from every 37th column
+    fast = build_graph(x, k=10)
+    np.testing.assert_array_equal(fast.indices, exact.indices)
+    np.testing.assert_array_equal(fast.distances, exact.distances)
+    for jobs in (2, 3):
+        again = build_graph(x, k=10, n_jobs=jobs)
+        np.testing.assert_array_equal(again.indices, fast.indices)
+        np.testing.assert_array_equal(again.distances, fast.distances)

@@ -31,9 +31,10 @@ from labelaudit.errors import InputError
 
 EXTRA = "pip install 'labelaudit[audit]'"
 _SINGLE_CHUNK = 2**27  # scikit-learn's default working memory (1 GiB) in 8-byte distances
-_BLOCK_ENTRIES = (
-    2**22
-)  # distances per block of the blocked product (x 4 or 8 bytes, x 8 for the argpartition)
+# distances per block of rows of the blocked product (x 4 or 8 bytes)
+_BLOCK_ENTRIES = 2**22
+# columns sampled per row for the bound on its candidates (see _smallest)
+_SAMPLE = 2048
 
 
 @dataclass(frozen=True)
@@ -135,16 +136,11 @@ def _cosine_search(x: np.ndarray, k: int, n_jobs: int) -> tuple[np.ndarray, np.n
 
     def block(a: int) -> tuple[np.ndarray, np.ndarray]:
         b = min(a + rows, n)
-        s = full[a:b] if full is not None else xn[a:b] @ xn.T  # rows of full are disjoint per block
-        s *= -1
-        s += 1
-        np.clip(s, 0, 2, out=s)
-        if single:
+        if full is not None:
+            s = _distances(full[a:b])  # a fresh array: full stays the similarities
             s[np.arange(b - a), np.arange(a, b)] = 0
-        cand = np.argpartition(s, k, axis=1)[:, : k + 1]
-        r = np.arange(b - a)[:, None]
-        cand = cand[r, np.argsort(s[r, cand])]
-        return s[r, cand], cand
+            return _smallest_exact(s, k + 1)
+        return _smallest_of_similarities(xn[a:b] @ xn.T, k + 1)
 
     if n_jobs == 1 or len(starts) == 1:
         parts = [block(a) for a in starts]
@@ -157,6 +153,56 @@ def _cosine_search(x: np.ndarray, k: int, n_jobs: int) -> tuple[np.ndarray, np.n
     keep = ind != np.arange(n)[:, None]
     keep[keep.all(axis=1), 0] = False
     return dist[keep].reshape(n, k), ind[keep].reshape(n, k)
+
+
+def _distances(sim: np.ndarray) -> np.ndarray:
+    """scikit-learn's cosine distance from the similarity: ``1 - s`` clipped into [0, 2] (same operations)."""
+    d = sim * -1
+    d += 1
+    np.clip(d, 0, 2, out=d)
+    return d
+
+
+def _smallest_of_similarities(sim: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``kk`` nearest columns of each row (cosine distances from the similarities ``sim``) in
+    scikit-learn's order: ``argpartition`` of the row's distances, then a default argsort of the candidates.
+
+    That order is unique when the ``kk + 1`` smallest distances of a row are distinct, so such rows take a
+    cheaper route: a bound from a strided sample of columns (the ``kk``-th smallest of the sample is at least
+    the row's), one comparison pass over the similarities for the candidates within it (with a few ulps to
+    spare), their exact distances and a sort of those few. A row with a tie among them (duplicates,
+    discrete features) is redone with ``argpartition`` itself, which decides among ties.
+    """
+    b, n = sim.shape
+    step = n // _SAMPLE
+    if step < 2:
+        return _smallest_exact(_distances(sim), kk)
+    tau = np.partition(_distances(sim[:, ::step]), kk - 1, axis=1)[:, kk - 1]
+    spare = 8 * np.finfo(sim.dtype).eps
+    bound = ((1 - tau) - spare).astype(sim.dtype)
+    flat = np.flatnonzero(sim >= bound[:, None])
+    vals = _distances(sim.ravel()[flat])
+    inside = vals <= tau[flat // n]
+    flat, vals = flat[inside], vals[inside]
+    rows, cols = np.divmod(flat, n)
+    order = np.lexsort((vals, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    start = np.searchsorted(rows, np.arange(b))
+    count = np.diff(np.r_[start, rows.size])
+    take = start[:, None] + np.arange(kk)
+    dist, ind = vals[take], cols[take]
+    nxt = np.where(count > kk, vals[np.minimum(start + kk, rows.size - 1)], np.inf)
+    tied = (np.diff(dist, axis=1) == 0).any(axis=1) | (nxt == dist[:, -1])
+    if tied.any():
+        dist[tied], ind[tied] = _smallest_exact(_distances(sim[tied]), kk)
+    return dist, ind
+
+
+def _smallest_exact(s: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
+    cand = np.argpartition(s, kk - 1, axis=1)[:, :kk]
+    r = np.arange(s.shape[0])[:, None]
+    cand = cand[r, np.argsort(s[r, cand])]
+    return s[r, cand], cand
 
 
 def _correct_duplicates(
