@@ -189,3 +189,15 @@ def test_sampled_candidates_equal_argpartition(dtype: type, monkeypatch: pytest.
         again = build_graph(x, k=10, n_jobs=jobs)
         np.testing.assert_array_equal(again.indices, fast.indices)
         np.testing.assert_array_equal(again.distances, fast.distances)
+
+
+def test_integer_features_and_euclidean_jobs() -> None:
+    rng = np.random.default_rng(6)
+    ints = rng.integers(0, 17, size=(200, 8))
+    a, b = build_graph(ints), build_graph(ints.astype(np.float64))  # integers are searched as float64
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_array_equal(a.distances, b.distances)
+    x = rng.standard_normal((500, 2))
+    one, two = build_graph(x, n_jobs=1), build_graph(x, n_jobs=2)  # KD-tree: rows split across threads
+    np.testing.assert_array_equal(one.indices, two.indices)
+    np.testing.assert_array_equal(one.distances, two.distances)

@@ -9,8 +9,10 @@ types (spec audit.md §2).
   norm, ``1 - x.y`` clipped into [0, 2], ``argpartition`` then a default argsort of the ``k + 1`` candidates,
   self-exclusion). While the whole self-query fits in scikit-learn's default working memory (``N**2 <=
   2**27``) the similarity matrix is the one product ``Xn @ Xn.T`` scikit-learn computes (diagonal set to 0),
-  so indices and distances are bit-identical to the reference; above that the product is formed in blocks of
-  rows (memory ``O(block * N)``, never ``N x N``).
+  so indices and distances are bit-identical to the reference (that product is at most 2**27 entries, as
+  in scikit-learn); above that it is formed in blocks of rows (memory ``O(block * N)``, never ``N x N``),
+  and each row's candidates come from one pass under a sampled bound, ``argpartition`` being kept for rows
+  with ties (``_smallest_of_similarities``), so the order is still scikit-learn's.
 * BLAS runs single-threaded inside the search and ``n_jobs`` threads share the row blocks: float32 BLAS
   results depend on the thread count, so this is what makes the graph identical for every ``n_jobs``.
 * The exact-duplicate correction of §2.4 is applied (identical rows list each other first, at distance 0).
@@ -33,7 +35,7 @@ EXTRA = "pip install 'labelaudit[audit]'"
 _SINGLE_CHUNK = 2**27  # scikit-learn's default working memory (1 GiB) in 8-byte distances
 # distances per block of rows of the blocked product (x 4 or 8 bytes)
 _BLOCK_ENTRIES = 2**22
-# columns sampled per row for the bound on its candidates (see _smallest)
+# columns sampled per row for the bound on its candidates (see _smallest_of_similarities)
 _SAMPLE = 2048
 
 
