@@ -41,8 +41,10 @@ _SAMPLE = 2048
 
 @dataclass(frozen=True)
 class KnnGraph:
-    """``indices[i]`` are the ``k`` nearest other rows of row ``i`` at ``distances[i]`` (non-decreasing);
-    ``metric`` is ``"cosine"`` or ``"euclidean"``."""
+    """``indices[i]`` (int64) are the ``k`` nearest other rows of row ``i`` at ``distances[i]``
+    (non-decreasing); ``metric`` is ``"cosine"`` or ``"euclidean"``. Distances are float64, except for
+    float32 features under the cosine metric, where they stay float32 as in the reference (spec §2.6: the
+    outlier and near-duplicate numbers are then float32 arithmetic)."""
 
     distances: np.ndarray
     indices: np.ndarray
