@@ -193,10 +193,12 @@ def _smallest_of_similarities(sim: np.ndarray, kk: int) -> tuple[np.ndarray, np.
     rows, cols, vals = rows[order], cols[order], vals[order]
     start = np.searchsorted(rows, np.arange(b))
     count = np.diff(np.r_[start, rows.size])
-    take = start[:, None] + np.arange(kk)
+    take = np.minimum(start[:, None] + np.arange(kk), rows.size - 1)
     dist, ind = vals[take], cols[take]
     nxt = np.where(count > kk, vals[np.minimum(start + kk, rows.size - 1)], np.inf)
-    tied = (np.diff(dist, axis=1) == 0).any(axis=1) | (nxt == dist[:, -1])
+    # a tie decides by argpartition; too few candidates (not expected: the sampled columns themselves pass)
+    # is redone the same way
+    tied = (np.diff(dist, axis=1) == 0).any(axis=1) | (nxt == dist[:, -1]) | (count < kk)
     if tied.any():
         dist[tied], ind[tied] = _smallest_exact(_distances(sim[tied]), kk)
     return dist, ind
