@@ -157,7 +157,17 @@ def command(func: Callable) -> Callable:
     return wrapper
 
 
-COMMANDS = ("find-issues", "rank", "health", "overlap", "doctor", "batched", "simulate", "evaluate")
+COMMANDS: tuple[str, ...] = (
+    "find-issues",
+    "rank",
+    "health",
+    "overlap",
+    "doctor",
+    "batched",
+    "simulate",
+    "evaluate",
+)
+COMMANDS += ("cross-val", "clean", "predict")  # models from features (labelaudit[learn])
 
 
 def _register(argv: list[str]) -> None:

@@ -34,6 +34,11 @@ def _skops_io(what: str) -> Any:
     return sio
 
 
+def require_skops(what: str) -> None:
+    """InputError naming the extra when skops is not installed."""
+    _skops_io(what)
+
+
 def save_model(path: str, model: object) -> None:
     """Write a fitted model to `path` in skops format; the file appears whole or not at all."""
     sio = _skops_io("save_model")
