@@ -33,10 +33,9 @@ class FoldProgress:
 
     def __enter__(self) -> FoldProgress:
         if self.enabled:
-            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            console = Console(stderr=True)
+            console = _console()
             bar = BarColumn(bar_width=max(5, min(40, console.width - 40)))
             self._bar = Progress(
                 TextColumn("cross-val folds"), bar, MofNCompleteColumn(), TimeElapsedColumn(), console=console
@@ -52,3 +51,9 @@ class FoldProgress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.__exit__(*exc)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
