@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from .base import Section
 from .batched import SECTION as BATCHED
+from .cross_val import SECTION as CROSS_VAL
 from .find import SECTION as FIND
 from .health import SECTION as HEALTH
 from .njobs import SECTION as NJOBS
 
-SECTIONS: dict[str, Section] = {s.name: s for s in (FIND, HEALTH, BATCHED, NJOBS)}
+SECTIONS: dict[str, Section] = {s.name: s for s in (FIND, HEALTH, BATCHED, NJOBS, CROSS_VAL)}
 
 __all__ = ["SECTIONS", "Section"]
