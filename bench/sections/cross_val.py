@@ -15,7 +15,8 @@ from report import Col, fmt_paired, fmt_ratio2, paired_ratios, ratio_col, rss_co
 from .base import Section
 
 FOLDS, SEED, CLASSES = 5, 0, 10
-KEYS = ("la_1", "la_2", "cl")
+KEYS = ("la_1", "la_2", "cl", "cl_1t")
+ONE_THREAD = ("OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1", "MKL_NUM_THREADS=1")
 
 
 def features(n: int, d: int, data_dir: Path, seed: int) -> tuple[Path, Path]:
@@ -46,7 +47,7 @@ def measure(size: str, args, env: Env, notes: list[str]) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"run-cross_val-{gen.size_name(n, d)}-", dir=args.data_dir))
     cells = {key: Cell() for key in KEYS}
     if env.cl_py is None:
-        cells["cl"].status = "skipped"
+        cells["cl"].status = cells["cl_1t"].status = "skipped"
     if env.la_cli is None:
         cells["la_1"].status = cells["la_2"].status = "n/a"
     jobs = []
@@ -60,6 +61,8 @@ def measure(size: str, args, env: Env, notes: list[str]) -> dict:
     cl_cmd = [env.cl_py or "python", str(BENCH / "cleanlab_cross_val.py"), str(xp), str(yp)]
     cl_cmd += [str(work / "cl.npy"), str(FOLDS), str(SEED)]
     jobs.append(Job("cl", "cleanlab estimate_cv_predicted_probabilities", cl_cmd, work / "cl.npy"))
+    cl_1t = ["env", *ONE_THREAD, *cl_cmd[:4], str(work / "cl_1t.npy"), *cl_cmd[5:]]
+    jobs.append(Job("cl_1t", "cleanlab, one BLAS thread", cl_1t, work / "cl_1t.npy"))
     run_jobs(f"cross_val {gen.size_name(n, d)}", jobs, cells, args, work, notes)
 
     def load(key: str) -> np.ndarray | None:
@@ -77,9 +80,12 @@ def measure(size: str, args, env: Env, notes: list[str]) -> dict:
         "input_mb": (xp.stat().st_size + yp.stat().st_size) / 1e6,
     }
     res["cells"] = cells_json(cells)
-    a, b, c = got["la_1"], got["la_2"], got["cl"]
+    a, b = got["la_1"], got["la_2"]
     res["same_jobs"] = None if a is None or b is None else bool(np.array_equal(a, b))
-    res["max_abs_diff"] = None if a is None or c is None or a.shape != c.shape else float(np.abs(a - c).max())
+    for key in ("cl", "cl_1t"):
+        c = got[key]
+        diff = None if a is None or c is None or a.shape != c.shape else float(np.abs(a - c).max())
+        res[f"max_abs_diff_{key}"] = diff
     res["accuracy"] = None if a is None else float(np.mean(a.argmax(axis=1) == np.load(yp)))
     finish(work, args, res)
     return res
@@ -94,8 +100,11 @@ COLUMNS = [
     time_col("labelaudit --n-jobs 1", "la_1"),
     time_col("labelaudit --n-jobs 2", "la_2"),
     time_col("cleanlab", "cl"),
+    time_col("cleanlab, 1 BLAS thread", "cl_1t"),
     ratio_col("cleanlab / --n-jobs 1", "cl", "la_1", fmt=fmt_ratio2),
     ratio_col("cleanlab / --n-jobs 2", "cl", "la_2", fmt=fmt_ratio2),
+    ratio_col("cleanlab 1 thread / --n-jobs 1", "cl_1t", "la_1", fmt=fmt_ratio2),
+    ratio_col("--n-jobs 1 / 2", "la_1", "la_2", fmt=fmt_ratio2),
     text_col(
         "paired: cleanlab / --n-jobs 2",
         lambda r: fmt_paired(paired_ratios(r["cells"]["cl"], r["cells"]["la_2"])),
@@ -104,7 +113,9 @@ COLUMNS = [
     rss_col("peak RSS MiB: --n-jobs 1", "la_1"),
     rss_col("peak RSS MiB: --n-jobs 2", "la_2"),
     rss_col("peak RSS MiB: cleanlab", "cl"),
-    text_col("max abs diff vs cleanlab", lambda r: _diff(r["max_abs_diff"]), "r"),
+    rss_col("peak RSS MiB: cleanlab 1 thread", "cl_1t"),
+    text_col("max abs diff vs cleanlab", lambda r: _diff(r.get("max_abs_diff_cl")), "r"),
+    text_col("... 1 BLAS thread", lambda r: _diff(r.get("max_abs_diff_cl_1t")), "r"),
     text_col("--n-jobs 1 == 2", lambda r: {None: "n/a", True: "yes", False: "no"}[r["same_jobs"]]),
 ]
 
@@ -117,7 +128,8 @@ def notes(results: list[dict], meta: dict) -> list[str]:
         f"cv_n_folds={FOLDS}, seed={SEED})`, saved with np.save). Features: `make_classification(N, D, "
         f"{CLASSES} classes, random_state=seed)`, float64. The machine has {meta['machine']['cores']} cores.",
         "- labelaudit fits each fold on one BLAS/OpenMP thread and runs `--n-jobs` folds side by side in threads; "
-        "cleanlab fits the folds one after another with the BLAS library's default thread count. max abs diff: "
+        "cleanlab fits the folds one after another, with the BLAS library's default thread count and again with "
+        "`OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=1` (the thread count labelaudit fits with). max abs diff: "
         "the largest |labelaudit - cleanlab| over the (N, K) pred_probs (the same folds and rows; the last bits "
         "differ when BLAS splits its sums across threads). paired: the ratios of the runs of each repeat.",
     ]

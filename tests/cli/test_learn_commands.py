@@ -354,6 +354,10 @@ def test_bad_outputs_and_dtype(runner, f):
     )
     expect_error(runner, f, cv(f, "--dtype", "float16"), "--dtype must be float64 or float32", "float16")
     expect_error(runner, f, ["cross-val", "-x", f.x, "-l", f.y, "-o", f.x], "would overwrite the input")
+    expect_error(
+        runner, f, ["cross-val", "-x", f.x, "-l", f.y, "-o", "-"], "-o - is not available: cross-val"
+    )
+    expect_error(runner, f, ["predict", "-m", f.x, "-x", f.x, "-o", "-"], "-o - is not available: predict")
 
 
 def test_predict_bad_inputs(runner, f):

@@ -19,6 +19,16 @@ def require_learn(command: str, *, skops: bool = False) -> None:
         require_skops(command)
 
 
+def check_npy_output(command: str, output: str, fmt: Any) -> None:
+    """The .npy a command writes: a named file (not stdout, which would get a table instead)."""
+    from labelaudit.cli.common import check_outputs
+    from labelaudit.errors import InputError
+
+    if output == "-":
+        raise InputError(f"-o - is not available: {command} writes a .npy file; name one, e.g. -o out.npy")
+    check_outputs(output, (".npy",), fmt)
+
+
 def run_params(model: str, params: dict, folds: int, seed: int, n_jobs: int) -> dict[str, Any]:
     return {"model": model, "model_params": params, "folds": folds, "seed": seed, "n_jobs": n_jobs}
 

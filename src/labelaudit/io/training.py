@@ -54,7 +54,7 @@ def read_labels(
         raw, names = readers.labels_from_values(raw, class_names, path)
     if raw.dtype.kind == "f" and not np.array_equal(raw, np.floor(raw)):
         row = int(np.argmax(raw != np.floor(raw)))
-        raise InputError(f"{path}: {role} must be class ids 0..K-1; row {row} holds {raw[row]!r}")
+        raise InputError(f"{path}: {role} must be class ids 0..K-1; row {row} holds {raw[row].item()!r}")
     if raw.dtype.kind not in "biuf":
         raise InputError(f"{path}: {role} must be class ids 0..K-1; the array's dtype is {raw.dtype}")
     if (raw < 0).any():

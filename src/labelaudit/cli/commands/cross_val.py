@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from labelaudit.cli import options as o
 from labelaudit.cli.app import app, command
-from labelaudit.cli.common import check_outputs, finish
-from labelaudit.cli.learning import FoldProgress, require_learn, run_params
+from labelaudit.cli.common import finish
+from labelaudit.cli.learning import FoldProgress, check_npy_output, require_learn, run_params
 from labelaudit.errors import InputError
 
 
@@ -42,7 +42,7 @@ def cross_val(
     )
 
     require_learn("cross-val")
-    check_outputs(output, (".npy",), fmt)
+    check_npy_output("cross-val", output, fmt)
     if dtype not in DTYPES:
         raise InputError(f"--dtype must be float64 or float32, got {dtype!r}")
     params = parse_model_params(model_params)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from labelaudit.cli import options as o
 from labelaudit.cli.app import app, command
-from labelaudit.cli.common import check_outputs, finish
-from labelaudit.cli.learning import require_learn
+from labelaudit.cli.common import finish
+from labelaudit.cli.learning import check_npy_output, require_learn
 from labelaudit.errors import InputError
 
 
@@ -32,7 +32,7 @@ def predict(
     from labelaudit.learn import predict_report
 
     require_learn("predict", skops=True)
-    check_outputs(output, (".npy",), fmt)
+    check_npy_output("predict", output, fmt)
     fitted = load_model(model_file, trusted=trust or ())
     x = read_features(features)
     try:
