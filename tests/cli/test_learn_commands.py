@@ -222,7 +222,8 @@ def test_clean_class_names_from_text_labels(runner, f):
 
 @pytest.mark.parametrize("model", ["logistic_regression", "random_forest", "hist_gradient_boosting", "knn"])
 def test_model_file_round_trips_through_predict(runner, f, model):
-    params = '{"n_estimators": 5}' if model == "random_forest" else "{}"
+    small = {"random_forest": '{"n_estimators": 5}', "hist_gradient_boosting": '{"max_iter": 5}'}
+    params = small.get(model, "{}")
     ok(
         runner,
         ["clean", "-x", f.x, "-l", f.y, "-m", model, "--model-params", params, "-o", f.o("m.skops"), "-q"],
