@@ -151,6 +151,13 @@ def _check_folds(counts: np.ndarray, folds: object, n: int) -> int:
     return folds
 
 
+def check_class_sizes(labels: ArrayLike, folds: int) -> None:
+    """InputError unless the labels use every class 0..K-1 (K >= 2) and each class has at least `folds`
+    examples (what cross-validation needs; the same rules `cross_val_pred_probs` applies)."""
+    y = class_labels(labels)
+    _check_folds(np.bincount(y), folds, len(y))
+
+
 def _check_seed(seed: object) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
         raise InputError(f"seed must be an integer in 0..2**32-1, got {seed!r}")

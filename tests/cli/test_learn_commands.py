@@ -332,13 +332,22 @@ def test_class_with_fewer_examples_than_folds(runner, f):
     y = Y.copy()
     y[np.flatnonzero(Y == 3)[2:]] = 2  # class 3 keeps 2 examples
     labels = f.npy("few.npy", y)
+    for command in (["cross-val", "-o", f.o("p.npy")], ["clean", "-o", f.o("m.skops")]):
+        args = [*command, "-x", f.x, "-l", labels]
+        expect_error(
+            runner,
+            f,
+            args,
+            "few.npy: every class needs at least folds=5",
+            "class 3 has 2",
+            "use folds=2 or fewer",
+        )
+    gap = f.npy("gap.npy", np.where(Y == 3, 4, Y))  # no example of class 3
     expect_error(
         runner,
         f,
-        ["cross-val", "-x", f.x, "-l", labels, "-o", f.o("p.npy")],
-        "folds=5",
-        "class 3 has 2",
-        "use folds=2 or fewer",
+        ["cross-val", "-x", f.x, "-l", gap, "-o", f.o("p.npy")],
+        "gap.npy: labels must use every class 0..4",
     )
 
 

@@ -29,6 +29,18 @@ def check_npy_output(command: str, output: str, fmt: Any) -> None:
     check_outputs(output, (".npy",), fmt)
 
 
+def check_labels_for_folds(path: str, labels: Any, folds: int) -> None:
+    """The cross-validation rules on the labels (every class used, each with >= folds examples), with the
+    labels file named."""
+    from labelaudit.errors import InputError
+    from labelaudit.learn import check_class_sizes
+
+    try:
+        check_class_sizes(labels, folds)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
 def run_params(model: str, params: dict, folds: int, seed: int, n_jobs: int) -> dict[str, Any]:
     return {"model": model, "model_params": params, "folds": folds, "seed": seed, "n_jobs": n_jobs}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from labelaudit.cli import options as o
 from labelaudit.cli.app import app, command, err
 from labelaudit.cli.common import check_outputs, finish
-from labelaudit.cli.learning import FoldProgress, require_learn, run_params
+from labelaudit.cli.learning import FoldProgress, check_labels_for_folds, require_learn, run_params
 
 
 @app.command("clean")
@@ -48,6 +48,8 @@ def clean(
     params = parse_model_params(model_params)
     model_spec(model, params, seed=seed)  # an unknown model or rejected keyword: before any input is read
     data = load_training(features, labels, label_column=label_column, pred_probs=pred_probs)
+    if pred_probs is None:
+        check_labels_for_folds(labels, data.labels, folds)
     test = load_test(test_features, test_labels, data, label_column=label_column)
     xt, yt = test if test is not None else (None, None)
     with FoldProgress(folds, quiet or pred_probs is not None) as bar:

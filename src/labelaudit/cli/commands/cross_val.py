@@ -5,7 +5,13 @@ from __future__ import annotations
 from labelaudit.cli import options as o
 from labelaudit.cli.app import app, command
 from labelaudit.cli.common import finish
-from labelaudit.cli.learning import FoldProgress, check_npy_output, require_learn, run_params
+from labelaudit.cli.learning import (
+    FoldProgress,
+    check_labels_for_folds,
+    check_npy_output,
+    require_learn,
+    run_params,
+)
 from labelaudit.errors import InputError
 
 
@@ -48,6 +54,7 @@ def cross_val(
     params = parse_model_params(model_params)
     model_spec(model, params, seed=seed)  # an unknown model or rejected keyword: before any input is read
     data = load_training(features, labels, label_column=label_column)
+    check_labels_for_folds(labels, data.labels, folds)
     with FoldProgress(folds, quiet) as bar:
         p = cross_val_pred_probs(
             data.features,
