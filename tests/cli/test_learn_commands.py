@@ -370,6 +370,10 @@ def test_bad_outputs_and_dtype(runner, f):
     expect_error(runner, f, ["predict", "-m", f.x, "-x", f.x, "-o", "-"], "-o - is not available: predict")
 
 
+def test_gate_formats_not_offered(runner, f):
+    expect_error(runner, f, cv(f, "--format", "junit"), "Invalid value for '--format'", "'junit'")
+
+
 def test_predict_bad_inputs(runner, f):
     ok(runner, ["clean", "-x", f.x, "-l", f.y, "-o", f.o("m.skops"), "-q"])
     model = f.dir / "m.skops"

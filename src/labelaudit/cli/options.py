@@ -24,6 +24,12 @@ class SimFormat(str, Enum):
     json = "json"
 
 
+class LearnFormat(str, Enum):  # cross-val, clean, predict: no gates, so no junit/github
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
 class FilterBy(str, Enum):
     prune_by_noise_rate = "prune_by_noise_rate"
     prune_by_class = "prune_by_class"
@@ -140,6 +146,8 @@ HELP = {
     "model_out": "Write the model fitted on the cleaned data (.skops; never pickle).",
     "cleaned_out": "Write the rows kept (index, label, features x0..): .parquet, .csv, .tsv, .json or .jsonl.",
     "model_file": "A model file written by clean -o (.skops), loaded through skops' trusted-types check.",
+    "pred_probs_out": "Write the out-of-sample pred_probs (N, K) as .npy (float64, or --dtype float32).",
+    "learn_format": "stdout format: table (Rich tables), csv (the table's rows) or json (one report document).",
     "predictions_out": "Write the predictions (.npy): int64 classes, or float64 probabilities with --proba.",
     "proba": "Write predict_proba's (N, K) probabilities instead of the classes.",
     "trust": "A type the model file needs that is not trusted by default (repeat it); only for files you trust.",
@@ -228,7 +236,10 @@ TestFeatures = Annotated[str | None, _opt(help="test_features")]
 TestLabels = Annotated[str | None, _opt(help="test_labels")]
 ModelOut = Annotated[str | None, _opt("--output", "-o", help="model_out", panel=OUTPUT)]
 CleanedOut = Annotated[str | None, _opt(help="cleaned_out", panel=OUTPUT)]
-PredProbsOut = Annotated[str, _opt("--output", "-o", help="output", panel=OUTPUT)]
+PredProbsOut = Annotated[str, _opt("--output", "-o", help="pred_probs_out", panel=OUTPUT)]
+LearnFmt = Annotated[
+    LearnFormat | None, _opt(*FORMAT, help="learn_format", panel=OUTPUT, show_default=ON_TERMINAL)
+]
 ModelFile = Annotated[str, _opt("--model", "-m", help="model_file")]
 PredictionsOut = Annotated[str, _opt("--output", "-o", help="predictions_out", panel=OUTPUT)]
 Proba = Annotated[bool, _opt("--proba", help="proba", panel=OUTPUT)]

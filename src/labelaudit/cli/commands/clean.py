@@ -23,7 +23,7 @@ def clean(
     label_column: o.LabelColumn = None,
     output: o.ModelOut = None,
     cleaned_out: o.CleanedOut = None,
-    fmt: o.Format = None,
+    fmt: o.LearnFmt = None,
     top: o.Top = None,
     n_jobs: o.FoldJobs = 1,
     quiet: o.Quiet = False,

@@ -27,7 +27,7 @@ def cross_val(
     seed: o.LearnSeed = 0,
     dtype: o.LearnDtype = "float64",
     label_column: o.LabelColumn = None,
-    fmt: o.Format = None,
+    fmt: o.LearnFmt = None,
     n_jobs: o.FoldJobs = 1,
     quiet: o.Quiet = False,
 ) -> None:

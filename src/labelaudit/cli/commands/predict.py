@@ -17,7 +17,7 @@ def predict(
     output: o.PredictionsOut,
     proba: o.Proba = False,
     trust: o.Trust = None,
-    fmt: o.Format = None,
+    fmt: o.LearnFmt = None,
     quiet: o.Quiet = False,
 ) -> None:
     """Predict with a saved model: int64 classes, or with --proba the (N, K) float64 probabilities, as .npy.
