@@ -115,6 +115,15 @@ def test_cross_val_named_model_params_seed_and_folds(runner, f):
     assert np.array_equal(np.load(f.o("p.npy")), lib)
 
 
+def test_cross_val_imported_model_class(runner, f):
+    ok(
+        runner,
+        ["cross-val", "-x", f.x, "-l", f.y, "-o", f.o("p.npy"), "-q", "-m", "sklearn.naive_bayes:GaussianNB"],
+    )
+    lib = learn.cross_val_pred_probs(X, Y, model="sklearn.naive_bayes:GaussianNB")
+    assert np.array_equal(np.load(f.o("p.npy")), lib)
+
+
 def test_cross_val_reads_a_parquet_list_column_and_a_label_table(runner, f, tmp_path):
     path = str(f.dir / "x.parquet")
     pq.write_table(pa.table({"emb": pa.FixedSizeListArray.from_arrays(pa.array(X.ravel()), 2)}), path)
@@ -363,6 +372,8 @@ def test_bad_outputs_and_dtype(runner, f):
         ".skops",
     )
     expect_error(runner, f, cv(f, "--dtype", "float16"), "--dtype must be float64 or float32", "float16")
+    args = ["clean", "-x", f.x, "-l", f.y, "--cleaned-out", f.o("kept.npy")]
+    expect_error(runner, f, args, "kept.npy: unsupported output format '.npy'", ".parquet")
     expect_error(runner, f, ["cross-val", "-x", f.x, "-l", f.y, "-o", f.x], "would overwrite the input")
     expect_error(
         runner, f, ["cross-val", "-x", f.x, "-l", f.y, "-o", "-"], "-o - is not available: cross-val"
