@@ -40,7 +40,6 @@ def clean(
     from labelaudit.learn import clean_fit, clean_report, model_spec, parse_model_params
 
     require_learn("clean", skops=output is not None)
-    check_outputs(None, fmt=fmt)
     if output:
         check_outputs(output, (".skops",))
     if cleaned_out:
