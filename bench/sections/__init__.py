@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from .annotators import SECTION as ANNOTATORS
 from .base import Section
 from .batched import SECTION as BATCHED
+from .cross_val import SECTION as CROSS_VAL
 from .find import SECTION as FIND
 from .health import SECTION as HEALTH
 from .njobs import SECTION as NJOBS
 from .report import SECTION as REPORT
 
-SECTIONS: dict[str, Section] = {s.name: s for s in (FIND, HEALTH, BATCHED, NJOBS, REPORT)}
-
-from .annotators import SECTION as ANNOTATORS  # noqa: E402
-
-SECTIONS[ANNOTATORS.name] = ANNOTATORS
+SECTIONS: dict[str, Section] = {
+    s.name: s for s in (FIND, HEALTH, BATCHED, NJOBS, REPORT, CROSS_VAL, ANNOTATORS)
+}
 
 __all__ = ["SECTIONS", "Section"]

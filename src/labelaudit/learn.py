@@ -34,7 +34,7 @@ from labelaudit.core.checks import check_labels
 from labelaudit.core.count import estimate_py_and_noise_matrices_from_probabilities
 from labelaudit.core.filter import find_label_issues
 from labelaudit.core.rank import order_label_issues
-from labelaudit.core.report import Columns, records
+from labelaudit.core.report import Columns, Report, head, named, named_classes, records
 from labelaudit.errors import InputError
 
 # Named models: scikit-learn's classes with their own defaults (model_params override them).
@@ -149,6 +149,13 @@ def _check_folds(counts: np.ndarray, folds: object, n: int) -> int:
             f"{detail}{more}; {hint}add examples to those classes, or merge or drop them"
         )
     return folds
+
+
+def check_class_sizes(labels: ArrayLike, folds: int) -> None:
+    """InputError unless the labels use every class 0..K-1 (K >= 2) and each class has at least `folds`
+    examples (what cross-validation needs; the same rules `cross_val_pred_probs` applies)."""
+    y = class_labels(labels)
+    _check_folds(np.bincount(y), folds, len(y))
 
 
 def _check_seed(seed: object) -> int:
@@ -582,3 +589,128 @@ def _accuracy(estimator: Any, x: np.ndarray, y: np.ndarray) -> float:
     with _single_threaded():
         predicted = np.asarray(estimator.predict(x))
     return float(np.count_nonzero(predicted == y) / len(y))
+
+
+# ---------------------------------------------------------------------------------------------- reports
+
+
+def parse_model_params(text: str | None, option: str = "--model-params") -> dict[str, Any]:
+    """A JSON object of keyword arguments for the model class ({} when not given)."""
+    import json
+
+    if text is None:
+        return {}
+    try:
+        params = json.loads(text)
+    except ValueError as exc:
+        raise InputError(
+            f"{option} must be a JSON object such as '{{\"C\": 0.5}}'; {exc}: {text!r}"
+        ) from None
+    if not isinstance(params, dict):
+        raise InputError(f"{option} must be a JSON object of keyword arguments, got {text!r}")
+    return params
+
+
+def cross_val_report(
+    pred_probs: NDArray[np.floating[Any]],
+    labels: ArrayLike,
+    params: Mapping[str, Any],
+    class_names: list[str] | None = None,
+) -> Report:
+    """The `cross-val` report: the pred_probs as its .npy, and the out-of-sample accuracy overall and per
+    class (the share of each class's examples whose largest probability is their label)."""
+    y = np.asarray(labels, dtype=np.int64)
+    n, k = pred_probs.shape
+    right = np.argmax(pred_probs, axis=1) == y
+    examples = np.bincount(y, minlength=k)
+    correct = np.bincount(y, weights=right, minlength=k)
+    accuracy = float(np.count_nonzero(right) / n)
+    classes: Columns = {
+        "class_index": np.arange(k),
+        "examples": examples,
+        "accuracy": np.divide(correct, examples, out=np.full(k, np.nan), where=examples > 0),
+    }
+    folds = params.get("folds")
+    headline = (
+        f"out-of-sample pred_probs of {n} examples, {k} classes ({folds} folds): accuracy {accuracy:.4f}"
+    )
+    return Report(
+        command="cross-val",
+        params=params,
+        n=n,
+        k=k,
+        class_names=class_names,
+        headline=headline,
+        tables={"classes": named_classes(classes, class_names)},
+        results={"folds": folds, "accuracy": accuracy},
+        npy=pred_probs,
+        views=("plain:classes:Out-of-sample accuracy per class",),
+    )
+
+
+def clean_report(
+    fit: CleanFit, params: Mapping[str, Any], class_names: list[str] | None = None, *, top: int | None = None
+) -> Report:
+    """The `clean` report: CleanFit.to_dict()'s counts and accuracies, its issue rows (with class names
+    when known) most severe first (the `top` first only), and a table of the two test accuracies when
+    there is a test set."""
+    body = fit.to_dict()
+    tables: dict[str, Columns] = {"issues": head(named(fit.issues, class_names), top)}
+    headline = f"{fit.n_removed} label issues removed from {fit.n_examples} examples"
+    views: tuple[str, ...] = ("issues",)
+    if fit.test_accuracy_plain is not None and fit.test_accuracy_cleaned is not None:
+        headline += f"; test accuracy {fit.test_accuracy_plain:.4f} -> {fit.test_accuracy_cleaned:.4f}"
+        tables["test_accuracy"] = {
+            "model": ["plain (all examples)", "cleaned (issues removed)"],
+            "trained_on": [fit.n_examples, fit.n_examples - fit.n_removed],
+            "accuracy": [fit.test_accuracy_plain, fit.test_accuracy_cleaned],
+        }
+        views += (f"plain:test_accuracy:Test accuracy on {fit.n_test} examples",)
+    results = {k: v for k, v in body.items() if k not in ("issues", "n_examples", "n_classes")}
+    return Report(
+        command="clean",
+        params=params,
+        n=fit.n_examples,
+        k=fit.n_classes,
+        class_names=class_names,
+        headline=headline,
+        tables=tables,
+        results=results,
+        views=views,
+        total=fit.n_removed,
+    )
+
+
+def predict(model: Any, features: ArrayLike, *, proba: bool = False) -> np.ndarray:
+    """The fitted model's (N,) int64 predicted classes, or with `proba` its (N, K) float64 probabilities;
+    features (N, D) must have the D columns the model was fitted on."""
+    x = check_features(features)
+    expected = getattr(model, "n_features_in_", None)
+    if expected is not None and x.shape[1] != expected:
+        raise InputError(f"features have {x.shape[1]} columns but the model was fitted on {expected}")
+    method = "predict_proba" if proba else "predict"
+    if not callable(getattr(model, method, None)):
+        raise InputError(f"model {type(model).__name__} has no {method}")
+    with _single_threaded():
+        out = np.asarray(getattr(model, method)(x))
+    return out.astype(np.float64 if proba else np.int64, copy=False)
+
+
+def predict_report(out: np.ndarray, model: Any, params: Mapping[str, Any]) -> Report:
+    """The `predict` report: the predictions as its .npy, and how many examples each class got (K: the
+    model's classes, else the probabilities' columns or the largest class predicted + 1)."""
+    n_classes = len(getattr(model, "classes_", ())) or (out.shape[1] if out.ndim == 2 else int(out.max()) + 1)
+    predicted = np.argmax(out, axis=1) if out.ndim == 2 else out
+    counts = np.bincount(predicted, minlength=n_classes)
+    what = "probabilities" if out.ndim == 2 else "predicted classes"
+    return Report(
+        command="predict",
+        params=params,
+        n=len(out),
+        k=n_classes,
+        class_names=None,
+        headline=f"{what} of {len(out)} examples ({n_classes} classes)",
+        tables={"classes": {"class_index": np.arange(len(counts)), "predicted": counts}},
+        npy=out,
+        views=("plain:classes:Predicted examples per class",),
+    )

@@ -161,6 +161,7 @@ COMMANDS: tuple[str, ...]  # commands added later register with one `COMMANDS +=
 COMMANDS = ("find-issues", "rank", "health", "overlap", "doctor", "batched", "simulate", "evaluate")
 COMMANDS += ("report",)
 COMMANDS += ("annotators",)
+COMMANDS += ("cross-val", "clean", "predict")  # models from features (labelaudit[learn])
 
 
 def _register(argv: list[str]) -> None:

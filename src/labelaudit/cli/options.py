@@ -25,6 +25,12 @@ class SimFormat(str, Enum):
     json = "json"
 
 
+class LearnFormat(str, Enum):  # cross-val, clean, predict: no gates, so no junit/github
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
 class FilterBy(str, Enum):
     prune_by_noise_rate = "prune_by_noise_rate"
     prune_by_class = "prune_by_class"
@@ -138,6 +144,25 @@ HELP = {
     "quality_method": "How consensus and annotator quality are scored: crowdlab (model and annotators weighted by their accuracy) or agreement (votes only).",
     "active_learning": "Add active_learning_score (ActiveLab; lower = relabel first) to every example.",
     "min_annotator_quality": "Fail (exit 1) naming every annotator whose quality is below Q.",
+    # cross-val, clean, predict (models from features; need pip install 'labelaudit[learn]')
+    "features": "Features (N, D): .npy/.npz (memory-mapped), a .parquet of numeric columns or one list column, or a .csv/.tsv/.jsonl of numeric columns.",
+    "model": "scikit-learn classifier: logistic_regression, hist_gradient_boosting, random_forest, knn, or an importable module:Class with fit and predict_proba.",
+    "model_params": "Keyword arguments of the model as a JSON object, e.g. '{\"C\": 0.5}' (default: scikit-learn's defaults).",
+    "folds": "Stratified, shuffled cross-validation folds; every class needs at least this many examples.",
+    "learn_seed": "Seed of the fold assignment and of models that take a random_state.",
+    "fold_jobs": "Folds fitted at once in threads (-1: one per core). Never changes results.",
+    "learn_dtype": "dtype of the pred_probs written: float64 or float32.",
+    "clean_pred_probs": "Out-of-sample pred_probs (N, K) to find the issues with, instead of cross-validating.",
+    "test_features": "Features of a held-out test set (same columns as --features): reports both test accuracies.",
+    "test_labels": "Labels of the held-out test set.",
+    "model_out": "Write the model fitted on the cleaned data (.skops; never pickle).",
+    "cleaned_out": "Write the rows kept (index, label, features x0..): .parquet, .csv, .tsv, .json or .jsonl.",
+    "model_file": "A model file written by clean -o (.skops), loaded through skops' trusted-types check.",
+    "pred_probs_out": "Write the out-of-sample pred_probs (N, K) as .npy (float64, or --dtype float32).",
+    "learn_format": "stdout format: table (Rich tables), csv (the table's rows) or json (one report document).",
+    "predictions_out": "Write the predictions (.npy): int64 classes, or float64 probabilities with --proba.",
+    "proba": "Write predict_proba's (N, K) probabilities instead of the classes.",
+    "trust": "A type the model file needs that is not trusted by default (repeat it); only for files you trust.",
 }
 
 
@@ -233,6 +258,27 @@ ActiveLearning = Annotated[bool, _opt("--active-learning", help="active_learning
 MinAnnotatorQuality = Annotated[
     float | None, _opt(min=0.0, max=1.0, help="min_annotator_quality", panel=GATES)
 ]
+LEARN = "Model"
+Features = Annotated[str, _opt("--features", "-x", help="features")]
+ModelName = Annotated[str, _opt("--model", "-m", help="model", panel=LEARN)]
+ModelParams = Annotated[str | None, _opt("--model-params", help="model_params", panel=LEARN, metavar="JSON")]
+Folds = Annotated[int, _opt(min=2, help="folds", panel=LEARN)]
+LearnSeed = Annotated[int, _opt(min=0, max=2**32 - 1, help="learn_seed", panel=LEARN)]
+FoldJobs = Annotated[int, _opt("--n-jobs", "-j", min=-1, help="fold_jobs", panel=PERF)]
+LearnDtype = Annotated[str, _opt("--dtype", help="learn_dtype", panel=OUTPUT)]
+CleanPredProbs = Annotated[str | None, _opt("--pred-probs", "-p", help="clean_pred_probs")]
+TestFeatures = Annotated[str | None, _opt(help="test_features")]
+TestLabels = Annotated[str | None, _opt(help="test_labels")]
+ModelOut = Annotated[str | None, _opt("--output", "-o", help="model_out", panel=OUTPUT)]
+CleanedOut = Annotated[str | None, _opt(help="cleaned_out", panel=OUTPUT)]
+PredProbsOut = Annotated[str, _opt("--output", "-o", help="pred_probs_out", panel=OUTPUT)]
+LearnFmt = Annotated[
+    LearnFormat | None, _opt(*FORMAT, help="learn_format", panel=OUTPUT, show_default=ON_TERMINAL)
+]
+ModelFile = Annotated[str, _opt("--model", "-m", help="model_file")]
+PredictionsOut = Annotated[str, _opt("--output", "-o", help="predictions_out", panel=OUTPUT)]
+Proba = Annotated[bool, _opt("--proba", help="proba", panel=OUTPUT)]
+Trust = Annotated[list[str] | None, _opt("--trust", help="trust")]
 
 # For each command and --task, the options that task does not honour: giving one is refused with exit 2
 # naming the option and the task (tests/cli/test_task_options.py walks every option x task).

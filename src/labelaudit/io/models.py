@@ -18,10 +18,14 @@ from labelaudit.io.writers import atomic_path
 
 EXTRA = "pip install 'labelaudit[learn]'"
 # Types that skops does not trust by default but that the named models of labelaudit.learn.MODELS hold:
-# scikit-learn's own tree storage of random_forest and of hist_gradient_boosting.
+# scikit-learn's own tree storage of random_forest and of hist_gradient_boosting, and knn's search trees
+# with its default (Euclidean) distance.
 TRUSTED_TYPES = (
     "sklearn.tree._tree.Tree",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
 )
 _PICKLE_OPCODES = (b"\x80", b"(", b"c", b"}", b"]")  # how a pickle stream of any protocol starts
 
@@ -32,6 +36,11 @@ def _skops_io(what: str) -> Any:
     except ImportError:
         raise InputError(f"{what} needs skops: {EXTRA}") from None
     return sio
+
+
+def require_skops(what: str) -> None:
+    """InputError naming the extra when skops is not installed."""
+    _skops_io(what)
 
 
 def save_model(path: str, model: object) -> None:
@@ -69,7 +78,7 @@ def load_model(path: str, *, trusted: Sequence[str] = ()) -> Any:
     if refused:
         raise InputError(
             f"{path}: the model needs types that are not trusted: {', '.join(refused)}; review them and "
-            "pass them as trusted= if you trust the file's author"
+            "pass them as trusted= (labelaudit predict: --trust TYPE) if you trust the file's author"
         )
     try:
         return sio.load(path, trusted=untrusted)

@@ -54,9 +54,13 @@ INPUT_OPTIONS = (
     "true_labels",
     "issues",
     "scores",
+    "features",
+    "test_features",
+    "test_labels",
+    "model_file",
 )
 # Keyword arguments that name files a command writes; '-' (stdout) is never a file.
-OUTPUT_OPTIONS = ("output", "scores_out", "plot")
+OUTPUT_OPTIONS = ("output", "scores_out", "plot", "cleaned_out")
 # Keyword arguments that name a folder a command writes fixed file names into.
 FOLDER_OUTPUTS = {
     "out_dir": ("labels.npy", "pred_probs.npy", "true_labels.npy", "noise_matrix.npy", "prior.npy"),
