@@ -86,8 +86,18 @@ def test_atomic_path_failure_keeps_previous_file(tmp_path):
     assert listing(tmp_path) == ["out.csv"]
 
 
+def test_json_outputs_are_strict_json(tmp_path):
+    # NaN is null, never the bare NaN token that strict parsers (jq, browsers, Go, Rust) refuse.
+    write_json(str(tmp_path / "r.json"), {"q": float("nan"), "v": np.array([np.nan, 0.5])})
+    text = (tmp_path / "r.json").read_text()
+    assert "NaN" not in text and json.loads(text) == {"q": None, "v": [None, 0.5]}
+    write_rows(str(tmp_path / "r.jsonl"), {"index": np.array([0, 1]), "s": np.array([np.nan, np.inf])})
+    lines = (tmp_path / "r.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [{"index": 0, "s": None}, {"index": 1, "s": None}]
+
+
 def test_write_json_failing_mid_document_leaves_nothing(tmp_path):
-    # json.dump streams: the first keys are already written when the set fails to serialise.
+    # A value JSON cannot hold (a set) fails the document before any byte reaches the file.
     with pytest.raises(TypeError):
         write_json(str(tmp_path / "r.json"), {"a": list(range(1000)), "b": {1, 2}})
     assert listing(tmp_path) == []

@@ -36,7 +36,9 @@ def _plain(o: Any) -> Any:
 
     if isinstance(o, np.generic):
         return o.item()
-    return o.tolist()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
 
 def _nan_to_null(obj: Any) -> Any:

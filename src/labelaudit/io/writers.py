@@ -148,19 +148,27 @@ def write_rows(path: str, columns: dict, fmt: str | None = None) -> None:
 def _json_lines(f, df) -> None:
     # json writes floats in their shortest exact form; pandas' to_json keeps only 10 digits.
     for record in df.to_dict(orient="records"):
-        f.write(json.dumps(record, default=_json_default) + "\n")
+        f.write(json.dumps(_nan_to_null(record), default=_json_default, allow_nan=False) + "\n")
 
 
 def write_json(path: str, document: dict) -> None:
+    """Strict JSON (NaN and inf-free: NaN is null), the same bytes as --format json on stdout."""
+    from labelaudit.core.formats import to_json
+
+    text = to_json(document)
     with atomic_path(path) as tmp, _writing(path), open(tmp, "w", encoding="utf-8") as f:
-        json.dump(document, f, default=_json_default, indent=1)
-        f.write("\n")
+        f.write(text)
 
 
 def write_text(path: str, text: str) -> None:
     """A text output (an HTML report) in UTF-8, atomically."""
     with atomic_path(path) as tmp, _writing(path), open(tmp, "w", encoding="utf-8", newline="\n") as f:
         f.write(text)
+
+
+def _nan_to_null(record: dict) -> dict:
+    """JSON Lines stay strict JSON: a NaN (or infinite) value is null."""
+    return {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in record.items()}
 
 
 def _json_default(obj):
