@@ -126,6 +126,12 @@ HELP = {
     "true_labels": "The correct labels (.npy), e.g. from simulate.",
     "issues": "A find-issues output: .npy indices or mask, or a table with an 'index' column.",
     "scores": "A rank output: .npy float scores of all N examples (lower = more suspicious).",
+    "engine": "Where the passes run: local (threads, --n-jobs) or dask (a Dask cluster; needs pip install 'labelaudit[dask]'). Never changes results.",
+    "scheduler": "dask: the scheduler's address, tcp://HOST:PORT (default: DASK_SCHEDULER_ADDRESS, else a local cluster).",
+    "scheduler_file": "dask: a scheduler file written by `dask scheduler --scheduler-file FILE`.",
+    "workers": "dask: worker processes of the local cluster started on 127.0.0.1 when no scheduler is given (default 2).",
+    "connect_timeout": "dask: seconds to reach the scheduler before giving up (exit 2).",
+    "storage_options": "JSON object of fsspec storage options for URL inputs (s3://, gs://), e.g. '{\"anon\": true}'.",
 }
 
 
@@ -198,6 +204,19 @@ Seed = Annotated[int, _opt(min=0, help="seed", panel=SIM)]
 TrueLabels = Annotated[str, _opt("--true-labels", "-t", help="true_labels")]
 Issues = Annotated[str | None, _opt(help="issues")]
 Scores = Annotated[str | None, _opt(help="scores")]
+
+
+class EngineName(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
+EngineOpt = Annotated[EngineName, _opt(help="engine", panel=PERF)]
+Scheduler = Annotated[str | None, _opt(help="scheduler", panel=PERF)]
+SchedulerFile = Annotated[str | None, _opt(help="scheduler_file", panel=PERF)]
+Workers = Annotated[int | None, _opt(min=1, help="workers", panel=PERF)]
+ConnectTimeout = Annotated[float, _opt(min=0.1, help="connect_timeout", panel=PERF)]
+StorageOptions = Annotated[str | None, _opt(help="storage_options")]
 
 # For each command and --task, the options that task does not honour: giving one is refused with exit 2
 # naming the option and the task (tests/cli/test_task_options.py walks every option x task).

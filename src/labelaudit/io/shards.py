@@ -25,6 +25,21 @@ GLOB_CHARS = "*?["
 KINDS = ("npy", "parquet", "zarr")
 
 
+def parse_storage_options(text: str | None) -> dict | None:
+    """--storage-options: a JSON object (fsspec keyword arguments), or None."""
+    if text is None:
+        return None
+    import json
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--storage-options must be a JSON object, got {text!r}: {exc}") from None
+    if not isinstance(value, dict):
+        raise InputError(f"--storage-options must be a JSON object, got {text!r}")
+    return value
+
+
 def is_url(path: str) -> bool:
     return "://" in path
 

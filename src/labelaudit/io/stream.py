@@ -618,18 +618,27 @@ def stream_issues(
     memory_limit: str | None = None,
     scores_out: str | None = None,
     batched_mode: tuple[str, int] | None = None,
+    engine: Any = None,
+    storage_options: str | None = None,
 ):
     """Open the streamed source and run the engine (shared by batched and find-issues --low-memory):
     --exact unless `batched_mode` gives (estimation method, chunk size). With `scores_out`, the workers
     write each block's float64 scores there as they compute them (the file appears, atomically, only
-    once every row is written). `progress(n)` makes the context manager that reports rows done."""
+    once every row is written). `progress(n)` makes the context manager that reports rows done.
+    `engine` (engines.EngineSpec, local threads by default) says where the passes run; `storage_options`
+    is the JSON text of fsspec options for URL inputs."""
     import contextlib
 
     import numpy as np
 
     from labelaudit.core.issues import streamed_issues as report_of
     from labelaudit.core.stream import run_engine
+    from labelaudit.engines import EngineSpec
+    from labelaudit.io.shards import parse_storage_options
     from labelaudit.io.writers import NpyStreamWriter
+
+    spec = engine if engine is not None else EngineSpec()
+    spec.check()
 
     src = BlockSource(
         labels,
@@ -641,12 +650,14 @@ def stream_issues(
         from_logits=read.from_logits,
         rows=batch_size,
         memory_limit=memory_limit,
+        storage_options=parse_storage_options(storage_options),
     )
     params = {"mode": "batched" if batched_mode else "exact", **detection(src.k).params(), "top": listing.top}
     params["estimation_method"], params["chunk_size"] = batched_mode or (None, None)
     if batched_mode:
         params["filter_by"] = None
     with contextlib.ExitStack() as stack:
+        runner = stack.enter_context(spec.open(n_jobs))
         bar = stack.enter_context(progress(src.n)) if progress is not None else None
         sink = (
             stack.enter_context(NpyStreamWriter(scores_out, (src.n,), np.float64)).write_at
@@ -654,7 +665,15 @@ def stream_issues(
             else None
         )
         ranked, info = run_engine(
-            src.passes, src.n, src.k, src.dtype, params, n_jobs=n_jobs, progress=bar, scores_sink=sink
+            src.passes,
+            src.n,
+            src.k,
+            src.dtype,
+            params,
+            n_jobs=n_jobs,
+            progress=bar,
+            scores_sink=sink,
+            engine=runner,
         )
     src.warn_after_pass(info["counts"])
     report = report_of(

@@ -40,6 +40,12 @@ def batched(
     from_logits: o.FromLogits = False,
     batch_size: o.BatchSize = None,
     n_jobs: o.NJobs = 1,
+    engine: o.EngineOpt = o.EngineName.local,
+    scheduler: o.Scheduler = None,
+    scheduler_file: o.SchedulerFile = None,
+    workers: o.Workers = None,
+    connect_timeout: o.ConnectTimeout = 10.0,
+    storage_options: o.StorageOptions = None,
     quiet: o.Quiet = False,
 ) -> None:
     """Find label issues in inputs larger than memory: pred_probs is streamed in blocks, never held whole.
@@ -47,10 +53,14 @@ def batched(
     Default mode follows the reference library's find_label_issues_batched (low-score selection of an
     estimated number of issues) but returns issues most severe first. --exact gives exactly the result of
     find-issues with the same options; --filter-by, --frac-noise, --num-to-remove-per-class and
-    --min-examples-per-class need --exact.
+    --min-examples-per-class need --exact. --engine dask runs the passes on a Dask cluster, same result.
+    pred_probs may be a glob or folder of .npy shards, a Parquet dataset, a Zarr array or fsspec URLs.
     """
     from labelaudit.core.report import Detection, Listing
+    from labelaudit.engines import EngineSpec
     from labelaudit.io import ReadOptions
+
+    spec = EngineSpec(engine.value, scheduler, scheduler_file, workers, connect_timeout)
 
     check_outputs(output, fmt=fmt)
     check_outputs(scores_out if scores_out != "-" else None, (".npy",))
@@ -81,6 +91,8 @@ def batched(
         memory_limit=memory_limit,
         scores_out=scores_out,
         batched_mode=batched_mode,
+        engine=spec,
+        storage_options=storage_options,
     )
     finish(report, src.files, output=output, fmt=fmt, quiet=quiet, labels_path=labels)
 
