@@ -83,8 +83,12 @@ class DaskEngine:
                     fut.release()
                     if done is not None:
                         done(got[0])
-                else:  # failed or cancelled: its error rises when its turn in block order comes
+                elif fut.status in ("error", "cancelled"):  # its error rises in block order
                     ready[i] = fut
+                else:  # lost with its worker and rescheduled: wait for it again
+                    order[fut.key] = i
+                    pending.add(fut)
+                    continue
                 submit()
                 while taken in ready:
                     got = ready.pop(taken)
