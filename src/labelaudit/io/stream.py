@@ -490,6 +490,7 @@ class BlockSource:
         from labelaudit.io import shards
 
         if self._dataset is not None and path == self.pred_probs_path:
+            self.files[0] = PartsFile("labels", path, self._dataset.parts, self.options)
             return self._dataset.column(label_column_of(self._head, label_column, path))
         kind, parts = shards.list_parts(path, "labels", self.options)
         self.files[0] = PartsFile("labels", path, parts, self.options)
