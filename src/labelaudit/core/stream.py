@@ -38,7 +38,13 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from labelaudit.core import confident as kn
 from labelaudit.core import select as sel
-from labelaudit.core._noise_rate import STREAM_MISS, STREAM_SAMPLE_ELEMENTS, candidate_block, sample_stride
+from labelaudit.core._noise_rate import (
+    STREAM_MISS,
+    STREAM_SAMPLE_ELEMENTS,
+    candidate_block,
+    cell_candidate_block,
+    sample_stride,
+)
 from labelaudit.core.batching import Progress, RowsDone, map_batches, map_ordered, resolve_n_jobs
 from labelaudit.core.confident import class_counts
 from labelaudit.core.constants import C_MIN, EPS, T_MIN
@@ -166,6 +172,13 @@ def candidates_block(bounds: np.ndarray, b: Block) -> tuple[np.ndarray, np.ndarr
     return candidate_block(b[2], b[1], bounds, b[0])
 
 
+def cell_candidates_block(
+    starts: np.ndarray, cols: np.ndarray, bounds: np.ndarray, b: Block
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pass C with many classes: the candidates at or above the needed cells' bounds."""
+    return cell_candidate_block(b[2], b[1], starts, cols, bounds, b[0])
+
+
 def class_margins_block(cells: dict[int, np.ndarray], b: Block) -> dict[int, np.ndarray]:
     """Pass D: per class k of `cells`, the margins (targets, rows of class k in the block)."""
     _, yb, pb = b
@@ -267,6 +280,14 @@ class _StreamMargins:
 
     def candidates(self, bounds: np.ndarray) -> tuple[np.ndarray, ...]:
         parts = list(self.ctx.run_pass("C: candidates", functools.partial(candidates_block, bounds)))
+        return tuple(np.concatenate([q[i] for q in parts]) for i in range(3))
+
+    def cell_candidates(
+        self, starts: np.ndarray, cols: np.ndarray, bounds: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
+        """candidates() with the bounds of the needed cells only (many classes: no (K, K) bounds)."""
+        kernel = functools.partial(cell_candidates_block, starts, cols, bounds)
+        parts = list(self.ctx.run_pass("C: candidates", kernel))
         return tuple(np.concatenate([q[i] for q in parts]) for i in range(3))
 
     def class_margins(self, cells: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
