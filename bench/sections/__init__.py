@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from .base import Section
 from .batched import SECTION as BATCHED
+from .dask import SECTION as DASK
 from .find import SECTION as FIND
 from .health import SECTION as HEALTH
 from .njobs import SECTION as NJOBS
 
-SECTIONS: dict[str, Section] = {s.name: s for s in (FIND, HEALTH, BATCHED, NJOBS)}
+SECTIONS: dict[str, Section] = {s.name: s for s in (FIND, HEALTH, BATCHED, NJOBS, DASK)}
 
 __all__ = ["SECTIONS", "Section"]
