@@ -282,3 +282,33 @@ def test_end_to_end_with_real_scheduler_and_workers(dask_processes, tmp_path):
     )
     assert dask.returncode == local.returncode == 0, dask.stderr.decode()
     assert dask.stdout == local.stdout
+
+
+@pytest.mark.parametrize("problem", ["nan", "drift"])
+def test_bad_values_read_in_workers_are_reported_as_locally(runner, tmp_path, cluster, problem):
+    y = np.load(f"{GOLDEN}/gen_k5/labels.npy")
+    p = np.load(f"{GOLDEN}/gen_k5/pred_probs.npy").astype(np.float32)
+    if problem == "nan":
+        p[2345, 1] = np.nan
+    else:
+        p[2345] = 0
+        p[2345, 1] = 1.0004  # drift within tolerance: clipped with a warning, in every pass
+    np.save(tmp_path / "p.npy", p)
+    np.save(tmp_path / "y.npy", y)
+    args = [
+        "batched",
+        "-l",
+        str(tmp_path / "y.npy"),
+        "-p",
+        str(tmp_path / "p.npy"),
+        "--exact",
+        "--format",
+        "json",
+    ]
+    local = runner.invoke(app, [*args, "--batch-size", "500"])
+    dask = runner.invoke(app, [*args, "--engine", "dask", "--scheduler", cluster.scheduler.address])
+    assert (dask.exit_code, dask.stdout, dask.stderr) == (local.exit_code, local.stdout, local.stderr)
+    if problem == "nan":
+        assert local.exit_code == 2 and "row 2345" in local.stderr
+    else:
+        assert local.exit_code == 0 and "were clipped into [0, 1]" in local.stderr
