@@ -75,12 +75,15 @@ def test_default_mode_equals_local(cluster, name):
 
 
 def test_progress_is_fed_by_task_completions(cluster):
-    src = source("cifar10", 700)
+    from labelaudit.engines.dask import GROUP
+
+    src = source("cifar10", 100)
     seen: list[tuple[str, int]] = []
     exact(src, DaskEngine(cluster), progress=lambda name, rows: seen.append((name, rows)))
     for name in ("A: thresholds", "B: confident joint"):
         rows = [r for n, r in seen if n == name]
-        assert rows[0] == 0 and sum(rows) == src.n and len(rows) == 1 + -(-src.n // 700)
+        assert rows[0] == 0 and sum(rows) == src.n
+        assert len(rows) == 1 + -(-src.n // (100 * GROUP))  # one report per task of GROUP blocks
 
 
 def cli_outputs(runner, tmp_path, tag, extra, args):
@@ -175,7 +178,7 @@ def test_local_engine_imports_no_dask(tmp_path):
 def test_worker_killed_mid_run_is_retried_result_unchanged():
     import distributed
 
-    want, _ = exact(source("cifar10", 250), None, filter_by="both")
+    want, _ = exact(source("cifar10", 40), None, filter_by="both")
     with local_cluster() as c, distributed.Client(c, set_as_default=False) as client:
         pids = client.run(os.getpid)
         killed: list[int] = []
@@ -186,7 +189,7 @@ def test_worker_killed_mid_run_is_retried_result_unchanged():
                 os.kill(victim, signal.SIGKILL)
                 killed.append(victim)
 
-        got, _ = exact(source("cifar10", 250), DaskEngine(client), filter_by="both", progress=progress)
+        got, _ = exact(source("cifar10", 40), DaskEngine(client), filter_by="both", progress=progress)
         assert killed
         client.wait_for_workers(2, timeout=60)
         assert killed[0] not in client.run(os.getpid).values()  # a new worker process took its place
