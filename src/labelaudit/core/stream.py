@@ -91,6 +91,10 @@ class Engine(Protocol):
         self, func: Callable[[Block], T], items: Iterable[BlockItem], done: RowsDone | None = None
     ) -> Iterator[tuple[Any, T]]: ...
 
+    def call_all(self, funcs: list[Callable[[], T]]) -> list[T]:
+        """Every zero-argument call in the workers (output writers); results in order."""
+        ...
+
 
 class ThreadEngine:
     """The local engine: a thread pool of n_jobs (batching.map_ordered); numpy releases the GIL."""
@@ -108,6 +112,13 @@ class ThreadEngine:
             if done is not None:
                 done(rows)
             yield note, value
+
+    def call_all(self, funcs: list[Callable[[], T]]) -> list[T]:
+        return list(map_ordered(_call, funcs, self.n_jobs))
+
+
+def _call(func: Callable[[], T]) -> T:
+    return func()
 
 
 def map_blocks(func: Callable[[Block], T], blocks: Iterable[BlockItem], n_jobs: int) -> Iterator[T]:

@@ -52,6 +52,11 @@ class DaskEngine:
     def __init__(self, client: Any) -> None:
         self.client = client
 
+    def call_all(self, funcs: list[Callable[[], T]]) -> list[T]:
+        from labelaudit.core.stream import _call
+
+        return list(self.client.gather(self.client.map(_call, funcs, pure=False)))
+
     def slots(self) -> int:
         threads = self.client.nthreads()
         return max(1, sum(threads.values())) * WINDOW

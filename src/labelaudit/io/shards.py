@@ -355,3 +355,77 @@ def describe_parts(role: str, path: str, parts: list[str], options: dict | None)
                 total += os.path.getsize(f)
                 h.update(_sha256(f))
     return {"role": role, "path": path, "parts": len(parts), "bytes": total, "sha256": h.hexdigest()}
+
+
+# ---------------------------------------------------------------------------- outputs at scale
+
+PART_ROWS = 1_000_000  # flagged rows per Parquet part of a `-o DIR/` output
+
+
+def is_out_dir(path: str | None) -> bool:
+    """`-o DIR/` (a trailing slash): the flagged rows as Parquet parts plus summary.json in DIR."""
+    return bool(path) and path != "-" and str(path).endswith("/")
+
+
+def check_out_dir(path: str) -> None:
+    """DIR/ must be a new or empty folder in an existing, writable one (checked before any reading)."""
+    folder = path.rstrip("/") or "/"
+    parent = os.path.dirname(os.path.abspath(folder))
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{path}: -o DIR/ needs an existing, writable folder {parent!r} to create it in")
+    if os.path.lexists(folder) and (not os.path.isdir(folder) or os.listdir(folder)):
+        raise InputError(f"{path}: -o DIR/ must name a new or empty folder; this one exists and is not empty")
+
+
+def write_part(path: str, columns: dict) -> int:
+    """One Parquet part of the flagged rows (run in a worker); its row count."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({k: list(v) if not isinstance(v, np.ndarray) else v for k, v in columns.items()})
+    pq.write_table(table, path)
+    return table.num_rows
+
+
+def write_text(path: str, text: str) -> int:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return len(text)
+
+
+def write_out_dir(path: str, columns: dict, summary: dict, call_all: Any) -> None:
+    """DIR/issues-NNNNN.parquet (PART_ROWS rows each, most severe first, at least one part) and
+    DIR/summary.json (the report document without its row list, with the parts), written by the
+    engine's workers (`call_all`) into a temporary folder beside DIR, which is renamed to DIR once every
+    part is written; on any error or interrupt the temporary folder is removed."""
+    import shutil
+    import tempfile
+
+    from labelaudit.core.formats import to_json
+
+    folder = path.rstrip("/")
+    parent = os.path.dirname(os.path.abspath(folder))
+    from labelaudit.io.outputs import _umask
+
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(folder)}.", suffix=".labelaudit.tmp", dir=parent)
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())  # a folder as mkdir makes it (mkdtemp's is private)
+        n = len(next(iter(columns.values()))) if columns else 0
+        starts = list(range(0, n, PART_ROWS)) or [0]
+        names = [f"issues-{i:05d}.parquet" for i in range(len(starts))]
+        tasks = [
+            functools.partial(
+                write_part, os.path.join(tmp, name), {k: v[s : s + PART_ROWS] for k, v in columns.items()}
+            )
+            for name, s in zip(names, starts, strict=True)
+        ]
+        parts = [{"path": name, "rows": min(PART_ROWS, n - s)} for name, s in zip(names, starts, strict=True)]
+        doc = {k: v for k, v in summary.items() if k != "issues"} | {"parts": parts}
+        tasks.append(functools.partial(write_text, os.path.join(tmp, "summary.json"), to_json(doc)))
+        call_all(tasks)
+        if os.path.isdir(folder):
+            os.rmdir(folder)  # empty, as checked before the run
+        os.rename(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

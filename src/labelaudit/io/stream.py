@@ -621,13 +621,15 @@ def stream_issues(
     batched_mode: tuple[str, int] | None = None,
     engine: Any = None,
     storage_options: str | None = None,
+    out_dir: str | None = None,
 ):
     """Open the streamed source and run the engine (shared by batched and find-issues --low-memory):
     --exact unless `batched_mode` gives (estimation method, chunk size). With `scores_out`, the workers
     write each block's float64 scores there as they compute them (the file appears, atomically, only
     once every row is written). `progress(n)` makes the context manager that reports rows done.
     `engine` (engines.EngineSpec, local threads by default) says where the passes run; `storage_options`
-    is the JSON text of fsspec options for URL inputs."""
+    is the JSON text of fsspec options for URL inputs. `out_dir` (`-o DIR/`): the flagged rows as
+    Parquet parts and summary.json, written by the engine's workers (io.shards.write_out_dir)."""
     import contextlib
 
     import numpy as np
@@ -640,6 +642,10 @@ def stream_issues(
 
     spec = engine if engine is not None else EngineSpec()
     spec.check()
+    if out_dir is not None:
+        from labelaudit.io.shards import check_out_dir
+
+        check_out_dir(out_dir)
 
     src = BlockSource(
         labels,
@@ -657,34 +663,41 @@ def stream_issues(
     params["estimation_method"], params["chunk_size"] = batched_mode or (None, None)
     if batched_mode:
         params["filter_by"] = None
-    with contextlib.ExitStack() as stack:
-        runner = stack.enter_context(spec.open(n_jobs))
-        bar = stack.enter_context(progress(src.n)) if progress is not None else None
-        sink = (
-            stack.enter_context(NpyStreamWriter(scores_out, (src.n,), np.float64)).write_at
-            if scores_out
-            else None
+    with spec.open(n_jobs) as runner:
+        with contextlib.ExitStack() as stack:
+            bar = stack.enter_context(progress(src.n)) if progress is not None else None
+            sink = (
+                stack.enter_context(NpyStreamWriter(scores_out, (src.n,), np.float64)).write_at
+                if scores_out
+                else None
+            )
+            ranked, info = run_engine(
+                src.passes,
+                src.n,
+                src.k,
+                src.dtype,
+                params,
+                n_jobs=n_jobs,
+                progress=bar,
+                scores_sink=sink,
+                engine=runner,
+            )
+        src.warn_after_pass(info["counts"])
+        report = report_of(
+            command_name,
+            ranked,
+            info,
+            params=params,
+            n=src.n,
+            k=src.k,
+            listing=listing,
+            class_names=src.class_names,
         )
-        ranked, info = run_engine(
-            src.passes,
-            src.n,
-            src.k,
-            src.dtype,
-            params,
-            n_jobs=n_jobs,
-            progress=bar,
-            scores_sink=sink,
-            engine=runner,
-        )
-    src.warn_after_pass(info["counts"])
-    report = report_of(
-        command_name,
-        ranked,
-        info,
-        params=params,
-        n=src.n,
-        k=src.k,
-        listing=listing,
-        class_names=src.class_names,
-    )
+        if out_dir is not None:
+            from labelaudit.core.formats import document
+            from labelaudit.io.shards import write_out_dir
+
+            rows = report.file_table if report.file_table is not None else report.listing
+            summary = document(report, [f.describe() for f in src.files])
+            write_out_dir(out_dir, dict(rows), summary, runner.call_all)
     return src, report
