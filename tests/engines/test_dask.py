@@ -315,3 +315,15 @@ def test_bad_values_read_in_workers_are_reported_as_locally(runner, tmp_path, cl
         assert local.exit_code == 2 and "row 2345" in local.stderr
     else:
         assert local.exit_code == 0 and "were clipped into [0, 1]" in local.stderr
+
+
+def test_workers_start_a_local_cluster_whatever_the_environment_says(runner, monkeypatch):
+    d = f"{GOLDEN}/gen_k5"
+    base = ["batched", "-l", f"{d}/labels.npy", "-p", f"{d}/pred_probs.npy", "--format", "json"]
+    want = runner.invoke(app, base)
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:9")  # nothing listens there
+    got = runner.invoke(app, [*base, "--engine", "dask", "--workers", "1", "--connect-timeout", "1"])
+    assert got.exit_code == want.exit_code == 0, got.stderr
+    assert got.stdout == want.stdout
+    r = runner.invoke(app, [*base, "--engine", "dask", "--connect-timeout", "1"])
+    assert r.exit_code == 2 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in r.stderr

@@ -129,7 +129,7 @@ HELP = {
     "engine": "Where the passes run: local (threads, --n-jobs) or dask (a Dask cluster; needs pip install 'labelaudit[dask]'). Never changes results.",
     "scheduler": "dask: the scheduler's address, tcp://HOST:PORT (default: DASK_SCHEDULER_ADDRESS, else a local cluster).",
     "scheduler_file": "dask: a scheduler file written by `dask scheduler --scheduler-file FILE`.",
-    "workers": "dask: worker processes of the local cluster started on 127.0.0.1 when no scheduler is given (default 2).",
+    "workers": "dask: start a local cluster of N worker processes on 127.0.0.1 (also the default, with 2, when no scheduler is given).",
     "connect_timeout": "dask: seconds to reach the scheduler before giving up (exit 2).",
     "storage_options": "JSON object of fsspec storage options for URL inputs (s3://, gs://), e.g. '{\"anon\": true}'.",
 }

@@ -125,7 +125,9 @@ def dask_engine(spec: EngineSpec) -> Iterator[DaskEngine]:
     """A client for the scheduler `spec` names (or a LocalCluster of spec.workers processes on
     127.0.0.1, no dashboard); an unreachable scheduler is an InputError naming it after spec.timeout."""
     distributed = _distributed()
-    address = spec.scheduler or (None if spec.scheduler_file else os.environ.get("DASK_SCHEDULER_ADDRESS"))
+    # --workers asks for a local cluster, whatever DASK_SCHEDULER_ADDRESS says
+    explicit = spec.scheduler_file is not None or spec.workers is not None
+    address = spec.scheduler or (None if explicit else os.environ.get("DASK_SCHEDULER_ADDRESS"))
     with contextlib.ExitStack() as stack:
         if spec.scheduler_file is not None:
             if not os.path.isfile(spec.scheduler_file):
