@@ -6,13 +6,14 @@ from .annotators import SECTION as ANNOTATORS
 from .base import Section
 from .batched import SECTION as BATCHED
 from .cross_val import SECTION as CROSS_VAL
+from .dask import SECTION as DASK
 from .find import SECTION as FIND
 from .health import SECTION as HEALTH
 from .njobs import SECTION as NJOBS
 from .report import SECTION as REPORT
 
 SECTIONS: dict[str, Section] = {
-    s.name: s for s in (FIND, HEALTH, BATCHED, NJOBS, REPORT, CROSS_VAL, ANNOTATORS)
+    s.name: s for s in (FIND, HEALTH, BATCHED, NJOBS, DASK, REPORT, CROSS_VAL, ANNOTATORS)
 }
 
 __all__ = ["SECTIONS", "Section"]

@@ -102,6 +102,8 @@ def wants_stdout(output: str | None, fmt: Any) -> bool:
 def save(report: Report, output: str, fmt: str, files: list, json_document: bool) -> None:
     from labelaudit.io import write_json, write_npy, write_rows
 
+    if output.endswith("/"):  # batched's -o DIR/: written by its engine's workers (io.shards.write_out_dir)
+        return
     if output.lower().endswith(".npy"):
         if report.npy is None:
             raise InputError(f"{output}: {report.command} writes no .npy output; use .json, .csv or .parquet")

@@ -163,6 +163,12 @@ HELP = {
     "predictions_out": "Write the predictions (.npy): int64 classes, or float64 probabilities with --proba.",
     "proba": "Write predict_proba's (N, K) probabilities instead of the classes.",
     "trust": "A type the model file needs that is not trusted by default (repeat it); only for files you trust.",
+    "engine": "Where the passes run: local (threads, --n-jobs) or dask (a Dask cluster; needs pip install 'labelaudit[dask]'). Never changes results.",
+    "scheduler": "dask: the scheduler's address, tcp://HOST:PORT (default: DASK_SCHEDULER_ADDRESS, else a local cluster).",
+    "scheduler_file": "dask: a scheduler file written by `dask scheduler --scheduler-file FILE`.",
+    "workers": "dask: start a local cluster of N worker processes on 127.0.0.1 (also the default, with 2, when no scheduler is given).",
+    "connect_timeout": "dask: seconds to reach the scheduler before giving up (exit 2).",
+    "storage_options": "JSON object of fsspec storage options for URL inputs (s3://, gs://), e.g. '{\"anon\": true}'.",
 }
 
 
@@ -279,6 +285,19 @@ ModelFile = Annotated[str, _opt("--model", "-m", help="model_file")]
 PredictionsOut = Annotated[str, _opt("--output", "-o", help="predictions_out", panel=OUTPUT)]
 Proba = Annotated[bool, _opt("--proba", help="proba", panel=OUTPUT)]
 Trust = Annotated[list[str] | None, _opt("--trust", help="trust")]
+
+
+class EngineName(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
+EngineOpt = Annotated[EngineName, _opt(help="engine", panel=PERF)]
+Scheduler = Annotated[str | None, _opt(help="scheduler", panel=PERF)]
+SchedulerFile = Annotated[str | None, _opt(help="scheduler_file", panel=PERF)]
+Workers = Annotated[int | None, _opt(min=1, help="workers", panel=PERF)]
+ConnectTimeout = Annotated[float, _opt(min=0.1, help="connect_timeout", panel=PERF)]
+StorageOptions = Annotated[str | None, _opt(help="storage_options")]
 
 # For each command and --task, the options that task does not honour: giving one is refused with exit 2
 # naming the option and the task (tests/cli/test_task_options.py walks every option x task).

@@ -14,7 +14,7 @@ Two exact routes, chosen by shape:
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -183,6 +183,8 @@ def select_cells(ctx: BaseContext, prune: kn.Cells, classes: list[int]) -> np.nd
     if len(active) == 0:
         return mask
     sparse = (len(rows) / len(active) + 1) * 4 < k_all
+    if not ctx.margins.random_access and hasattr(ctx.margins, "cell_candidates"):
+        return _select_sampled_cells(ctx, rows, cols, val, mask)  # streamed: never (K, K)
     if not (ctx.margins.random_access and (sparse or n * k_all <= DIRECT_ELEMENTS)):
         return select(ctx, prune.dense().T, classes)
     ends = np.append(starts[1:], len(rows))
@@ -282,10 +284,17 @@ def candidate_block(
 
 
 def _select_candidates(
-    idx: np.ndarray, code: np.ndarray, val: np.ndarray, need: np.ndarray, k_all: int, mask: np.ndarray
+    idx: np.ndarray,
+    code: np.ndarray,
+    val: np.ndarray,
+    need: np.ndarray | None,
+    k_all: int,
+    mask: np.ndarray,
+    cell_need: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Flag the need[j, k] largest candidates of each cell (code = k * K + j) into `mask`; return the
-    codes of cells with fewer candidates than needed (to be redone exactly)."""
+    codes of cells with fewer candidates than needed (to be redone exactly). With need None, the
+    needed cells are `cell_need`: (their codes, increasing; their counts)."""
     key = code.astype(np.uint16) if k_all * k_all <= 1 << 16 else code
     order = np.argsort(key, kind="stable")  # grouped by cell, index order kept within a cell
     if len(order) < 1 << 31:
@@ -296,15 +305,101 @@ def _select_candidates(
     starts = np.concatenate(([0], starts)) if len(code_sorted) else starts
     cells = code_sorted[starts]
     ends = np.append(starts[1:], len(order))
-    wanted = need.T.ravel()  # wanted[k * K + j] = need[j, k]
-    needed_cells = np.flatnonzero(wanted)
+    if need is not None:
+        wanted = need.T.ravel()  # wanted[k * K + j] = need[j, k]
+        needed_cells = np.flatnonzero(wanted)
+        needed_counts = wanted[needed_cells]
+    else:  # given as cells: (codes k * K + j increasing, counts)
+        assert cell_need is not None
+        needed_cells, needed_counts = cell_need
     failed = np.setdiff1d(needed_cells, cells)  # no candidate at all
+    # every candidate's cell is a needed one (other cells' bounds are +inf)
+    counts_of = needed_counts[np.searchsorted(needed_cells, cells)].tolist()
     short = []
-    for cell, s, e in zip(cells.tolist(), starts.tolist(), ends.tolist(), strict=True):
-        c = int(wanted[cell])
+    for cell, s, e, c in zip(cells.tolist(), starts.tolist(), ends.tolist(), counts_of, strict=True):
         if e - s < c:
             short.append(cell)
             continue
         pos = order[s:e]
         mask[idx[pos[sel.select_largest(val[pos], c)]]] = True
     return np.concatenate([failed, np.asarray(short, dtype=failed.dtype)])
+
+
+def bounds_for_cells(
+    d: np.ndarray,
+    ys: np.ndarray,
+    counts: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    need: np.ndarray,
+    miss: float,
+) -> np.ndarray:
+    """bounds_from_sample for needed cells given as (given class rows, target cols, need), in code
+    order: the same value per cell as bounds_from_sample's bounds[k, j], without any (K, K) array."""
+    k_all = d.shape[1]
+    sub = kn.group_by_class(ys, k_all)
+    rate = np.divide(np.bincount(ys, minlength=k_all), counts, out=np.zeros(k_all), where=counts > 0)
+    mu = need * rate[rows]
+    wants = np.maximum(poisson_want(mu, miss), np.ceil(mu * SLACK).astype(np.int64) + 2)
+    bounds = np.full(len(rows), np.inf, dtype=d.dtype)
+    active, starts = np.unique(rows, return_index=True)
+    ends = np.append(starts[1:], len(rows))
+    for k, s, e in zip(active.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        members = sub.members(k)
+        s_k = len(members)
+        want = wants[s:e]
+        ok = want <= s_k
+        here = bounds[s:e]
+        here[~ok] = -np.inf
+        if ok.any():
+            t_ok = cols[s:e][ok]
+            vals = np.ascontiguousarray(d[members][:, t_ok].T)  # (targets, s_k)
+            top = int(want[ok].max())
+            tail = np.sort(np.partition(vals, s_k - top, axis=1)[:, s_k - top :], axis=1)
+            here[ok] = tail[np.arange(len(t_ok)), top - want[ok]]
+    return bounds
+
+
+def cell_candidate_block(
+    block: np.ndarray, yb: np.ndarray, starts: np.ndarray, cols: np.ndarray, bounds: np.ndarray, start: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """candidate_block with the bounds of needed cells only: class k's cells are
+    [starts[k], starts[k + 1]) of (cols, bounds); the same candidates in the same order (rows, then
+    targets in increasing order), from the (row, target) pairs of the rows' own cells."""
+    k_all = block.shape[1]
+    lo = starts[yb]
+    cnt = starts[yb + 1] - lo
+    r = np.repeat(np.arange(len(yb)), cnt)
+    cell = lo[r] + (np.arange(len(r)) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    j = cols[cell]
+    m = block[r, j] - block[r, yb[r]]
+    keep = m >= bounds[cell]
+    r, j, m = r[keep], j[keep], m[keep]
+    code = yb[r].astype(np.int64) * k_all + j
+    small = start + len(block) < 1 << 31 and k_all * k_all < 1 << 31
+    kind = np.int32 if small else np.int64
+    return (r + start).astype(kind), code.astype(kind), m
+
+
+def _select_sampled_cells(
+    ctx: BaseContext, rows: np.ndarray, cols: np.ndarray, val: np.ndarray, mask: np.ndarray
+) -> np.ndarray:
+    """The sampled route of select() over needed cells (rows = given class, cols = target, val = need;
+    in code order, no whole class among them), for a streamed context with many classes: the same
+    bounds, candidates and exact redo of short cells, and so the same mask, without (K, K) arrays."""
+    k_all = ctx.k
+    source: Any = ctx.margins  # a streamed source, with cell_candidates
+    d, ys = source.sample(sample_stride(ctx.n, k_all, source.sample_elements))
+    bounds = bounds_for_cells(d, ys, ctx.counts, rows, cols, val, source.miss)
+    del d
+    starts = np.searchsorted(rows, np.arange(k_all + 1))
+    idx, code, cand = source.cell_candidates(starts, cols, bounds)
+    codes = rows * k_all + cols
+    failed = _select_candidates(idx, code, cand, None, k_all, mask, (codes, val))
+    failed_cells = {int(k): np.sort(failed[failed // k_all == k] % k_all) for k in np.unique(failed // k_all)}
+    if failed_cells:
+        for k, m in source.class_margins(failed_cells).items():
+            targets = failed_cells[k]
+            need = val[np.searchsorted(codes, k * k_all + targets)]
+            mask[_select_from_margins(m, ctx.groups.members(k), need)] = True
+    return mask

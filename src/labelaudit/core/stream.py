@@ -2,9 +2,18 @@
 
 A *pass* is one call of `blocks()`, which yields (start, labels_b, pred_probs_b) for consecutive blocks
 in row order, or zero-argument callables that make them (so a reader's work runs in the workers). The
-engine keeps O(K^2) counts, a few per-example scalars (labels, self-confidence, flags, the ranking
-score) and the candidates of the selection, never an (N, K) array. Per-block results
-merge by position or by integer sums, so any block size and any number of workers give the same answer.
+engine keeps O(K^2) counts (O(non-zero cells) from confident.SPARSE_MIN_K classes on), a few per-example
+scalars (labels, self-confidence, flags, the ranking score) and the candidates of the selection, never
+an (N, K) array.
+
+Each pass runs one module-level kernel per block (`*_block` below): a pure function of the block and a
+few parameters that RETURNS its partial result (the block's per-row scalars, its confident-joint cells as
+(codes, counts)) and writes nothing. An `Engine` only decides where the kernels run (threads here,
+processes on a cluster in labelaudit.engines.dask) and hands the partials back in block order; the driver
+places per-row partials by position and adds integer counts, so any block size, engine or number of
+workers gives the same bits. No float is summed across blocks: every float reduction over many rows
+(class thresholds, the running-mean chunks) runs afterwards on the kept per-row scalars, in one fixed
+order, exactly as in memory.
 
 Two modes:
 * `exact_issue_rows`: the identical flagged set as in-memory `find_label_issues` (any filter, any
@@ -21,15 +30,22 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from labelaudit.core import confident as kn
 from labelaudit.core import select as sel
-from labelaudit.core._noise_rate import STREAM_MISS, STREAM_SAMPLE_ELEMENTS, candidate_block, sample_stride
-from labelaudit.core.batching import Progress, map_batches, map_ordered, reported, resolve_n_jobs
+from labelaudit.core._noise_rate import (
+    STREAM_MISS,
+    STREAM_SAMPLE_ELEMENTS,
+    candidate_block,
+    cell_candidate_block,
+    sample_stride,
+)
+from labelaudit.core.batching import Progress, RowsDone, map_batches, map_ordered, resolve_n_jobs
 from labelaudit.core.confident import class_counts
 from labelaudit.core.constants import C_MIN, EPS, T_MIN
 from labelaudit.core.context import BaseContext
@@ -37,9 +53,10 @@ from labelaudit.core.filter import issue_rows
 from labelaudit.core.rank import check_method, scores_of_block
 
 Block = tuple[int, np.ndarray, np.ndarray]
-BlockItem = Block | Callable[[], Block]  # a block, or a deferred read-and-check that makes one
+BlockItem = Any  # a Block, or a zero-argument callable (a reader's deferred read-and-check) making a
+# Block or a Noted block
 Passes = Callable[[], Iterable[BlockItem]]
-ScoresSink = Callable[[int, np.ndarray], None]  # (first row, scores of a block), called from the workers
+ScoresSink = Callable[[int, np.ndarray], None]  # (first row, scores of a block), called in the driver
 
 ESTIMATION_METHODS = ("off_diagonal", "off_diagonal_calibrated")
 SCALAR_ROWS = 1 << 18  # rows per slice of the work on kept per-row scalars
@@ -48,28 +65,211 @@ CHUNK_STATS_ROWS = 1 << 20  # about this many rows of scalars per vectorised chu
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Noted:
+    """A block with what its reader reports about it (io's value-policy verdict): the note goes back
+    to the driver with the block's partial, and to the pass's `note` method (see run_pass)."""
+
+    block: Block
+    note: Any
+
+
+def run_block(func: Callable[[Block], T], item: BlockItem) -> tuple[int, Any, T]:
+    """Read one item (in the worker) and run the kernel on it: (rows, the reader's note or None, the
+    kernel's partial). What every engine runs per task."""
+    got = item() if callable(item) else item
+    block, note = (got.block, got.note) if isinstance(got, Noted) else (got, None)
+    return len(block[1]), note, func(block)
+
+
+class Engine(Protocol):
+    """Where the kernels of a pass run. `map` runs run_block(func, item) for every item and yields
+    (note, partial) in item order (the first failing item's error rises); `done(rows)`, when given, is
+    told each task's rows as it completes (done(0) first), from the consuming thread."""
+
+    def map(
+        self, func: Callable[[Block], T], items: Iterable[BlockItem], done: RowsDone | None = None
+    ) -> Iterator[tuple[Any, T]]: ...
+
+    def call_all(self, funcs: list[Callable[[], T]]) -> list[T]:
+        """Every zero-argument call in the workers (output writers); results in order."""
+        ...
+
+
+class ThreadEngine:
+    """The local engine: a thread pool of n_jobs (batching.map_ordered); numpy releases the GIL."""
+
+    def __init__(self, n_jobs: int | None = 1) -> None:
+        self.n_jobs = resolve_n_jobs(n_jobs)
+
+    def map(
+        self, func: Callable[[Block], T], items: Iterable[BlockItem], done: RowsDone | None = None
+    ) -> Iterator[tuple[Any, T]]:
+        results = map_ordered(functools.partial(run_block, func), items, self.n_jobs)
+        if done is not None:
+            done(0)
+        for rows, note, value in results:
+            if done is not None:
+                done(rows)
+            yield note, value
+
+    def call_all(self, funcs: list[Callable[[], T]]) -> list[T]:
+        return list(map_ordered(_call, funcs, self.n_jobs))
+
+
+def _call(func: Callable[[], T]) -> T:
+    return func()
+
+
 def map_blocks(func: Callable[[Block], T], blocks: Iterable[BlockItem], n_jobs: int) -> Iterator[T]:
-    """func over blocks as they are produced, results in block order (batching.map_ordered).
-
-    An item of `blocks` is a Block or a zero-argument callable that makes one (a reader's deferred
-    read-and-check): callables run in the worker, so reading and checking are spread over the workers
-    too."""
-
-    def run(item: BlockItem) -> T:
-        return func(item() if callable(item) else item)
-
-    return map_ordered(run, blocks, n_jobs)
+    """func over blocks as they are produced, results in block order, on the thread engine."""
+    return (value for _, value in ThreadEngine(n_jobs).map(func, blocks))
 
 
 def run_pass(
-    passes: Passes, name: str, func: Callable[[Block], T], n_jobs: int, progress: Progress | None
+    passes: Passes, name: str, func: Callable[[Block], T], engine: Engine, progress: Progress | None
 ) -> Iterator[T]:
-    """map_blocks over one pass; each block's rows go to `progress` under the pass's name as its result
-    comes back, in block order and from this thread (batching.reported), whatever the workers."""
-    if progress is None:
-        return map_blocks(func, passes(), n_jobs)
-    counted = map_blocks(lambda b: (len(b[1]), func(b)), passes(), n_jobs)
-    return reported(counted, functools.partial(progress, name))
+    """The partials of `func` over one pass, in block order. Each block's rows go to `progress` under
+    the pass's name as its task completes; each reader's note goes to `passes.note`, when the pass
+    source has that method (io's BlockSource merges its value-policy verdicts there)."""
+    note = getattr(passes, "note", None)
+    done = None if progress is None else functools.partial(progress, name)
+    for got, value in engine.map(func, passes(), done):
+        if got is not None and note is not None:
+            note(got)
+        yield value
+
+
+# ---------------------------------------------------------------------------- the per-block kernels
+# Module-level and pure, so that a cluster engine ships them by reference with small parameters.
+
+
+def self_conf_block(stride: int, b: Block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pass A: (labels, self-confidences, the rows of the strided subsample that fall in the block)."""
+    start, yb, pb = b
+    first = -(-start // stride)
+    local = np.arange(first * stride, start + len(yb), stride) - start
+    return np.asarray(yb), pb[np.arange(len(yb)), yb], pb[local]
+
+
+def cell_counts(codes: np.ndarray, k: int) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """A block's confident-joint codes y * K + guess as its partial: the (K * K,) counts when that is
+    no larger than the block's codes, else its non-zero cells (unique codes, counts); never K * K dense
+    for many classes."""
+    if k * k <= max(len(codes), 1 << 12):
+        return np.bincount(codes, minlength=k * k)
+    u, c = np.unique(codes, return_counts=True)
+    return u.astype(np.int64), c.astype(np.int64)
+
+
+def joint_block(
+    level: np.ndarray, keys: tuple[tuple[str, bool], ...], thresholds: np.ndarray, b: Block
+) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Pass B: (confident-joint partial (cell_counts), off-diagonal flags, first argmax, "label wins"
+    flags, the scores `keys` asks for)."""
+    _, yb, pb = b
+    k = pb.shape[1]
+    codes, off, am = kn.confident_block(pb, yb, level)
+    if am is None:
+        am = pb.argmax(axis=1)
+    r = np.arange(len(yb))
+    match = kn.label_wins(am, pb[r, am], pb[r, yb], yb)
+    scores = [scores_of_block(pb, yb, method, thresholds if adjust else None) for method, adjust in keys]
+    return cell_counts(codes, k), off, am, match, scores
+
+
+def candidates_block(bounds: np.ndarray, b: Block) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pass C: the block's (row, target) candidates at or above the sampled bounds."""
+    return candidate_block(b[2], b[1], bounds, b[0])
+
+
+def cell_candidates_block(
+    starts: np.ndarray, cols: np.ndarray, bounds: np.ndarray, b: Block
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pass C with many classes: the candidates at or above the needed cells' bounds."""
+    return cell_candidate_block(b[2], b[1], starts, cols, bounds, b[0])
+
+
+def class_margins_block(cells: dict[int, np.ndarray], b: Block) -> dict[int, np.ndarray]:
+    """Pass D: per class k of `cells`, the margins (targets, rows of class k in the block)."""
+    _, yb, pb = b
+    got = {}
+    for k, targets in cells.items():
+        rows = np.flatnonzero(yb == k)
+        if len(rows):
+            got[k] = (pb[rows][:, targets] - pb[rows, k][:, None]).T
+    return got
+
+
+def scores_block(
+    method: str, adjust: bool, b: Block
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Default mode, pass 1: (labels, self-confidences, first argmax, row maxima, "label wins" flags,
+    the unadjusted scores, or None for plain self-confidence or when adjusted scores are asked)."""
+    _, yb, pb = b
+    r = np.arange(len(yb))
+    sc = pb[r, yb]
+    g = pb.argmax(axis=1)
+    top = pb[r, g]
+    match = kn.label_wins(g, top, sc, yb)
+    plain = method == "self_confidence" and not adjust
+    scores = None if adjust or plain else scores_of_block(pb, yb, method)
+    return np.asarray(yb), sc, g, top, match, scores
+
+
+def adjusted_block(method: str, thresholds: np.ndarray, b: Block) -> np.ndarray:
+    """Default mode, pass 2: the scores with pred_probs adjusted by the final thresholds."""
+    return scores_of_block(b[2], b[1], method, thresholds)
+
+
+class JointSum:
+    """The confident joint summed from block partials (integer sums, so in any order): a (K * K,) int64
+    vector below confident.SPARSE_MIN_K classes, else non-zero Cells merged in batches."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.dense = np.zeros(k * k, dtype=np.int64) if k < kn.SPARSE_MIN_K else None
+        self.cells: kn.Cells | None = None
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pending_len = 0
+
+    def add(self, part: np.ndarray | tuple[np.ndarray, np.ndarray]) -> None:
+        if isinstance(part, np.ndarray):
+            if self.dense is not None:
+                self.dense += part
+                return
+            nz = np.flatnonzero(part)
+            part = nz.astype(np.int64), part[nz].astype(np.int64)
+        if self.dense is not None:
+            self.dense[part[0]] += part[1]  # codes are unique within a partial
+            return
+        self._pending.append(part)
+        self._pending_len += len(part[0])
+        if self._pending_len >= kn.CELL_FLUSH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        codes = np.concatenate([u for u, _ in self._pending])
+        counts = np.concatenate([c for _, c in self._pending])
+        self._pending, self._pending_len = [], 0
+        u, inv = np.unique(codes, return_inverse=True)
+        total = np.zeros(len(u), dtype=np.int64)
+        np.add.at(total, inv, counts)
+        if self.cells is not None and len(self.cells.codes):
+            u, inv = np.unique(np.concatenate([self.cells.codes, u]), return_inverse=True)
+            merged = np.zeros(len(u), dtype=np.int64)
+            np.add.at(merged, inv, np.concatenate([self.cells.values, total]))
+            total = merged
+        self.cells = kn.Cells(self.k, u.astype(np.int64), total)
+
+    def row_pass(self, off: np.ndarray, pred: np.ndarray) -> kn.RowPass:
+        if self.dense is not None:
+            return kn.RowPass(self.dense.reshape(self.k, self.k), off, pred)
+        self._flush()
+        cells = self.cells or kn.Cells(self.k, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+        return kn.RowPass(None, off, pred, cells)
 
 
 class _StreamMargins:
@@ -90,25 +290,22 @@ class _StreamMargins:
         return d, ctx.labels[rows]
 
     def candidates(self, bounds: np.ndarray) -> tuple[np.ndarray, ...]:
-        ctx = self.ctx
-        parts = list(ctx.run_pass("C: candidates", lambda b: candidate_block(b[2], b[1], bounds, b[0])))
+        parts = list(self.ctx.run_pass("C: candidates", functools.partial(candidates_block, bounds)))
+        return tuple(np.concatenate([q[i] for q in parts]) for i in range(3))
+
+    def cell_candidates(
+        self, starts: np.ndarray, cols: np.ndarray, bounds: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
+        """candidates() with the bounds of the needed cells only (many classes: no (K, K) bounds)."""
+        kernel = functools.partial(cell_candidates_block, starts, cols, bounds)
+        parts = list(self.ctx.run_pass("C: candidates", kernel))
         return tuple(np.concatenate([q[i] for q in parts]) for i in range(3))
 
     def class_margins(self, cells: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
         ctx = self.ctx
         out = {k: np.empty((len(t), int(ctx.counts[k])), dtype=ctx.dtype) for k, t in cells.items()}
         filled = dict.fromkeys(cells, 0)
-
-        def part(b: Block) -> dict[int, np.ndarray]:
-            _, yb, pb = b
-            got = {}
-            for k, targets in cells.items():
-                rows = np.flatnonzero(yb == k)
-                if len(rows):
-                    got[k] = (pb[rows][:, targets] - pb[rows, k][:, None]).T
-            return got
-
-        for got in ctx.run_pass("D: short-cell margins", part):
+        for got in ctx.run_pass("D: short-cell margins", functools.partial(class_margins_block, cells)):
             for k, m in got.items():
                 out[k][:, filled[k] : filled[k] + m.shape[1]] = m
                 filled[k] += m.shape[1]
@@ -127,17 +324,19 @@ class StreamContext(BaseContext):
         *,
         n_jobs: int | None = 1,
         progress: Progress | None = None,
+        engine: Engine | None = None,
     ) -> None:
         super().__init__(np.empty(0, dtype=np.intp), n, k, None, n_jobs)
         self.passes, self.dtype = passes, np.dtype(dtype)
         self.progress = progress
+        self.engine: Engine = engine if engine is not None else ThreadEngine(n_jobs)
         self.sample_stride = sample_stride(n, k, STREAM_SAMPLE_ELEMENTS)
         self._predicted: np.ndarray | None = None
         self._match: np.ndarray | None = None
 
     # -- plumbing
     def run_pass(self, name: str, func: Callable[[Block], T]) -> Iterator[T]:
-        return run_pass(self.passes, name, func, self.n_jobs, self.progress)
+        return run_pass(self.passes, name, func, self.engine, self.progress)
 
     @property
     def margins(self) -> _StreamMargins:
@@ -151,18 +350,12 @@ class StreamContext(BaseContext):
         stride = self.sample_stride
         sample_rows = np.arange(0, n, stride)
         sample = np.empty((len(sample_rows), k), dtype=self.dtype)
-
-        def part(b: Block) -> None:
-            start, yb, pb = b
-            end = start + len(yb)
-            labels[start:end] = yb
-            sc[start:end] = pb[np.arange(len(yb)), yb]
-            first = -(-start // stride)
-            local = np.arange(first * stride, end, stride) - start
-            sample[first : first + len(local)] = pb[local]
-
-        for _ in self.run_pass("A: thresholds", part):
-            pass
+        start = taken = 0
+        for yb, sc_b, sample_b in self.run_pass("A: thresholds", functools.partial(self_conf_block, stride)):
+            labels[start : start + len(yb)] = yb
+            sc[start : start + len(yb)] = sc_b
+            sample[taken : taken + len(sample_b)] = sample_b
+            start, taken = start + len(yb), taken + len(sample_b)
         self.labels, self._self_conf = labels, sc
         self.sample_rows, self.sample_block = sample_rows, sample
         self._counts = class_counts(labels, k)
@@ -171,37 +364,27 @@ class StreamContext(BaseContext):
     def pass_b(
         self, score_keys: Iterable[tuple[str, bool]], sink: tuple[tuple[str, bool], ScoresSink] | None = None
     ) -> None:
-        """`sink` (score key, callback) receives that score of every block as it is computed."""
+        """`sink` (score key, callback) receives that score of every block as its partial comes back."""
         n, k = self.n, self.k
-        level = self.thresholds - EPS
-        keys = [key for key in dict.fromkeys(score_keys) if key != ("self_confidence", False)]
+        keys = tuple(key for key in dict.fromkeys(score_keys) if key != ("self_confidence", False))
         off = np.empty(n, dtype=bool)
         match = np.empty(n, dtype=bool)
         pred = np.empty(n, dtype=np.int32 if k < 1 << 31 else np.int64)
         scores = {key: np.empty(n, dtype=np.float64) for key in keys}
-
-        def part(b: Block) -> np.ndarray:
-            start, yb, pb = b
-            sl = slice(start, start + len(yb))
-            codes, off[sl], am = kn.confident_block(pb, yb, level)
-            if am is None:
-                am = pb.argmax(axis=1)
-            pred[sl] = am
-            r = np.arange(len(yb))
-            match[sl] = kn.label_wins(am, pb[r, am], pb[r, yb], yb)
-            for method, adjust in keys:
-                scores[(method, adjust)][sl] = scores_of_block(
-                    pb, yb, method, self.thresholds if adjust else None
-                )
+        kernel = functools.partial(joint_block, self.thresholds - EPS, keys, self.thresholds)
+        joint = JointSum(k)
+        start = 0
+        for part, off_b, am, match_b, scores_b in self.run_pass("B: confident joint", kernel):
+            sl = slice(start, start + len(off_b))
+            joint.add(part)
+            off[sl], pred[sl], match[sl] = off_b, am, match_b
+            for key, s in zip(keys, scores_b, strict=True):
+                scores[key][sl] = s
             if sink is not None:
                 key, send = sink
                 send(start, scores[key][sl] if key in scores else self.self_confidence[sl])
-            return codes
-
-        cj = np.zeros(k * k, dtype=np.int64)
-        for codes in self.run_pass("B: confident joint", part):
-            cj += np.bincount(codes, minlength=k * k)
-        self._rows = kn.RowPass(cj.reshape(k, k), off, pred)  # the stream keeps every argmax
+            start = sl.stop
+        self._rows = joint.row_pass(off, pred)  # the stream keeps every argmax
         self._match, self._predicted = match, pred
         self.stored_scores.update(scores)
         self.stored_scores[("self_confidence", False)] = self.self_confidence
@@ -246,12 +429,14 @@ def exact_issue_rows(
     n_jobs: int | None = 1,
     progress: Progress | None = None,
     scores_sink: ScoresSink | None = None,
+    engine: Engine | None = None,
 ) -> tuple[NDArray[np.int64], StreamContext]:
     """Indices flagged exactly as in-memory find_label_issues, ranked by `rank_by` (most severe first),
     and the context (for scores, predictions and counts of the report). `scores_sink` receives the
-    ranking score of every block as it is computed."""
+    ranking score of every block as its partial comes back. `engine` runs the passes' kernels (the
+    thread engine of n_jobs by default); the result does not depend on it."""
     check_method(rank_by, adjust_pred_probs)
-    ctx = StreamContext(passes, n, k, dtype, n_jobs=resolve_n_jobs(n_jobs), progress=progress)
+    ctx = StreamContext(passes, n, k, dtype, n_jobs=resolve_n_jobs(n_jobs), progress=progress, engine=engine)
     ctx.pass_a()
     keys = [(rank_by, adjust_pred_probs)]
     if filter_by == "low_normalized_margin":
@@ -303,6 +488,7 @@ def batched_issue_rows(
     n_jobs: int | None = 1,
     progress: Progress | None = None,
     scores_sink: ScoresSink | None = None,
+    engine: Engine | None = None,
 ) -> BatchedResult:
     """The reference library's find_label_issues_batched: thresholds as a running mean over consecutive
     `chunk`-row batches (a class never seen ends at T_MIN), scores by `method`, the number of issues from
@@ -319,6 +505,7 @@ def batched_issue_rows(
         raise ValueError(f"estimation_method must be one of {', '.join(ESTIMATION_METHODS)}")
     chunk = max(1, min(int(chunk), n))  # a chunk of N rows or more is the one chunk of all N rows
     n_jobs = resolve_n_jobs(n_jobs)
+    engine = engine if engine is not None else ThreadEngine(n_jobs)
     dtype = np.dtype(dtype)
     plain = method == "self_confidence" and not adjust_pred_probs
 
@@ -329,25 +516,16 @@ def batched_issue_rows(
     match = np.empty(n, dtype=bool)
     scores = self_conf if plain else np.empty(n, dtype=np.float64)
 
-    def part1(b: Block) -> None:
-        start, yb, pb = b
+    start = 0
+    kernel = functools.partial(scores_block, method, adjust_pred_probs)
+    for yb, sc, g, top_b, match_b, scores_b in run_pass(passes, "1: scores", kernel, engine, progress):
         sl = slice(start, start + len(yb))
-        r = np.arange(len(yb))
-        labels[sl] = yb
-        sc = pb[r, yb]
-        self_conf[sl] = sc
-        g = pb.argmax(axis=1)
-        predicted[sl] = g
-        top[sl] = pb[r, g]
-        match[sl] = kn.label_wins(g, top[sl], sc, yb)
-        if not adjust_pred_probs:
-            if not plain:
-                scores[sl] = scores_of_block(pb, yb, method)
-            if scores_sink is not None:
-                scores_sink(start, scores[sl])
-
-    for _ in run_pass(passes, "1: scores", part1, n_jobs, progress):
-        pass
+        labels[sl], self_conf[sl], predicted[sl], top[sl], match[sl] = yb, sc, g, top_b, match_b
+        if scores_b is not None:
+            scores[sl] = scores_b
+        if scores_sink is not None and not adjust_pred_probs:
+            scores_sink(start, scores[sl])
+        start = sl.stop
 
     # Per-chunk class counts and means over the kept scalars, many chunks per vectorised call and the
     # calls spread over the workers; then the running mean, folded in chunk order exactly as the
@@ -365,16 +543,14 @@ def batched_issue_rows(
             seen = seen + c_b
 
     if adjust_pred_probs:  # adjusted scores need the final thresholds: one more pass
-
-        def part2(b: Block) -> None:
-            start, yb, pb = b
-            sl = slice(start, start + len(yb))
-            scores[sl] = scores_of_block(pb, yb, method, t)
+        start = 0
+        kernel2 = functools.partial(adjusted_block, method, t)
+        for s in run_pass(passes, "2: adjusted scores", kernel2, engine, progress):
+            sl = slice(start, start + len(s))
+            scores[sl] = s
             if scores_sink is not None:
                 scores_sink(start, scores[sl])
-
-        for _ in run_pass(passes, "2: adjusted scores", part2, n_jobs, progress):
-            pass
+            start = sl.stop
 
     # The counts behind the estimated number of issues: argmax at or above its class threshold (over
     # the kept scalars, in cache-sized slices spread over the workers).
@@ -410,6 +586,7 @@ def run_engine(
     n_jobs: int | None = 1,
     progress: Progress | None = None,
     scores_sink: ScoresSink | None = None,
+    engine: Engine | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Run --exact (params["mode"] == "exact") or the default batched mode; returns the ranked indices and
     what a report needs of every example: labels, predicted labels, scores, class counts (and, in the
@@ -429,6 +606,7 @@ def run_engine(
             n_jobs=n_jobs,
             progress=progress,
             scores_sink=scores_sink,
+            engine=engine,
         )
         scores = ctx.stored_scores[(params["rank_by"], params["adjust_pred_probs"])]
         return ranked, {
@@ -449,6 +627,7 @@ def run_engine(
         n_jobs=n_jobs,
         progress=progress,
         scores_sink=scores_sink,
+        engine=engine,
     )
     info = {"labels": res.labels, "predicted": res.predicted, "scores": res.scores, "counts": res.counts}
     return res.ranked, {**info, "estimated_issues": res.num_issues}

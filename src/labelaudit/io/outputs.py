@@ -129,11 +129,16 @@ def check_run_paths(kwargs: Mapping[str, object]) -> None:
                 raise InputError(
                     f"{b.path}: {b.option} and {a.option}{other} name the same file; give each output its own path"
                 )
+    datasets = "engine" in kwargs  # batched also reads folders: .npy shards, Parquet datasets, Zarr
     for out in outputs:
+        if datasets and out.path.endswith("/"):  # batched's -o DIR/: checked by io.shards.check_out_dir
+            continue
         check_output_target(out.path, out.option)
     from labelaudit.io.readers import check_input_file
 
     for inp in inputs:
+        if datasets and os.path.isdir(inp.path):  # its parts are checked one by one (io.shards)
+            continue
         if os.path.lexists(inp.path):  # a missing file is reported by the reader, in its own words
             check_input_file(inp.path, ROLES.get(inp.name, inp.name.replace("_", " ")))
 

@@ -21,11 +21,13 @@ import re
 import threading
 import warnings
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from labelaudit.core.checks import Verdict, check_prob_shape
+from labelaudit.core.stream import Block, Noted
 from labelaudit.errors import InputError, LabelauditWarning
 from labelaudit.io import sources
 from labelaudit.io.readers import (
@@ -45,9 +47,6 @@ from labelaudit.io.readers import (
     softmax,
     suffix_of,
 )
-
-if TYPE_CHECKING:
-    from labelaudit.core.stream import Block
 
 _PREADV = hasattr(os, "preadv")  # positional reads into a buffer; elsewhere each read opens its own file
 
@@ -91,7 +90,7 @@ def block_rows(n_classes: int, itemsize: int, memory_limit: int | None, batch_si
     return int(max(1, min(budget // row_bytes_budget(n_classes, itemsize), (1 << 21) // n_classes)))
 
 
-def _given(block: np.ndarray) -> np.ndarray:
+def _given(block: Any) -> Any:
     return block
 
 
@@ -121,6 +120,17 @@ class NpyRows:
                 f"{path}: member {layout.member} is a Fortran-ordered array in a compressed .npz, which "
                 "cannot be read by rows; save it with np.savez (uncompressed) or in C order"
             )
+
+    def __getstate__(self) -> dict:
+        """Picklable for a cluster engine: the thread-local buffers stay behind (each process makes its
+        own); a .npy is re-opened by path in the worker."""
+        state = dict(self.__dict__)
+        del state["_local"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Rows [start, stop) in this thread's reused buffer: valid until the thread's next read, so a
@@ -204,8 +214,139 @@ class NpyRows:
                 yield start, np.frombuffer(data, dtype=self.dtype).reshape(count, self.k)
 
 
+@dataclass(frozen=True)
+class Policy:
+    """What a block's worker applies after reading it: the softmax, the value rules (first pass) or
+    the clipping repair the first pass found needed (later passes), and the label rule."""
+
+    pred_probs_path: str
+    labels_path: str
+    k: int
+    from_logits: bool
+    check: bool
+    clip: bool
+
+
+_MAPPED: dict[tuple, np.ndarray] = {}  # per process: a labels .npy mapped once per file version
+
+
+class LabelRows:
+    """Labels of a .npy read (mapped) and checked block by block in the worker, by path."""
+
+    def __init__(self, path: str, n: int) -> None:
+        self.path, self.n = path, n
+
+    def raw(self) -> np.ndarray:
+        st = os.stat(self.path)
+        key = (os.path.abspath(self.path), st.st_size, st.st_mtime_ns, st.st_ino)
+        raw = _MAPPED.get(key)
+        if raw is None:
+            raw = read_npy(self.path, "labels")
+            if raw.ndim == 2 and raw.shape[1] == 1:
+                raw = raw[:, 0]
+            _MAPPED.clear()
+            _MAPPED[key] = raw
+        return raw
+
+    def rows(self, start: int, stop: int, k: int) -> np.ndarray:
+        from labelaudit.core import check_labels
+
+        raw = self.raw()
+        try:
+            return check_labels(raw[start:stop], n_classes=k)
+        except InputError:
+            try:  # report as for the whole file (how many labels are wrong, the first row)
+                check_labels(raw, n_classes=k)
+            except InputError as exc:
+                raise InputError(f"{self.path}: {exc}") from None
+            raise
+
+
+@dataclass(frozen=True)
+class BlockTask:
+    """One block to read and check in a worker, picklable (a cluster engine ships it): `read` makes
+    the (B, K) block, or its columns (a table chunk or a Parquet row group, `columns` naming them);
+    `labels` is the block's labels, or the LabelRows that reads them."""
+
+    start: int
+    stop: int
+    read: Callable[[], Any]
+    labels: Any
+    policy: Policy
+    columns: tuple[str, ...] | None = None
+
+    def __call__(self) -> Block | Noted:
+        pol = self.policy
+        block = self.read()
+        if self.columns is not None:
+            block = columns_block(block, self.columns, pol.pred_probs_path, self.start)
+        if pol.from_logits:
+            block = softmax(block)
+        verdict = None
+        if pol.check:
+            block, verdict = check_block(block, self.start, pol)
+        elif pol.clip:
+            block = np.clip(block, 0, 1)
+        if len(block) != self.stop - self.start:
+            raise InputError(
+                f"{pol.pred_probs_path}: a block from row {self.start} has {len(block)} rows, expected "
+                f"{self.stop - self.start} (the input changed while reading?)"
+            )
+        labels = self.labels
+        if isinstance(labels, LabelRows):
+            labels = labels.rows(self.start, self.stop, pol.k)
+        got: Block = (self.start, labels, block)
+        return got if verdict is None else Noted(got, verdict)
+
+
+def columns_block(columns: list[np.ndarray], names: tuple[str, ...], path: str, start: int) -> np.ndarray:
+    for name, values in zip(names, columns, strict=True):
+        sources.check_numeric(values, name, path, offset=start)
+    return np.column_stack(columns).astype(np.float64, copy=False)
+
+
+def check_block(block: np.ndarray, start: int, pol: Policy) -> tuple[np.ndarray, Verdict]:
+    """The shared value policy on one block (rows numbered in the whole input)."""
+    from labelaudit.core.checks import block_stats, judge_values, prefixed
+
+    try:
+        verdict = judge_values(block, block_stats(block), from_logits=pol.from_logits, offset=start)
+    except InputError as exc:
+        raise prefixed(pol.pred_probs_path, exc) from None
+    return (np.clip(block, 0, 1) if verdict.clip else block), verdict
+
+
+class PartsFile:
+    """A dataset input (shards, a Parquet dataset, a Zarr array) as the report describes it."""
+
+    def __init__(self, role: str, path: str, parts: list[str], options: dict | None) -> None:
+        self.role, self.path, self.parts, self.options = role, path, parts, options
+        self.columns: list[str] | None = None
+
+    def describe(self) -> dict:
+        from labelaudit.io.shards import describe_parts
+
+        out = describe_parts(self.role, self.path, self.parts, self.options)
+        if self.columns is not None:
+            out["columns"] = list(self.columns)
+        return out
+
+
+class _Passes:
+    """BlockSource.passes: call it for one pass's tasks; `note` takes back each first-pass verdict."""
+
+    def __init__(self, src: BlockSource) -> None:
+        self._src = src
+
+    def __call__(self) -> Iterator[BlockTask]:
+        return self._src.tasks()
+
+    def note(self, verdict: Verdict) -> None:
+        self._src.note(verdict)
+
+
 class BlockSource:
-    """Validated row blocks of (labels, pred_probs), one iterator per pass."""
+    """Validated row blocks of (labels, pred_probs), one iterator of picklable tasks per pass."""
 
     def __init__(
         self,
@@ -219,26 +360,31 @@ class BlockSource:
         from_logits: bool = False,
         rows: int | None = None,
         memory_limit: int | str | None = None,
+        storage_options: dict | None = None,
     ):
+        from labelaudit.io import shards
+
         self.labels_path, self.pred_probs_path = labels_path, pred_probs_path
         self.from_logits = from_logits
-        self.files = [InputFile("labels", labels_path), InputFile("pred_probs", pred_probs_path)]
+        self.options = storage_options
+        self.files: list[Any] = [InputFile("labels", labels_path), InputFile("pred_probs", pred_probs_path)]
         self.class_names = read_class_names(class_names_path) if class_names_path else None
         self.ids = None
-        self._warned: set[str] = set()
-        self._lock = threading.Lock()
+        self.passes = _Passes(self)
         self._label_table: Any = None  # the label column, when read with the pred_probs table's rows
         self._head: Any = None
         limit = parse_memory(memory_limit) if isinstance(memory_limit, str) else memory_limit
         suffix = suffix_of(pred_probs_path)
-        self._npy: NpyRows | None
-        self._table: str | None
-        if suffix in ARRAY_SUFFIXES:
+        self._npy: NpyRows | None = None
+        self._table: str | None = None
+        self._parts: Any = None  # a dataset reader (io.shards)
+        self._dataset: Any = None  # a Parquet dataset reader
+        if shards.is_dataset(pred_probs_path):
+            self._open_dataset(pred_probs_path, labels_path, label_column, prob_columns, id_column)
+        elif suffix in ARRAY_SUFFIXES:
             self._npy = NpyRows(pred_probs_path)
             self.n, self.k, self.dtype = self._npy.n, self._npy.k, self._npy.dtype
-            self._table = None
         elif suffix in TABLE_SUFFIXES:
-            self._npy = None
             self._open_table(pred_probs_path, labels_path, label_column, prob_columns, id_column)
         else:
             raise InputError(f"{pred_probs_path}: unsupported pred_probs format ({FORMATS})")
@@ -253,9 +399,13 @@ class BlockSource:
                 f"needs {per_row:.1f}MB per row (the row and its kernels' temporaries)"
             )
         # a .npy of labels: read and checked block by block, in the workers
-        self._raw_labels: np.ndarray | None = None
+        self._label_rows: LabelRows | None = None
         self.labels = self._read_labels(labels_path, label_column)
         self.rows = block_rows(self.k, self.dtype.itemsize, limit, rows)
+
+    def note(self, verdict: Verdict) -> None:
+        """A first-pass block's verdict, merged in the driver: later passes repeat its repair."""
+        self._verdict = self._verdict.merge(verdict)
 
     def warn_after_pass(self, counts: np.ndarray) -> None:
         """After a pass: the repairs the value policy made (as the in-memory reader words them, for
@@ -272,6 +422,36 @@ class BlockSource:
             )
 
     # ------------------------------------------------------------------ inputs
+    def _open_dataset(
+        self,
+        path: str,
+        labels_path: str,
+        label_column: str | None,
+        prob_columns: str | None,
+        id_column: str | None,
+    ) -> None:
+        from labelaudit.io import shards
+
+        kind, parts = shards.list_parts(path, "pred_probs", self.options)
+        self.files[1] = PartsFile("pred_probs", path, parts, self.options)
+        if kind == "npy":
+            self._parts = shards.NpyShards(parts, "pred_probs", self.options, ndim=2)
+        elif kind == "zarr":
+            self._parts = shards.ZarrRows(parts[0], "pred_probs", self.options)
+            if len(self._parts.shape) != 2:
+                raise InputError(f"{path}: pred_probs must be 2-D (N, K), got shape {self._parts.shape}")
+        else:
+            ds = self._dataset = shards.ParquetDataset(parts, "pred_probs", self.options)
+            head = self._head = ds.head()
+            exclude = {id_column or "id", "index", label_column or "label"}
+            if labels_path == path:
+                exclude.add(label_column_of(head, label_column, path))
+            self._cols = sources.pick_prob_columns(head, prob_columns, exclude, path)
+            self.files[1].columns = list(self._cols)
+            self.n, self.k, self.dtype = ds.n, len(self._cols), np.dtype(np.float64)
+            return
+        self.n, self.k, self.dtype = self._parts.n, self._parts.k, self._parts.dtype
+
     def _open_table(
         self,
         path: str,
@@ -305,17 +485,38 @@ class BlockSource:
         else:
             self.n = sources.table_rows(path, self._cols[0])
 
+    def _dataset_labels(self, path: str, label_column: str | None) -> np.ndarray:
+        """Labels from a dataset input (read whole: N integers, small next to pred_probs)."""
+        from labelaudit.io import shards
+
+        if self._dataset is not None and path == self.pred_probs_path:
+            self.files[0] = PartsFile("labels", path, self._dataset.parts, self.options)
+            return self._dataset.column(label_column_of(self._head, label_column, path))
+        kind, parts = shards.list_parts(path, "labels", self.options)
+        self.files[0] = PartsFile("labels", path, parts, self.options)
+        if kind == "npy":
+            return shards.NpyShards(parts, "labels", self.options, ndim=1).read_all()
+        if kind == "zarr":
+            z = shards.ZarrRows(parts[0], "labels", self.options)
+            return z.read(0, z.n)
+        ds = shards.ParquetDataset(parts, "labels", self.options)
+        return ds.column(label_column_of(ds.head(), label_column, path))
+
     def _read_labels(self, path: str, label_column: str | None) -> np.ndarray | None:
         from labelaudit.core import check_labels
+        from labelaudit.io import shards
 
         suffix = suffix_of(path)
-        if suffix in ARRAY_SUFFIXES:
+        if shards.is_dataset(path):
+            raw = self._dataset_labels(path, label_column)
+        elif suffix in ARRAY_SUFFIXES:
             raw = read_npy(path, "labels")  # mapped: each block's slice is checked and copied by its worker
             if raw.ndim == 2 and raw.shape[1] == 1:
                 raw = raw[:, 0]
             if raw.ndim == 1 and len(raw) == self.n and len(raw) and raw.dtype.kind in "iubf":
-                self._raw_labels = raw
-                return None
+                if isinstance(raw, np.memmap) and path != sources.STDIN:
+                    self._label_rows = LabelRows(path, self.n)
+                    return None
         elif suffix in TABLE_SUFFIXES:
             check_input_file(path, "labels")
             same = self._table is not None and os.path.abspath(path) == os.path.abspath(self._table)
@@ -323,19 +524,19 @@ class BlockSource:
             col = label_column_of(head, label_column, path)
             df = self._label_table if self._label_table is not None else sources.table_columns(path, [col])
             raw = label_values(df, col, path)
-            if raw.dtype.kind in "OUS":
-                integers = integer_text_labels(label_strings(raw), self.class_names, path)
-                if integers is not None:
-                    raw = integers
-                elif self.class_names is None:
-                    raise InputError(
-                        f"{path}: string labels need --class-names (or probability columns named by class) "
-                        "when streaming"
-                    )
-                else:
-                    raw, _ = labels_from_values(raw, self.class_names, path)
         else:
             raise InputError(f"{path}: unsupported labels format ({FORMATS})")
+        if raw.dtype.kind in "OUS":
+            integers = integer_text_labels(label_strings(raw), self.class_names, path)
+            if integers is not None:
+                raw = integers
+            elif self.class_names is None:
+                raise InputError(
+                    f"{path}: string labels need --class-names (or probability columns named by class) "
+                    "when streaming"
+                )
+            else:
+                raw, _ = labels_from_values(raw, self.class_names, path)
         if raw.ndim != 1:
             raise InputError(f"{path}: labels must be 1-D, got shape {raw.shape}")
         if len(raw) != self.n:
@@ -348,85 +549,60 @@ class BlockSource:
             raise InputError(f"{path}: {exc}") from None
 
     # ------------------------------------------------------------------ passes
-    def _raw_blocks(self) -> Iterator[tuple[int, Callable[[], np.ndarray]]]:
-        """(start, read) per block; `read` runs in a worker. .npy blocks are read there too (pread is
-        positional, so workers read side by side); table chunks are parsed here, in order."""
+    def _raw_blocks(self) -> Iterator[tuple[int, int, Callable[[], Any], tuple[str, ...] | None]]:
+        """(start, stop, read, column names or None) per block; `read` runs in a worker. .npy blocks, shards,
+        Parquet row groups and Zarr chunks are read there too; CSV-like table chunks are parsed here,
+        in order."""
         if self._npy is not None:
             if self._npy.sequential:  # a compressed member: decompressed here, in order
                 for start, block in self._npy.blocks(self.rows):
-                    yield start, functools.partial(_given, block)
+                    yield start, start + len(block), functools.partial(_given, block), None
                 return
             for start in range(0, self.n, self.rows):
-                yield start, functools.partial(self._npy.read, start, min(self.n, start + self.rows))
+                stop = min(self.n, start + self.rows)
+                yield start, stop, functools.partial(self._npy.read, start, stop), None
+            return
+        if self._parts is not None:
+            for start, stop, read in self._parts.chunks(self.rows):
+                yield start, stop, read, None
+            return
+        cols = tuple(self._cols)
+        if self._dataset is not None:
+            for start, stop, group in self._dataset.chunks(list(cols)):
+                yield start, stop, group.read, cols
             return
         if self._table is None:
-            raise AssertionError("neither a .npy nor a table")
+            raise AssertionError("neither a .npy, a dataset nor a table")
         start = 0
         for chunk in sources.table_chunks(self._table, self._cols, self.rows):
-            yield start, functools.partial(self._table_block, chunk, start)
+            yield start, start + len(chunk[0]), functools.partial(_given, chunk), cols
             start += len(chunk[0])
         if start != self.n:
             raise InputError(f"{self._table}: table ended at row {start}, expected {self.n} rows")
 
-    def _table_block(self, columns: list[np.ndarray], start: int) -> np.ndarray:
-        for name, values in zip(self._cols, columns, strict=True):
-            sources.check_numeric(values, name, str(self._table), offset=start)
-        return np.column_stack(columns).astype(np.float64, copy=False)
-
-    def passes(self) -> Iterator[Callable[[], tuple[int, np.ndarray, np.ndarray]]]:
-        """One pass: callables that each make one validated (start, labels_b, pred_probs_b) block, in row
-        order (the engine runs them in its workers). The first complete pass checks every rule; later
-        passes only repeat the clipping repair, if the first one needed it."""
-        checked = self._checked
-        for start, read in self._raw_blocks():
-            yield functools.partial(self._block, start, read, checked)
+    def tasks(self) -> Iterator[BlockTask]:
+        """One pass: picklable tasks that each make one validated (start, labels_b, pred_probs_b) block,
+        in row order (the engine runs them in its workers). The first complete pass checks every rule
+        (each block's verdict comes back through `note`); later passes only repeat the clipping repair,
+        if the first one needed it."""
+        table_path = self._table or self.pred_probs_path
+        policy = Policy(
+            table_path, self.labels_path, self.k, self.from_logits, not self._checked, self._verdict.clip
+        )
+        for start, stop, read, cols in self._raw_blocks():
+            yield BlockTask(start, stop, read, self._labels_for(start, stop), policy, cols)
         self._checked = True
 
-    def _block(self, start: int, read: Callable[[], np.ndarray], checked: bool) -> Block:
-        block = read()
-        if self.from_logits:
-            block = softmax(block)
-        if not checked:
-            block = self._check(block, start)
-        elif self._clip:
-            block = np.clip(block, 0, 1)
-        return start, self._labels_of(start, start + len(block)), block
-
-    def _labels_of(self, start: int, stop: int) -> np.ndarray:
-        raw = self._raw_labels
-        if raw is None:
-            if self.labels is None:
-                raise AssertionError("labels neither read whole nor mapped")
-            return self.labels[start:stop]
-        from labelaudit.core import check_labels
-
-        try:
-            return check_labels(raw[start:stop], n_classes=self.k)
-        except InputError:
-            try:  # report as for the whole file (how many labels are wrong, the first row)
-                check_labels(raw, n_classes=self.k)
-            except InputError as exc:
-                raise InputError(f"{self.labels_path}: {exc}") from None
-            raise
+    def _labels_for(self, start: int, stop: int) -> Any:
+        """The block's labels (a view, pickled as just those rows), or the LabelRows reading them."""
+        if self._label_rows is not None:
+            return self._label_rows
+        if self.labels is None:
+            raise AssertionError("labels neither read whole nor mapped")
+        return self.labels[start:stop]
 
     _checked = False
-    _clip = False
     _verdict = Verdict()
-
-    def _check(self, block: np.ndarray, start: int) -> np.ndarray:
-        """The shared value policy on one block (rows numbered in the whole file)."""
-        from labelaudit.core.checks import block_stats, judge_values, prefixed
-
-        try:
-            verdict = judge_values(block, block_stats(block), from_logits=self.from_logits, offset=start)
-        except InputError as exc:
-            raise prefixed(self.pred_probs_path, exc) from None
-        with self._lock:  # blocks are checked in worker threads
-            self._verdict = self._verdict.merge(verdict)
-        if verdict.clip:
-            self._clip = True
-            block = np.clip(block, 0, 1)
-        return block
 
 
 def stream_issues(
@@ -443,18 +619,33 @@ def stream_issues(
     memory_limit: str | None = None,
     scores_out: str | None = None,
     batched_mode: tuple[str, int] | None = None,
+    engine: Any = None,
+    storage_options: str | None = None,
+    out_dir: str | None = None,
 ):
     """Open the streamed source and run the engine (shared by batched and find-issues --low-memory):
     --exact unless `batched_mode` gives (estimation method, chunk size). With `scores_out`, the workers
     write each block's float64 scores there as they compute them (the file appears, atomically, only
-    once every row is written). `progress(n)` makes the context manager that reports rows done."""
+    once every row is written). `progress(n)` makes the context manager that reports rows done.
+    `engine` (engines.EngineSpec, local threads by default) says where the passes run; `storage_options`
+    is the JSON text of fsspec options for URL inputs. `out_dir` (`-o DIR/`): the flagged rows as
+    Parquet parts and summary.json, written by the engine's workers (io.shards.write_out_dir)."""
     import contextlib
 
     import numpy as np
 
     from labelaudit.core.issues import streamed_issues as report_of
     from labelaudit.core.stream import run_engine
+    from labelaudit.engines import EngineSpec
+    from labelaudit.io.shards import parse_storage_options
     from labelaudit.io.writers import NpyStreamWriter
+
+    spec = engine if engine is not None else EngineSpec()
+    spec.check()
+    if out_dir is not None:
+        from labelaudit.io.shards import check_out_dir
+
+        check_out_dir(out_dir)
 
     src = BlockSource(
         labels,
@@ -466,30 +657,47 @@ def stream_issues(
         from_logits=read.from_logits,
         rows=batch_size,
         memory_limit=memory_limit,
+        storage_options=parse_storage_options(storage_options),
     )
     params = {"mode": "batched" if batched_mode else "exact", **detection(src.k).params(), "top": listing.top}
     params["estimation_method"], params["chunk_size"] = batched_mode or (None, None)
     if batched_mode:
         params["filter_by"] = None
-    with contextlib.ExitStack() as stack:
-        bar = stack.enter_context(progress(src.n)) if progress is not None else None
-        sink = (
-            stack.enter_context(NpyStreamWriter(scores_out, (src.n,), np.float64)).write_at
-            if scores_out
-            else None
+    with spec.open(n_jobs) as runner:
+        with contextlib.ExitStack() as stack:
+            bar = stack.enter_context(progress(src.n)) if progress is not None else None
+            sink = (
+                stack.enter_context(NpyStreamWriter(scores_out, (src.n,), np.float64)).write_at
+                if scores_out
+                else None
+            )
+            ranked, info = run_engine(
+                src.passes,
+                src.n,
+                src.k,
+                src.dtype,
+                params,
+                n_jobs=n_jobs,
+                progress=bar,
+                scores_sink=sink,
+                engine=runner,
+            )
+        src.warn_after_pass(info["counts"])
+        report = report_of(
+            command_name,
+            ranked,
+            info,
+            params=params,
+            n=src.n,
+            k=src.k,
+            listing=listing,
+            class_names=src.class_names,
         )
-        ranked, info = run_engine(
-            src.passes, src.n, src.k, src.dtype, params, n_jobs=n_jobs, progress=bar, scores_sink=sink
-        )
-    src.warn_after_pass(info["counts"])
-    report = report_of(
-        command_name,
-        ranked,
-        info,
-        params=params,
-        n=src.n,
-        k=src.k,
-        listing=listing,
-        class_names=src.class_names,
-    )
+        if out_dir is not None:
+            from labelaudit.core.formats import document
+            from labelaudit.io.shards import write_out_dir
+
+            rows = report.file_table if report.file_table is not None else report.listing
+            summary = document(report, [f.describe() for f in src.files])
+            write_out_dir(out_dir, dict(rows), summary, runner.call_all)
     return src, report

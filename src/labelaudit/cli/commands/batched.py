@@ -40,6 +40,12 @@ def batched(
     from_logits: o.FromLogits = False,
     batch_size: o.BatchSize = None,
     n_jobs: o.NJobs = 1,
+    engine: o.EngineOpt = o.EngineName.local,
+    scheduler: o.Scheduler = None,
+    scheduler_file: o.SchedulerFile = None,
+    workers: o.Workers = None,
+    connect_timeout: o.ConnectTimeout = 10.0,
+    storage_options: o.StorageOptions = None,
     quiet: o.Quiet = False,
 ) -> None:
     """Find label issues in inputs larger than memory: pred_probs is streamed in blocks, never held whole.
@@ -47,12 +53,16 @@ def batched(
     Default mode follows the reference library's find_label_issues_batched (low-score selection of an
     estimated number of issues) but returns issues most severe first. --exact gives exactly the result of
     find-issues with the same options; --filter-by, --frac-noise, --num-to-remove-per-class and
-    --min-examples-per-class need --exact.
+    --min-examples-per-class need --exact. --engine dask runs the passes on a Dask cluster, same result.
+    pred_probs may be .npy shards, a Parquet dataset, a Zarr array or fsspec URLs; -o DIR/ writes Parquet parts.
     """
     from labelaudit.core.report import Detection, Listing
+    from labelaudit.engines import EngineSpec
     from labelaudit.io import ReadOptions
+    from labelaudit.io.shards import is_out_dir
 
-    check_outputs(output, fmt=fmt)
+    spec = EngineSpec(engine.value, scheduler, scheduler_file, workers, connect_timeout)
+    check_outputs(None if is_out_dir(output) else output, fmt=fmt)
     check_outputs(scores_out if scores_out != "-" else None, (".npy",))
     mode_only = ("estimation_method", "chunk_size") if exact else EXACT_ONLY
     if any(o.given(name) for name in mode_only):
@@ -61,10 +71,8 @@ def batched(
     read = ReadOptions(label_column, prob_columns, class_names, id_column, from_logits)
 
     def detection(k: int) -> Detection:
-        counts = per_class_counts(num_to_remove_per_class, k)
-        return Detection(
-            filter_by.value, rank_by.value, adjust_pred_probs, frac_noise, counts, min_examples_per_class
-        )
+        counts, m_min = per_class_counts(num_to_remove_per_class, k), min_examples_per_class
+        return Detection(filter_by.value, rank_by.value, adjust_pred_probs, frac_noise, counts, m_min)
 
     listing = Listing(top=top, mask=mask, max_issues=max_issues, max_issue_rate=max_issue_rate)
     batched_mode = None if exact else (estimation_method.value, chunk_size)
@@ -81,6 +89,9 @@ def batched(
         memory_limit=memory_limit,
         scores_out=scores_out,
         batched_mode=batched_mode,
+        engine=spec,
+        storage_options=storage_options,
+        out_dir=output if is_out_dir(output) else None,
     )
     finish(report, src.files, output=output, fmt=fmt, quiet=quiet, labels_path=labels)
 

@@ -1,0 +1,163 @@
+"""The Dask engine: the per-block kernels of core.stream run as tasks on a Dask cluster.
+
+Each task is run_block(kernel, BlockTask) over GROUP consecutive blocks: the worker reads its own blocks (io.stream.BlockTask is a
+small picklable description: a path and a row range, or a Parquet row group, or a Zarr chunk) and
+returns the kernel's partial. The kernel and its parameters (thresholds, sampled bounds) are scattered
+to every worker once per pass. At most WINDOW tasks per worker thread are in flight, so the client holds
+a bounded number of partials; they are handed back in block order, so the driver merges exactly as with
+the local engine. Progress is told as tasks complete. A worker that dies mid-task has its tasks
+rescheduled by the scheduler (the partials are pure functions of the block: the result is unchanged).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from labelaudit.core.batching import RowsDone
+from labelaudit.core.stream import Block, BlockItem, run_block
+from labelaudit.errors import InputError
+
+if TYPE_CHECKING:
+    from labelaudit.engines import EngineSpec
+
+T = TypeVar("T")
+WINDOW = 3  # tasks in flight per worker thread
+GROUP = 8  # consecutive blocks per task: 8 default blocks are 2^24 elements (64 MB of float32), so the
+# scheduler's and the client's cost per task (about a millisecond each) stays small next to the reading;
+# the blocks, and so the partials, are the local engine's
+EXTRA = "labelaudit[dask]"
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise InputError(f"--engine dask needs dask and distributed; install {EXTRA}") from None
+    return distributed
+
+
+def run_blocks(func: Callable[[Block], T], items: tuple[BlockItem, ...]) -> list[tuple[int, Any, T]]:
+    """One task: run_block over consecutive items, in order, in the worker."""
+    return [run_block(func, item) for item in items]
+
+
+class DaskEngine:
+    """core.stream.Engine over a distributed.Client."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def call_all(self, funcs: list[Callable[[], T]]) -> list[T]:
+        from labelaudit.core.stream import _call
+
+        return list(self.client.gather(self.client.map(_call, funcs, pure=False)))
+
+    def slots(self) -> int:
+        threads = self.client.nthreads()
+        return max(1, sum(threads.values())) * WINDOW
+
+    def map(
+        self, func: Callable[[Block], T], items: Iterable[BlockItem], done: RowsDone | None = None
+    ) -> Iterator[tuple[Any, T]]:
+        distributed = _distributed()
+        client = self.client
+        kernel = client.scatter(func, broadcast=True, hash=False)
+        pending = distributed.as_completed(loop=client.loop)
+        order: dict[str, int] = {}
+        ready: dict[int, Any] = {}
+        source = iter(items)
+        submitted = taken = 0
+
+        def submit() -> bool:
+            nonlocal submitted
+            group = tuple(itertools.islice(source, GROUP))
+            if not group:
+                return False
+            fut = client.submit(run_blocks, kernel, group, pure=False)
+            order[fut.key] = submitted
+            submitted += 1
+            pending.add(fut)
+            return True
+
+        try:
+            if done is not None:
+                done(0)
+            for _ in range(self.slots()):
+                if not submit():
+                    break
+            for fut in pending:
+                i = order.pop(fut.key)
+                if fut.status == "finished":
+                    ready[i] = got = fut.result()
+                    fut.release()
+                    if done is not None:
+                        done(sum(rows for rows, _, _ in got))
+                elif fut.status in ("error", "cancelled"):  # its error rises in block order
+                    ready[i] = fut
+                else:  # lost with its worker and rescheduled: wait for it again
+                    order[fut.key] = i
+                    pending.add(fut)
+                    continue
+                submit()
+                while taken in ready:
+                    got = ready.pop(taken)
+                    taken += 1
+                    if isinstance(got, distributed.Future):
+                        got.result()
+                        raise AssertionError(f"a Dask task ended as {got.status} without an error")
+                    for _, note, value in got:
+                        yield note, value
+        finally:
+            for left in [*ready.values(), *pending.futures]:
+                if isinstance(left, distributed.Future):
+                    left.cancel()
+            pending.clear()
+            kernel.release()
+
+
+@contextlib.contextmanager
+def dask_engine(spec: EngineSpec) -> Iterator[DaskEngine]:
+    """A client for the scheduler `spec` names (or a LocalCluster of spec.workers processes on
+    127.0.0.1, no dashboard); an unreachable scheduler is an InputError naming it after spec.timeout."""
+    distributed = _distributed()
+    # --workers asks for a local cluster, whatever DASK_SCHEDULER_ADDRESS says
+    explicit = spec.scheduler_file is not None or spec.workers is not None
+    address = spec.scheduler or (None if explicit else os.environ.get("DASK_SCHEDULER_ADDRESS"))
+    with contextlib.ExitStack() as stack:
+        if spec.scheduler_file is not None:
+            if not os.path.isfile(spec.scheduler_file):
+                raise InputError(f"{spec.scheduler_file}: --scheduler-file not found")
+            where = f"the scheduler of {spec.scheduler_file}"
+            connect: dict[str, Any] = {"scheduler_file": spec.scheduler_file}
+        elif address is not None:
+            where, connect = address, {"address": address}
+        else:
+            where, connect = "", {}
+        if connect:
+            try:
+                client = distributed.Client(**connect, timeout=spec.timeout, set_as_default=False)
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise InputError(
+                    f"cannot reach the Dask scheduler at {where} within {spec.timeout:g}s: {exc}"
+                ) from None
+            stack.callback(client.close)
+        else:
+            cluster = stack.enter_context(
+                distributed.LocalCluster(
+                    n_workers=spec.workers or 2,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    # no dashboard; the scheduler's HTTP server (health routes) on a free loopback port
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                    silence_logs=logging.ERROR,
+                )
+            )
+            client = stack.enter_context(distributed.Client(cluster, set_as_default=False))
+        yield DaskEngine(client)
