@@ -157,7 +157,9 @@ def command(func: Callable) -> Callable:
     return wrapper
 
 
+COMMANDS: tuple[str, ...]  # commands added later register with one `COMMANDS += (...)` line each
 COMMANDS = ("find-issues", "rank", "health", "overlap", "doctor", "batched", "simulate", "evaluate")
+COMMANDS += ("audit",)
 
 
 def _register(argv: list[str]) -> None:

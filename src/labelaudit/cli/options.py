@@ -126,6 +126,13 @@ HELP = {
     "true_labels": "The correct labels (.npy), e.g. from simulate.",
     "issues": "A find-issues output: .npy indices or mask, or a table with an 'index' column.",
     "scores": "A rank output: .npy float scores of all N examples (lower = more suspicious).",
+    # audit (the data-centric issue types)
+    "audit_features": "Features or embeddings (N, d) for the feature-based issue types (null, outlier, near_duplicate, non_iid, underperforming_group): .npy/.npz (memory-mapped), a .parquet of numeric columns or one list column, or a .csv/.tsv/.jsonl of numeric columns; float32 or float64.",
+    "issue_types": "Comma list of the issue types to run (they run in this order): null, label, outlier, near_duplicate, non_iid, class_imbalance, underperforming_group. Default: every type the inputs allow.",
+    "n_neighbors": "Neighbours per example of the one kNN graph that outlier, near_duplicate, non_iid and underperforming_group share.",
+    "type_max_issues": "TYPE=N: fail when issue type TYPE flags more than N examples (repeat it for several types).",
+    "type_fail_under": "TYPE=SCORE: fail when TYPE's dataset score is below SCORE; TYPE 'health' gates the health score, the mean of them (repeatable).",
+    "audit_top": "Examples listed per issue type, worst first (terminal default 5; JSON default all flagged).",
 }
 
 
@@ -198,6 +205,18 @@ Seed = Annotated[int, _opt(min=0, help="seed", panel=SIM)]
 TrueLabels = Annotated[str, _opt("--true-labels", "-t", help="true_labels")]
 Issues = Annotated[str | None, _opt(help="issues")]
 Scores = Annotated[str | None, _opt(help="scores")]
+AuditFeatures = Annotated[str | None, _opt("--features", "-x", help="audit_features")]
+IssueTypes = Annotated[
+    str | None, _opt("--issue-types", "-t", help="issue_types", panel=DETECT, metavar="TYPES")
+]
+NNeighbors = Annotated[int, _opt("--n-neighbors", "-k", min=1, help="n_neighbors", panel=DETECT)]
+TypeMaxIssues = Annotated[
+    list[str] | None, _opt("--max-issues", help="type_max_issues", panel=GATES, metavar="TYPE=N")
+]
+TypeFailUnder = Annotated[
+    list[str] | None, _opt("--fail-under", help="type_fail_under", panel=GATES, metavar="TYPE=SCORE")
+]
+AuditTop = Annotated[int | None, _opt("--top", min=0, help="audit_top", panel=OUTPUT)]
 
 # For each command and --task, the options that task does not honour: giving one is refused with exit 2
 # naming the option and the task (tests/cli/test_task_options.py walks every option x task).

@@ -54,6 +54,7 @@ INPUT_OPTIONS = (
     "true_labels",
     "issues",
     "scores",
+    "features",
 )
 # Keyword arguments that name files a command writes; '-' (stdout) is never a file.
 OUTPUT_OPTIONS = ("output", "scores_out", "plot")

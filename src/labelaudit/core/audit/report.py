@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike
 
 from labelaudit.core.audit.result import IssueResult
 from labelaudit.core.audit.run import DEFAULT_K, TYPES, AuditResult, Stage, run_types
+from labelaudit.core.context import Context
 from labelaudit.core.report import Columns, Gate, Report
 from labelaudit.errors import InputError
 
@@ -80,6 +81,7 @@ def audit(
     top: int | None = None,
     source: Mapping[str, str] | None = None,
     stage: Stage | None = None,
+    context: Context | None = None,
 ) -> Report:
     """Audit a dataset for every issue type its inputs allow (or `issue_types`), as a Report."""
     limits = parse_limits(max_issues, "--max-issues", score=False)
@@ -94,6 +96,7 @@ def audit(
         class_names=class_names,
         source=source,
         stage=stage,
+        context=context,
     )
     asked = [r.issue_type for r in run.results] + list(run.failed)
     for name in [*limits, *floors]:

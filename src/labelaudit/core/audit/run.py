@@ -200,21 +200,23 @@ def run_types(
     class_names: Sequence[str] | None = None,
     source: Mapping[str, str] | None = None,
     stage: Stage | None = None,
+    context: Context | None = None,
 ) -> AuditResult:
-    """Run the audit's issue types (see the module docstring) and return their results."""
+    """Run the audit's issue types (see the module docstring) and return their results.
+
+    context: the already-validated Context of labels and pred_probs (then `labels` must be its labels
+    and `pred_probs` None): its thresholds and joint are reused. source: file names for messages
+    ({"features": path, "labels": path}). stage: told each stage's name as it starts."""
     source = source or {}
     if k < 1:
         raise InputError(f"k must be at least 1, got {k}")
-    if pred_probs is not None:
-        ctx: Context | None = Context.validated(
-            labels,
-            np.asarray(pred_probs) if not isinstance(pred_probs, np.ndarray) else pred_probs,
-            n_jobs=n_jobs,
-        )
-        assert ctx is not None
+    ctx = context
+    if ctx is None and pred_probs is not None:
+        p = pred_probs if isinstance(pred_probs, np.ndarray) else np.asarray(pred_probs)
+        ctx = Context.validated(labels, p, n_jobs=n_jobs)
+    if ctx is not None:
         y, n_classes = ctx.labels, ctx.k
     else:
-        ctx = None
         y, n_classes = _labels_only(labels, class_names)
     x = None
     if features is not None:
@@ -264,35 +266,33 @@ def _class_imbalance(s: State) -> IssueResult:
 
 
 def _outlier(s: State) -> IssueResult:
-    from labelaudit.core.audit.outlier import outlier_issues, outlier_issues_from_pred_probs
+    from labelaudit.core.audit.outlier import outlier
 
     if s.features is not None:
-        return outlier_issues(s.graph())
-    assert s.ctx is not None
-    return outlier_issues_from_pred_probs(s.labels, s.ctx.pred_probs)
+        return outlier(graph=s.graph(), k=s.k)
+    return outlier(labels=s.labels, pred_probs=s.pred_probs, k=s.k)
 
 
 def _near_duplicate(s: State) -> IssueResult:
-    from labelaudit.core.audit.near_duplicate import near_duplicate_issues
+    from labelaudit.core.audit.near_duplicate import near_duplicate
 
-    return near_duplicate_issues(s.graph())
+    return near_duplicate(graph=s.graph(), k=s.k)
 
 
 def _non_iid(s: State) -> IssueResult:
-    from labelaudit.core.audit.graph import build_graph
-    from labelaudit.core.audit.non_iid import non_iid_issues
+    from labelaudit.core.audit.non_iid import non_iid
 
     if s.features is not None:
-        return non_iid_issues(s.graph())
-    assert s.ctx is not None
-    return non_iid_issues(build_graph(s.ctx.pred_probs, k=s.k, n_jobs=s.n_jobs))
+        return non_iid(graph=s.graph(), k=s.k)
+    # without features the graph is built on pred_probs, for this type only (never shared)
+    return non_iid(pred_probs=s.pred_probs, k=s.k, n_jobs=s.n_jobs)
 
 
 def _underperforming_group(s: State) -> IssueResult:
-    from labelaudit.core.audit.underperforming_group import underperforming_group_issues
+    from labelaudit.core.audit.underperforming_group import underperforming_group
 
-    assert s.ctx is not None
-    return underperforming_group_issues(s.graph(), s.labels, s.ctx.pred_probs)
+    assert s.pred_probs is not None
+    return underperforming_group(graph=s.graph(), labels=s.labels, pred_probs=s.pred_probs, k=s.k)
 
 
 RUNNERS: dict[str, Callable[[State], IssueResult]] = {
