@@ -262,16 +262,24 @@ AUDIT_HEADS = {
 
 def audit_examples(report: Report, _: str) -> None:
     """The worst flagged examples of each issue type that flagged any (lowest score first)."""
+    from rich.console import Console
+
+    console = Console(emoji=False)
     summary = report.listing
     worst = report.view_data["worst"]
     for t, n in zip(summary["issue_type"], summary["num_issues"], strict=True):
         cols = worst[t]
         if not n or not len(cols["index"]):
             continue
+        console.print(f"[bold]{_e(t)}[/bold]: {int(n)} issue{'s' if n > 1 else ''}, worst first")
         heads = [AUDIT_HEADS[c] for c in cols]
         rows = [[_cell(cols[c][i]) for c in cols] for i in range(len(cols["index"]))]
-        right = ("index", "score", "distance to nearest")
-        _print(_e(f"{t}: {int(n)} issues, worst first"), heads, rows, right, int(n))
+        _print("", heads, rows, ("index", "score", "distance to nearest"))
+        if n > len(rows):
+            console.print(
+                f"... {int(n) - len(rows)} more (--top N lists more; -o FILE writes every example)",
+                style="dim",
+            )
 
 
 class StageProgress:

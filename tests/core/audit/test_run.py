@@ -221,3 +221,15 @@ def test_labels_without_pred_probs():
     assert [r.issue_type for r in result.results] == ["class_imbalance"] and result.n_classes == 3
     with pytest.raises(InputError, match="integers"):
         run_types(y.astype(float))
+
+
+def test_a_missing_scikit_learn_is_an_error_naming_the_extra(monkeypatch):
+    knn_types()
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn now raises ImportError
+    y, p, x = inputs("blobs")
+    with pytest.raises(InputError, match=r"needs scikit-learn: pip install 'labelaudit\[audit\]'"):
+        run_types(y, p, x)
+    ran = run_types(y, p, issue_types="label,outlier").results
+    assert [r.issue_type for r in ran] == ["label", "outlier"]

@@ -168,6 +168,8 @@ def _worst(r: IssueResult, ids: np.ndarray | None, names: list[str] | None, top:
         if key in r.columns:
             col = r.columns[key]
             values = [col[i] for i in rows] if isinstance(col, list) else np.asarray(col)[rows]
+            if key == "near_duplicate_sets":
+                values = [np.asarray(v).tolist() for v in values]
             if key in NAMED and names is not None:
                 values = np.asarray(names, dtype=object)[np.asarray(values, dtype=np.int64)]
             cols[key] = values

@@ -224,6 +224,11 @@ def run_types(
             features, len(y), source=source.get("features"), labels_source=source.get("labels")
         )
     types = resolve_types(issue_types, ctx is not None, x is not None)
+    if ("non_iid" in types) or (x is not None and any(t in KNN_TYPES for t in types)):
+        from labelaudit.core.audit.graph import require_sklearn
+
+        # a missing library is the user's to fix (exit 2), not a type that fails on these data
+        require_sklearn("the neighbour graph of outlier, near_duplicate, non_iid and underperforming_group")
     state = State(y, n_classes, ctx, x, k, n_jobs, stage=stage)
     results: list[IssueResult] = []
     failed: dict[str, str] = {}
