@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .audit import SECTION as AUDIT
 from .base import Section
 from .batched import SECTION as BATCHED
 from .find import SECTION as FIND
@@ -9,5 +10,6 @@ from .health import SECTION as HEALTH
 from .njobs import SECTION as NJOBS
 
 SECTIONS: dict[str, Section] = {s.name: s for s in (FIND, HEALTH, BATCHED, NJOBS)}
+SECTIONS[AUDIT.name] = AUDIT
 
 __all__ = ["SECTIONS", "Section"]

@@ -412,3 +412,25 @@ def test_features_invariance_memmap_n_jobs_and_float_width(runner, tmp_path):
         ).stdout
     )
     assert cli["issue_summary"] == json.loads(to_json({"s": f32.to_dict()["issue_summary"]}))["s"]
+
+
+# ---------------------------------------------------------------------------- progress
+
+
+def test_stage_progress_names_each_stage(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from labelaudit.cli import render, views
+
+    monkeypatch.setattr(render, "progress_enabled", lambda quiet, elements=None: not quiet)
+    out = io.StringIO()
+    with views.StageProgress(False, console=Console(file=out, force_terminal=True, width=80)) as stage:
+        y, p, _ = arrays(DIGITS)
+        audit(y, p, issue_types=OWN, stage=stage)
+    text = out.getvalue()
+    assert "label" in text and "class_imbalance" in text
+    with views.StageProgress(True) as off:  # --quiet: nothing drawn, the callable still works
+        off("label")
+    assert off._bar is None
