@@ -80,3 +80,32 @@ def test_float32_pred_probs_give_the_float32_answer():
     np.testing.assert_array_equal(res.flags, la.find_label_issues(y, p32, min_examples_per_class=10))
     assert res.scores.dtype == np.float64
     np.testing.assert_array_equal(res.scores, p32[np.arange(len(y)), y].astype(np.float64))
+
+
+# ---------------------------------------------------------------------------- without pred_probs
+
+
+@pytest.mark.parametrize(
+    "run, n_issues, score",
+    # the reference's numbers: Datalab(...).find_issues(features=X, issue_types={"label": {}}) with
+    # cleanlab 2.9.0 on these inputs (float64 features), numpy's argsort made stable as for every fixture
+    [("blobs", 36, 0.856), ("digits", 181, 0.911504424778761)],
+)
+def test_label_from_features_alone(run, n_issues, score):
+    pytest.importorskip("sklearn")
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from labelaudit.core.audit import run_types
+
+    y, _, x = inputs(run)
+    assert x is not None
+    x = x.astype(np.float64)
+    res = run_types(y, features=x, issue_types="label").results[0]
+    assert (res.num_issues, res.score) == (n_issues, score)
+    # the definition: the labels of the 10 nearest other rows, by scikit-learn's classifier
+    p = KNeighborsClassifier(n_neighbors=11).fit(x, y).predict_proba(x)
+    p = (p - np.eye(p.shape[1])[y] / 11) * 11 / 10
+    np.testing.assert_array_equal(res.scores, p[np.arange(len(y)), y])
+    np.testing.assert_array_equal(
+        res.flags, la.find_label_issues(y, np.clip(p, 0, 1), min_examples_per_class=10)
+    )

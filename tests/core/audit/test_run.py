@@ -37,8 +37,10 @@ def quiet(*args, **kwargs):
 def test_default_types_follow_the_inputs():
     assert resolve_types(None, True, True) == ALL
     assert resolve_types(None, True, False) == WITHOUT_FEATURES
+    # without pred_probs the label type runs on probabilities of the features' neighbours
     assert resolve_types(None, False, True) == [
         "null",
+        "label",
         "outlier",
         "near_duplicate",
         "non_iid",
@@ -61,7 +63,7 @@ def test_a_selection_runs_in_the_run_order():
         ("near_duplicate", True, False, "'near_duplicate' needs features"),
         ("null", True, False, "'null' needs features"),
         ("underperforming_group", False, True, "'underperforming_group' needs pred_probs and features"),
-        ("label", False, True, "'label' needs pred_probs"),
+        ("label", False, False, "'label' needs pred_probs or features"),
     ],
 )
 def test_selection_errors(types, has_pp, has_x, message):

@@ -9,6 +9,12 @@ with n_off the off-diagonal count of the uncalibrated joint after the "label win
 rule (health's score, not 1 - flagged / N).
 
     label_issues(ctx: Context) -> IssueResult
+    knn_pred_probs(labels, features, n_classes, *, k=10) -> (N, K) float64
+
+Without pred_probs, out-of-sample probabilities are made from the features as the reference makes them:
+scikit-learn's KNeighborsClassifier(n_neighbors=k + 1) (its defaults otherwise: Euclidean distance,
+uniform weights) fitted and queried on the same rows, each row's own vote then taken out:
+(p - onehot(y) / (k + 1)) * (k + 1) / k, the label fractions of the k other neighbours.
 
 Columns: is_label_issue (N,) bool, label_score (N,) float64, given_label and predicted_label (N,) int64
 (class indices; first argmax). Info: counts, thresholds, the calibrated confident joint, the prior and
@@ -30,6 +36,7 @@ from labelaudit.core.count import estimate_latent, estimate_latent_cells
 from labelaudit.core.filter import issue_rows
 from labelaudit.core.health import HealthReport
 from labelaudit.core.report import records
+from labelaudit.errors import InputError
 
 MIN_EXAMPLES_PER_CLASS = 10
 
@@ -49,6 +56,20 @@ def label_issues(ctx: Context) -> IssueResult:
     }
     n_off = ctx.num_issues("off_diagonal")
     return IssueResult("label", columns, 1.0 - n_off / ctx.n, _info(ctx, flags, scores, n_off))
+
+
+def knn_pred_probs(labels: np.ndarray, features: np.ndarray, n_classes: int, *, k: int = 10) -> np.ndarray:
+    """(N, K) float64 probabilities from the labels of each row's k nearest other rows (see above)."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    n = len(labels)
+    if k + 1 > n:
+        raise InputError(f"label issues from features need more than k + 1 = {k + 1} rows; got {n}")
+    model = KNeighborsClassifier(n_neighbors=k + 1).fit(features, labels)
+    votes = np.zeros((n, n_classes))
+    votes[:, model.classes_] = model.predict_proba(features)
+    votes[np.arange(n), labels] -= 1 / (k + 1)
+    return votes * (k + 1) / k
 
 
 def _info(ctx: Context, flags: np.ndarray, scores: np.ndarray, n_off: int) -> dict[str, Any]:

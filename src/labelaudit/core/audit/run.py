@@ -6,7 +6,7 @@ underperforming_group; a type runs when its inputs are there (labels are always 
 | type | needs |
 |---|---|
 | null | features |
-| label | pred_probs |
+| label | pred_probs, or features (kNN probabilities, label.knn_pred_probs) |
 | outlier | features (the kNN path) or pred_probs (the entropy path) |
 | near_duplicate | features |
 | non_iid | features, or pred_probs (a graph of its own on them) |
@@ -90,8 +90,8 @@ def _needs(t: str, has_pp: bool, has_x: bool) -> str | None:
     """Why type `t` cannot run with these inputs, or None when it can."""
     if t in ("null", "near_duplicate") and not has_x:
         return "features"
-    if t == "label" and not has_pp:
-        return "pred_probs"
+    if t == "label" and not (has_pp or has_x):
+        return "pred_probs or features"
     if t in ("outlier", "non_iid") and not (has_pp or has_x):
         return "features or pred_probs"
     if t == "underperforming_group" and not (has_pp and has_x):
@@ -224,7 +224,8 @@ def run_types(
             features, len(y), source=source.get("features"), labels_source=source.get("labels")
         )
     types = resolve_types(issue_types, ctx is not None, x is not None)
-    if ("non_iid" in types) or (x is not None and any(t in KNN_TYPES for t in types)):
+    uses_sklearn = (*KNN_TYPES, "label") if ctx is None else KNN_TYPES
+    if ("non_iid" in types) or (x is not None and any(t in uses_sklearn for t in types)):
         from labelaudit.core.audit.graph import require_sklearn
 
         # a missing library is the user's to fix (exit 2), not a type that fails on these data
@@ -258,10 +259,14 @@ def _null(s: State) -> IssueResult:
 
 
 def _label(s: State) -> IssueResult:
-    from labelaudit.core.audit.label import label_issues
+    from labelaudit.core.audit.label import knn_pred_probs, label_issues
 
-    assert s.ctx is not None
-    return label_issues(s.ctx)
+    if s.ctx is not None:
+        return label_issues(s.ctx)
+    assert s.features is not None
+    # probabilities of the features' neighbours (not validated: a row whose exact duplicates outvote
+    # it can go slightly negative, as in the reference)
+    return label_issues(Context(s.labels, knn_pred_probs(s.labels, s.features, s.n_classes, k=s.k)))
 
 
 def _class_imbalance(s: State) -> IssueResult:
