@@ -27,12 +27,15 @@ Inputs, under ``tests/golden/inputs_audit/<set>/``: ``labels.npy`` (int64), ``pr
   and 2 far points (12, -3), (-6, 16) with random labels: N = 250, euclidean (KD-tree).
 * ``small``: the same construction with N = 60 (``make_blobs(60, seed=60)``; N <= 100: the scipy-callable
   euclidean metric, ball tree).
+* ``tiny15`` and ``tiny11``: the same with N = 15 (brute force, ``k >= N // 2``) and N = 11 (``k = N - 1``:
+  non_iid fails on degenerate permutations); pred_probs ``0.6 * onehot(y) + 0.4 * Dirichlet(0.5)`` rows
+  (``default_rng(N)``), as there are too few rows to cross-validate.
 
 Runs (``tests/golden/expected_audit/<run>/``), each ``Datalab(data={"y": labels}, label_name="y")
 .find_issues(pred_probs=..., features=...)`` with no ``issue_types`` (the default run):
 
 * ``digits``: float64 features; ``digits_f32``: the same features as float32; ``digits_pp``: pred_probs only;
-* ``blobs``, ``blobs_pp`` (pred_probs only), ``small``.
+* ``blobs``, ``blobs_pp`` (pred_probs only), ``small``, ``tiny15``, ``tiny11``.
 
 Files per run:
 
@@ -125,6 +128,12 @@ def cv_pred_probs(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
     return cross_val_predict(model, x, y, cv=folds, method="predict_proba").astype(np.float64)
+
+
+def toy_pred_probs(y: np.ndarray, seed: int) -> np.ndarray:
+    """Too few rows to cross-validate: 0.6 on the given label plus 0.4 of a Dirichlet(0.5) row."""
+    noise = np.random.default_rng(seed).dirichlet(np.full(4, 0.5), size=len(y))
+    return 0.6 * np.eye(4)[y] + 0.4 * noise
 
 
 def make_digits() -> dict[str, np.ndarray]:
@@ -284,9 +293,18 @@ def main() -> None:
         if d.exists():
             shutil.rmtree(d)
         d.mkdir(parents=True)
-    sets = {"digits": make_digits(), "blobs": make_blobs(250, 250), "small": make_blobs(60, 60)}
+    sets = {
+        "digits": make_digits(),
+        "blobs": make_blobs(250, 250),
+        "small": make_blobs(60, 60),
+        "tiny15": make_blobs(15, 15),
+        "tiny11": make_blobs(11, 11),
+    }
     for name, data in sets.items():
-        data["pred_probs"] = cv_pred_probs(data["features"].astype(np.float64), data["labels"])
+        if name.startswith("tiny"):
+            data["pred_probs"] = toy_pred_probs(data["labels"], int(name[4:]))
+        else:
+            data["pred_probs"] = cv_pred_probs(data["features"].astype(np.float64), data["labels"])
         (INPUTS / name).mkdir()
         for key, arr in data.items():
             np.save(INPUTS / name / f"{key}.npy", arr)
@@ -297,6 +315,8 @@ def main() -> None:
         "blobs": ("blobs", np.float64),
         "blobs_pp": ("blobs", None),
         "small": ("small", np.float64),
+        "tiny15": ("tiny15", np.float64),
+        "tiny11": ("tiny11", np.float64),
     }
     meta: dict = {"versions": versions, "runs": {}}
     for run, (name, dtype) in runs.items():

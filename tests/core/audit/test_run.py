@@ -81,7 +81,9 @@ def test_whole_run_matches_reference(run):
     result = quiet(y, p, x)
     issues, summary, info = expected(run)
     assert [r.issue_type for r in result.results] == summary["issue_type"].tolist()
-    assert result.failed == {}
+    # the reference's `failed` lists every default type that did not run: those failing on the data here
+    not_run = {"null", "near_duplicate", "underperforming_group"} if x is None else set()
+    assert set(result.failed) == set(info["failed"]) - not_run
     for r in result.results:
         t = r.issue_type
         np.testing.assert_array_equal(r.flags, issues[f"is_{t}_issue"].to_numpy(), err_msg=t)
