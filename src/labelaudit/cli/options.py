@@ -132,6 +132,7 @@ HELP = {
     "n_neighbors": "Neighbours per example of the one kNN graph that outlier, near_duplicate, non_iid and underperforming_group share.",
     "type_max_issues": "TYPE=N: fail when issue type TYPE flags more than N examples (repeat it for several types).",
     "type_fail_under": "TYPE=SCORE: fail when TYPE's dataset score is below SCORE; TYPE 'health' gates the health score, the mean of them (repeatable).",
+    "audit_output": "Write one row per example (index, labels, every type's flag and score): .parquet, .csv, .tsv or .jsonl; .json writes the report document; '-' writes the rows to stdout.",
     "audit_top": "Examples listed per issue type, worst first (terminal default 5; JSON default all flagged).",
 }
 
@@ -216,6 +217,7 @@ TypeMaxIssues = Annotated[
 TypeFailUnder = Annotated[
     list[str] | None, _opt("--fail-under", help="type_fail_under", panel=GATES, metavar="TYPE=SCORE")
 ]
+AuditOutput = Annotated[str | None, _opt("--output", "-o", help="audit_output", panel=OUTPUT)]
 AuditTop = Annotated[int | None, _opt("--top", min=0, help="audit_top", panel=OUTPUT)]
 
 # For each command and --task, the options that task does not honour: giving one is refused with exit 2

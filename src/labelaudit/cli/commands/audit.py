@@ -17,7 +17,7 @@ def audit(
     n_neighbors: o.NNeighbors = 10,
     max_issues: o.TypeMaxIssues = None,
     fail_under: o.TypeFailUnder = None,
-    output: o.Output = None,
+    output: o.AuditOutput = None,
     fmt: o.Format = None,
     top: o.AuditTop = None,
     label_column: o.LabelColumn = None,
