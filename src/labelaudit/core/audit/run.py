@@ -239,7 +239,8 @@ def run_types(
         try:
             results.append(RUNNERS[t](state))
         except TYPE_FAILURES as exc:
-            failed[t] = str(exc) or type(exc).__name__
+            why = str(exc) or type(exc).__name__
+            failed[t] = why.removeprefix(f"{t}: ")  # the type is named once, in front
             warnings.warn(
                 f"issue type {t} failed on these data and was skipped: {failed[t]}",
                 LabelauditWarning,
