@@ -434,3 +434,11 @@ def test_stage_progress_names_each_stage(monkeypatch):
     with views.StageProgress(True) as off:  # --quiet: nothing drawn, the callable still works
         off("label")
     assert off._bar is None
+
+
+def test_option_errors_come_before_any_file_is_read(runner, tmp_path):
+    (tmp_path / "out").mkdir()
+    missing = str(tmp_path / "missing.npy")
+    args = ["audit", "-l", missing, "-p", missing, "--max-issues", "near_duplicate=3"]
+    msg = expect_error(runner, args, "'near_duplicate'", "does not run", out=tmp_path / "out")
+    assert "missing.npy" not in msg

@@ -39,16 +39,14 @@ def audit(
     """
     from labelaudit.cli.views import StageProgress
     from labelaudit.core.audit import audit as run_audit
-    from labelaudit.core.audit import parse_limits, resolve_types
+    from labelaudit.core.audit import check_plan
     from labelaudit.core.context import Context
     from labelaudit.io import ReadOptions, load_task
     from labelaudit.io.features import read_features
     from labelaudit.io.readers import InputFile
 
     check_outputs(output, DOCUMENT_OUTPUTS, fmt)
-    resolve_types(issue_types, True, features is not None)  # option errors before any file is read
-    parse_limits(max_issues, "--max-issues", score=False)
-    parse_limits(fail_under, "--fail-under", score=True)
+    check_plan(issue_types, True, features is not None, max_issues, fail_under)  # before any file is read
     read = ReadOptions(label_column, prob_columns, class_names, id_column, from_logits)
     ds = load_task("multiclass", labels, o.one_model(pred_probs, "audit"), read)
     x = None

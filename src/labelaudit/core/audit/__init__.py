@@ -5,7 +5,7 @@ flag for each issue type, per type a dataset score. Each type's module states it
 the IssueResult of every type that ran (run.py says which run, in which order, on which shared state).
 """
 
-from labelaudit.core.audit.report import audit, example_table, parse_limits
+from labelaudit.core.audit.report import audit, check_plan, example_table, parse_limits
 from labelaudit.core.audit.result import IssueResult
 from labelaudit.core.audit.run import KNN_TYPES, TYPES, AuditResult, check_features, resolve_types, run_types
 
@@ -15,6 +15,7 @@ __all__ = [
     "AuditResult",
     "IssueResult",
     "audit",
+    "check_plan",
     "check_features",
     "example_table",
     "parse_limits",

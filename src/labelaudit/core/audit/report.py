@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from labelaudit.core.audit.result import IssueResult
-from labelaudit.core.audit.run import DEFAULT_K, TYPES, AuditResult, Stage, run_types
+from labelaudit.core.audit.run import DEFAULT_K, TYPES, AuditResult, Stage, resolve_types, run_types
 from labelaudit.core.context import Context
 from labelaudit.core.report import Columns, Gate, Report
 from labelaudit.errors import InputError
@@ -66,6 +66,24 @@ def _split(text: str, option: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+def check_plan(
+    issue_types: Sequence[str] | str | None,
+    has_pred_probs: bool,
+    has_features: bool,
+    max_issues: Sequence[str] | Mapping[str, int] | None = None,
+    fail_under: Sequence[str] | Mapping[str, float] | None = None,
+) -> tuple[list[str], dict[str, float], dict[str, float]]:
+    """(types to run, max_issues limits, fail_under floors), every option checked before anything is
+    read: known types whose inputs are given, well-formed limits, and no gate on a type not run."""
+    types = resolve_types(issue_types, has_pred_probs, has_features)
+    limits = parse_limits(max_issues, "--max-issues", score=False)
+    floors = parse_limits(fail_under, "--fail-under", score=True)
+    for name in [*limits, *floors]:
+        if name != HEALTH and name not in types:
+            raise InputError(f"a gate names issue type {name!r}, which this audit does not run")
+    return types, limits, floors
+
+
 def audit(
     labels: ArrayLike,
     pred_probs: ArrayLike | None = None,
@@ -84,8 +102,8 @@ def audit(
     context: Context | None = None,
 ) -> Report:
     """Audit a dataset for every issue type its inputs allow (or `issue_types`), as a Report."""
-    limits = parse_limits(max_issues, "--max-issues", score=False)
-    floors = parse_limits(fail_under, "--fail-under", score=True)
+    has_pp = pred_probs is not None or context is not None
+    _, limits, floors = check_plan(issue_types, has_pp, features is not None, max_issues, fail_under)
     run = run_types(
         labels,
         pred_probs,
@@ -99,9 +117,6 @@ def audit(
         context=context,
     )
     asked = [r.issue_type for r in run.results] + list(run.failed)
-    for name in [*limits, *floors]:
-        if name != HEALTH and name not in asked:
-            raise InputError(f"a gate names issue type {name!r}, which this audit does not run")
     names = list(class_names) if class_names is not None else None
     summary = {
         "issue_type": [r.issue_type for r in run.results],
