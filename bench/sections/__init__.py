@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .annotators import SECTION as ANNOTATORS
+from .audit import SECTION as AUDIT
 from .base import Section
 from .batched import SECTION as BATCHED
 from .cross_val import SECTION as CROSS_VAL
@@ -13,7 +14,7 @@ from .njobs import SECTION as NJOBS
 from .report import SECTION as REPORT
 
 SECTIONS: dict[str, Section] = {
-    s.name: s for s in (FIND, HEALTH, BATCHED, NJOBS, DASK, REPORT, CROSS_VAL, ANNOTATORS)
+    s.name: s for s in (FIND, HEALTH, BATCHED, NJOBS, DASK, REPORT, CROSS_VAL, ANNOTATORS, AUDIT)
 }
 
 __all__ = ["SECTIONS", "Section"]

@@ -162,6 +162,7 @@ COMMANDS = ("find-issues", "rank", "health", "overlap", "doctor", "batched", "si
 COMMANDS += ("report",)
 COMMANDS += ("annotators",)
 COMMANDS += ("cross-val", "clean", "predict")  # models from features (labelaudit[learn])
+COMMANDS += ("audit",)
 
 
 def _register(argv: list[str]) -> None:

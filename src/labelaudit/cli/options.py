@@ -169,6 +169,14 @@ HELP = {
     "workers": "dask: start a local cluster of N worker processes on 127.0.0.1 (also the default, with 2, when no scheduler is given).",
     "connect_timeout": "dask: seconds to reach the scheduler before giving up (exit 2).",
     "storage_options": "JSON object of fsspec storage options for URL inputs (s3://, gs://), e.g. '{\"anon\": true}'.",
+    # audit (the data-centric issue types)
+    "audit_features": "Features or embeddings (N, d) for the feature-based issue types (null, outlier, near_duplicate, non_iid, underperforming_group): .npy/.npz (memory-mapped), a .parquet of numeric columns or one list column, or a .csv/.tsv/.jsonl of numeric columns; float32 or float64.",
+    "issue_types": "Comma list of the issue types to run (they run in this order): null, label, outlier, near_duplicate, non_iid, class_imbalance, underperforming_group. Default: every type the inputs allow.",
+    "n_neighbors": "Neighbours per example of the one kNN graph that outlier, near_duplicate, non_iid and underperforming_group share.",
+    "type_max_issues": "TYPE=N: fail when issue type TYPE flags more than N examples (repeat it for several types).",
+    "type_fail_under": "TYPE=SCORE: fail when TYPE's dataset score is below SCORE; TYPE 'health' gates the health score, the mean of them (repeatable).",
+    "audit_output": "Write one row per example (index, labels, every type's flag and score): .parquet, .csv, .tsv or .jsonl; .json writes the report document; '-' writes the rows to stdout.",
+    "audit_top": "Examples listed per issue type, worst first (terminal default 5; JSON default all flagged).",
 }
 
 
@@ -298,6 +306,19 @@ SchedulerFile = Annotated[str | None, _opt(help="scheduler_file", panel=PERF)]
 Workers = Annotated[int | None, _opt(min=1, help="workers", panel=PERF)]
 ConnectTimeout = Annotated[float, _opt(min=0.1, help="connect_timeout", panel=PERF)]
 StorageOptions = Annotated[str | None, _opt(help="storage_options")]
+AuditFeatures = Annotated[str | None, _opt("--features", "-x", help="audit_features")]
+IssueTypes = Annotated[
+    str | None, _opt("--issue-types", "-t", help="issue_types", panel=DETECT, metavar="TYPES")
+]
+NNeighbors = Annotated[int, _opt("--n-neighbors", "-k", min=1, help="n_neighbors", panel=DETECT)]
+TypeMaxIssues = Annotated[
+    list[str] | None, _opt("--max-issues", help="type_max_issues", panel=GATES, metavar="TYPE=N")
+]
+TypeFailUnder = Annotated[
+    list[str] | None, _opt("--fail-under", help="type_fail_under", panel=GATES, metavar="TYPE=SCORE")
+]
+AuditOutput = Annotated[str | None, _opt("--output", "-o", help="audit_output", panel=OUTPUT)]
+AuditTop = Annotated[int | None, _opt("--top", min=0, help="audit_top", panel=OUTPUT)]
 
 # For each command and --task, the options that task does not honour: giving one is refused with exit 2
 # naming the option and the task (tests/cli/test_task_options.py walks every option x task).

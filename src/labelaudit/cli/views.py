@@ -280,3 +280,99 @@ VIEWS = {
     "findings": findings,
     "tokens": tokens,
 }
+
+
+# ---------------------------------------------------------------------------------------------- audit
+
+
+def audit_summary(report: Report, _: str) -> None:
+    """The audit's summary table (one row per issue type that ran, in run order), the health score and
+    the types that failed on these data."""
+    from rich.console import Console
+
+    s = report.listing
+    rows = [
+        [_e(t), f"{float(score):.4f}", str(int(n))]
+        for t, score, n in zip(s["issue_type"], s["score"], s["num_issues"], strict=True)
+    ]
+    _print(_e(f"Audit of {report.n} examples"), ["issue type", "score", "issues"], rows, ("score", "issues"))
+    console = Console(emoji=False)
+    h = report.results["health_score"]
+    style = "green" if h >= 0.95 else "yellow" if h >= 0.8 else "red"
+    console.print(f"Health score (mean of the scores): [bold {style}]{h:.4f}[/bold {style}]")
+    for t, why in report.results["failed"].items():
+        console.print(f"[yellow]{_e(t)} did not run[/yellow]: {_e(why)}")
+
+
+AUDIT_HEADS = {
+    "index": "index",
+    "id": "id",
+    "score": "score",
+    "given_label": "given",
+    "predicted_label": "predicted",
+    "near_duplicate_sets": "near duplicates",
+    "distance_to_nearest_neighbor": "distance to nearest",
+}
+
+
+def audit_examples(report: Report, _: str) -> None:
+    """The worst flagged examples of each issue type that flagged any (lowest score first)."""
+    from rich.console import Console
+
+    console = Console(emoji=False)
+    summary = report.listing
+    worst = report.view_data["worst"]
+    for t, n in zip(summary["issue_type"], summary["num_issues"], strict=True):
+        cols = worst[t]
+        if not n or not len(cols["index"]):
+            continue
+        console.print(f"[bold]{_e(t)}[/bold]: {int(n)} issue{'s' if n > 1 else ''}, worst first")
+        heads = [AUDIT_HEADS[c] for c in cols]
+        rows = [[_cell(cols[c][i]) for c in cols] for i in range(len(cols["index"]))]
+        _print("", heads, rows, ("index", "score", "distance to nearest"))
+        if n > len(rows):
+            console.print(
+                f"... {int(n) - len(rows)} more (--top N lists more; -o FILE writes every example)",
+                style="dim",
+            )
+
+
+class StageProgress:
+    """One line per stage of an audit on stderr (a spinner while it runs, its time when done); a no-op
+    with --quiet, NO_COLOR or when stderr is not a terminal. Used as `with StageProgress(q) as stage:`."""
+
+    def __init__(self, quiet: bool, console: Any = None) -> None:
+        from labelaudit.cli.render import progress_enabled
+
+        self.enabled, self.console = progress_enabled(quiet), console
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> StageProgress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            console = self.console or Console(stderr=True)
+            self._bar = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+            )
+            self._bar.__enter__()
+        return self
+
+    def __call__(self, name: str) -> None:
+        if self._bar is not None:
+            self._done()
+            self._task = self._bar.add_task(_e(name), total=1)
+
+    def _done(self) -> None:
+        if self._task is not None:
+            self._bar.update(self._task, completed=1)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._done()
+            self._bar.__exit__(*exc)
+
+
+VIEWS.update({"audit_summary": audit_summary, "audit_examples": audit_examples})
