@@ -36,7 +36,9 @@ def health(
     The health score is 1 - (number of label issues) / N; the class table is sorted most problematic
     class first. A .json output holds the full report; .csv/.parquet outputs hold the class table.
     """
+    from labelaudit.core.confident import SPARSE_MIN_K
     from labelaudit.core.context import Context
+    from labelaudit.core.topk import context
     from labelaudit.io import MultilabelData, ReadOptions, TokenData, load_task
 
     o.refuse_unsupported("health", task)
@@ -45,6 +47,8 @@ def health(
         _check_plot(plot)
     read = ReadOptions(label_column, prob_columns, class_names, None, from_logits, sentence_lengths, tokens)
     ds = load_task(task.value, labels, o.one_model(pred_probs, "health"), read)  # its type follows the task
+    if plot and ds.k >= SPARSE_MIN_K:
+        raise InputError(f"--plot draws a K x K heatmap; K={ds.k} is too many (at most {SPARSE_MIN_K - 1})")
     gate: dict[str, Any] = dict(fail_under=fail_under, class_names=ds.class_names)
     if isinstance(ds, MultilabelData):
         from labelaudit.core.multilabel import health_report
@@ -58,13 +62,13 @@ def health(
     else:
         from labelaudit.core.health import health as multiclass_health
 
-        ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf)
-        report = multiclass_health(ctx, num_examples=num_examples, **gate)
+        mctx = context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf)
+        report = multiclass_health(mctx, num_examples=num_examples, **gate)
         if plot:
             from labelaudit.core.rank import scores_for_rows
             from labelaudit.io.plots import write_health_plot
 
-            scores = scores_for_rows(ctx, None, "self_confidence")
+            scores = scores_for_rows(mctx, None, "self_confidence")
             write_health_plot(plot, report.results["noise_matrix"], scores, ds.class_names)
     finish(report, ds.files, output=output, fmt=fmt, quiet=quiet, labels_path=labels, json_document=True)
 
