@@ -302,21 +302,27 @@ class TopKContext(BaseContext):
         # a batch's temporaries are a few (B, k) arrays and a (B, k, k) comparison at most
         self.rows_per_batch = batch_rows(topk.top * (topk.top + 4), batch_size)
 
-    def _map(self, func: Callable[[TopK, np.ndarray], np.ndarray], rows: np.ndarray | None) -> np.ndarray:
-        """func(block, labels of the block) over the examples (all, or `rows`), concatenated."""
+    def _map(
+        self, func: Callable[[TopK, np.ndarray], np.ndarray], rows: np.ndarray | None, name: str | None = None
+    ) -> np.ndarray:
+        """func(block, labels of the block) over the examples (all, or `rows`), concatenated; a pass over
+        all rows with a `name` reports its progress."""
         m = self.n if rows is None else len(rows)
 
         def part(sl: slice) -> np.ndarray:
             idx: slice | np.ndarray = sl if rows is None else rows[sl]
             return func(self.topk[idx], self.labels[idx])
 
-        parts = list(map_batches(part, m, self.rows_per_batch, self.n_jobs))
+        progress = self.pass_progress(name) if name is not None and rows is None else None
+        parts = list(map_batches(part, m, self.rows_per_batch, self.n_jobs, progress))
         return np.concatenate(parts) if parts else np.empty(0)
 
     @property
     def self_confidence(self) -> NDArray[np.floating[Any]]:
         if self._self_conf is None:
-            self._self_conf = self._map(lambda b, y: self_confidences(b, b.fill(), y)[0], None)
+            self._self_conf = self._map(
+                lambda b, y: self_confidences(b, b.fill(), y)[0], None, "self-confidence"
+            )
         return self._self_conf
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from labelaudit.cli import options as o
+from labelaudit.cli import render
 from labelaudit.cli.app import app, command
 from labelaudit.cli.common import DOCUMENT_OUTPUTS, check_outputs, finish
 from labelaudit.errors import InputError
@@ -63,7 +64,8 @@ def health(
         from labelaudit.core.health import health as multiclass_health
 
         mctx = context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf)
-        report = multiclass_health(mctx, num_examples=num_examples, **gate)
+        with render.PassProgress(ds.n, render.progress_enabled(quiet, ds.n * ds.k)) as mctx.progress:
+            report = multiclass_health(mctx, num_examples=num_examples, **gate)
         if plot:
             from labelaudit.core.rank import scores_for_rows
             from labelaudit.io.plots import write_health_plot
