@@ -199,3 +199,50 @@ def test_plot_refused_for_many_classes(runner, inp):
     )
     args = ["health", "-l", inp.labels, "-p", path, "--plot", str(inp.out / "plot.png")]
     expect_error(runner, inp, args, "--plot draws a K x K heatmap; K=1024 is too many (at most 1023)")
+
+
+def test_string_labels_and_k_from_class_names(runner, tmp_path):
+    names = ["cat", "dog", "eel", "fox"]
+    (tmp_path / "names.txt").write_text("\n".join(names) + "\n")
+    idx = np.array([[0, 1], [1, 3], [2, 0], [3, 2], [1, 0], [0, 3]])
+    vals = np.array([[0.7, 0.2], [0.8, 0.1], [0.6, 0.2], [0.6, 0.3], [0.4, 0.3], [0.8, 0.1]])
+    labels = ["cat", "dog", "cat", "fox", "eel", "cat"]
+    table = pa.table({"label": labels, "top_classes": pa.array(list(idx)), "top_probs": pa.array(list(vals))})
+    pq.write_table(table, tmp_path / "top.parquet")
+    np.save(tmp_path / "y.npy", np.array([names.index(v) for v in labels]))
+    np.save(tmp_path / "dense.npy", TopK(idx, vals, 4).dense())
+    got = document(
+        runner,
+        "rank",
+        "-l",
+        tmp_path / "top.parquet",
+        "-p",
+        tmp_path / "top.parquet",
+        "--class-names",
+        tmp_path / "names.txt",
+    )
+    assert got == document(
+        runner,
+        "rank",
+        "-l",
+        tmp_path / "y.npy",
+        "-p",
+        tmp_path / "dense.npy",
+        "--class-names",
+        tmp_path / "names.txt",
+    )
+    assert got["n_classes"] == 4
+
+
+def test_string_labels_need_class_names(runner, inp):
+    path = inp.dir / "top.parquet"
+    table = pa.table(
+        {"label": ["a"] * 6, "top_classes": pa.array([[0, 1]] * 6), "top_probs": pa.array([[0.5, 0.2]] * 6)}
+    )
+    pq.write_table(table, path)
+    expect_error(
+        runner,
+        inp,
+        ["rank", "-l", path, "-p", path],
+        "top.parquet: string labels with top-k input need --class-names",
+    )
