@@ -27,6 +27,7 @@ import argparse
 import json
 import re
 import shutil
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -175,7 +176,17 @@ def cell(m: dict | None) -> tuple[str, str]:
     return f"{m['status']} after {m['wall_s']:.1f} s", f"{m['rss_mb']:.0f} MiB"
 
 
+def parent_peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and sys.argv[1:2] == ["--generate"]:
+        kind, size, data_dir = sys.argv[2:5]
+        (gen.ensure if kind == "dense" else ensure_topk)(size, Path(data_dir))
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--sizes", default=DEFAULT_SIZES, help=f"dense sizes, comma list (default {DEFAULT_SIZES})"
@@ -210,10 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(s, "dense", args.commands) for s in filter(None, args.sizes.split(","))]
     jobs += [(s, "topk", args.topk_commands) for s in filter(None, args.topk.split(","))]
     for size, kind, commands in jobs:
+        # Inputs are written by a child process: a child started by this one reports at least this one's
+        # peak RSS as its own (Linux keeps the peak across vfork and exec), so this process stays small.
+        subprocess.run([sys.executable, __file__, "--generate", kind, size, str(args.data_dir)], check=True)
         if kind == "dense":
             labels, pred_probs = gen.ensure(size, args.data_dir)
         else:
             labels, pred_probs = ensure_topk(size, args.data_dir)
+        print(f"{size}: this process's peak RSS {parent_peak_mb():.0f} MiB", file=sys.stderr)
         harness.warm_page_cache(labels, pred_probs)
         input_bytes = pred_probs.stat().st_size + labels.stat().st_size
         for cmd in filter(None, commands.split(",")):

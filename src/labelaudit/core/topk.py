@@ -355,12 +355,13 @@ class TopKContext(BaseContext):
         return out.astype(np.int64)
 
     def matches(self, rows: NDArray[np.integer[Any]]) -> NDArray[np.bool_]:
-        rows = np.asarray(rows, dtype=np.int64)
-        if not len(rows):
-            return np.zeros(0, dtype=bool)
-        block = self.topk[rows]
-        am, top = row_argmax(block, block.fill())
-        return kn.label_wins(am, top, self.self_confidence[rows], self.labels[rows])
+        def wins(block: TopK, y: np.ndarray) -> np.ndarray:
+            fill = block.fill()
+            am, top = row_argmax(block, fill)
+            return kn.label_wins(am, top, self_confidences(block, fill, y)[0], y)
+
+        out = self._map(wins, np.asarray(rows, dtype=np.int64))
+        return out.astype(bool, copy=False)
 
     def scores(
         self, rows: NDArray[np.integer[Any]] | None, method: str, adjust_pred_probs: bool = False
