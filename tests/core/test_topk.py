@@ -223,3 +223,21 @@ def test_context_picks_the_kind_of_input():
     assert type(context(y, p)) is Context
     assert type(context(y, top_of(p, 1))) is TopKContext
     assert set(SCORE_METHODS) == {"self_confidence", "normalized_margin", "confidence_weighted_entropy"}
+
+
+@pytest.mark.parametrize("batch_size,n_jobs", [(1, 1), (7, 2), (399, 1), (400, 2), (401, 1)])
+def test_batches_threads_and_memmaps_change_nothing(tmp_path, batch_size, n_jobs):
+    """The same results for any batch size and worker count, from arrays or from the memory-mapped
+    members of an uncompressed .npz (as the command line reads them)."""
+    from labelaudit.io.topk import load_topk
+
+    rng = np.random.default_rng(11)
+    p = rng.dirichlet(np.full(40, 0.3), size=400)
+    topk = top_of(p, 4)
+    y = np.where(rng.random(400) < 0.2, rng.integers(0, 40, 400), topk.classes[:, 0])
+    np.save(tmp_path / "y.npy", y)
+    np.savez(tmp_path / "top.npz", indices=topk.classes, values=topk.probs, num_classes=np.array(40))
+    read = load_topk(str(tmp_path / "y.npy"), str(tmp_path / "top.npz"))
+    assert isinstance(read.topk.probs, np.memmap)
+    want = results(TopKContext.validated(y, topk))
+    assert_same(results(TopKContext(read.labels, read.topk, batch_size, n_jobs)), want)
