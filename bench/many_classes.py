@@ -1,9 +1,9 @@
-"""Many classes (issue 19): peak RSS and wall time of `labelaudit find-issues`, `rank` and `health` as
-whole processes on inputs with thousands of classes, where (K, K) arrays used to dominate memory, against
+"""Many classes (issue 19): peak RSS and wall time of `labelaudit find-issues`, `rank`, `health` and
+`overlap` as whole processes on inputs with thousands of classes, where (K, K) arrays used to dominate memory, against
 the same cleanlab 2.9.0 calls in the same run; and top-k inputs with K = 100,000 that no dense tool reads.
 
 Usage:
-    python bench/many_classes.py [--sizes 50kx5000,12500x20000] [--commands find-issues,rank,health]
+    python bench/many_classes.py [--sizes 50kx5000,12500x20000] [--commands find-issues,rank,health,overlap]
                                  [--topk 10Mx100000@20] [--topk-commands find-issues,health]
                                  [--repeat 1] [--timeout 600] [--data-dir DIR] [--memory-cap 16GiB]
                                  [--cleanlab-python PY] [--reference-cap 8GiB] [--delete-over 4GB]
@@ -40,12 +40,13 @@ sys.path.insert(0, str(BENCH))
 import gen  # noqa: E402
 import harness  # noqa: E402
 
-COMMANDS = ("find-issues", "rank", "health")
+COMMANDS = ("find-issues", "rank", "health", "overlap")
 DEFAULT_SIZES = "50kx5000,12500x20000"
 REFERENCE = {  # the cleanlab script of each command (bench/cleanlab_*.py)
     "find-issues": ("cleanlab_find_issues.py", "out.npy"),
     "rank": ("cleanlab_rank.py", "out.npy"),
     "health": ("cleanlab_health.py", "out.json"),
+    "overlap": ("cleanlab_overlap.py", "out.json"),
 }
 OOM_MARKERS = ("MemoryError", "Unable to allocate", "Cannot allocate memory", "std::bad_alloc")
 
