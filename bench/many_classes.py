@@ -1,6 +1,7 @@
 """Many classes (issue 19): peak RSS and wall time of `labelaudit find-issues`, `rank`, `health` and
-`overlap` as whole processes on inputs with thousands of classes, where (K, K) arrays used to dominate memory, against
-the same cleanlab 2.9.0 calls in the same run; and top-k inputs with K = 100,000 that no dense tool reads.
+`overlap` as whole processes on inputs with thousands of classes, where (K, K) arrays used to dominate
+memory, against the same cleanlab 2.9.0 calls in the same run; and top-k inputs with K = 100,000 that no
+dense tool reads.
 
 Usage:
     python bench/many_classes.py [--sizes 50kx5000,12500x20000] [--commands find-issues,rank,health,overlap]
