@@ -240,4 +240,6 @@ def test_batches_threads_and_memmaps_change_nothing(tmp_path, batch_size, n_jobs
     read = load_topk(str(tmp_path / "y.npy"), str(tmp_path / "top.npz"))
     assert isinstance(read.topk.probs, np.memmap)
     want = results(TopKContext.validated(y, topk))
-    assert_same(results(TopKContext(read.labels, read.topk, batch_size, n_jobs)), want)
+    ctx = TopKContext(read.labels, read.topk, batch_size, n_jobs)
+    assert np.shares_memory(ctx.topk.probs, read.topk.probs)  # a view of the file, not a copy
+    assert_same(results(ctx), want)

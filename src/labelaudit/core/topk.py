@@ -298,7 +298,9 @@ class TopKContext(BaseContext):
     ) -> None:
         n, k = topk.shape
         super().__init__(labels, n, k, batch_size, n_jobs)
-        self.topk = topk
+        # plain ndarray views of memory-mapped members: np.memmap's __getitem__ is many times slower
+        res = None if topk.residual is None else np.asarray(topk.residual)
+        self.topk = TopK(np.asarray(topk.classes), np.asarray(topk.probs), topk.num_classes, res)
         # a batch's temporaries are a few (B, k) arrays and a (B, k, k) comparison at most
         self.rows_per_batch = batch_rows(topk.top * (topk.top + 4), batch_size)
 
