@@ -6,8 +6,9 @@ from .base import Section
 from .batched import SECTION as BATCHED
 from .find import SECTION as FIND
 from .health import SECTION as HEALTH
+from .many_classes import SECTION as MANY_CLASSES
 from .njobs import SECTION as NJOBS
 
-SECTIONS: dict[str, Section] = {s.name: s for s in (FIND, HEALTH, BATCHED, NJOBS)}
+SECTIONS: dict[str, Section] = {s.name: s for s in (FIND, HEALTH, BATCHED, NJOBS, MANY_CLASSES)}
 
 __all__ = ["SECTIONS", "Section"]
