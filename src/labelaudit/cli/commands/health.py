@@ -37,7 +37,6 @@ def health(
     The health score is 1 - (number of label issues) / N; the class table is sorted most problematic
     class first. A .json output holds the full report; .csv/.parquet outputs hold the class table.
     """
-    from labelaudit.core.confident import SPARSE_MIN_K
     from labelaudit.core.context import Context
     from labelaudit.core.topk import context
     from labelaudit.io import MultilabelData, ReadOptions, TokenData, load_task
@@ -48,8 +47,6 @@ def health(
         _check_plot(plot)
     read = ReadOptions(label_column, prob_columns, class_names, None, from_logits, sentence_lengths, tokens)
     ds = load_task(task.value, labels, o.one_model(pred_probs, "health"), read)  # its type follows the task
-    if plot and ds.k >= SPARSE_MIN_K:
-        raise InputError(f"--plot draws a K x K heatmap; K={ds.k} is too many (at most {SPARSE_MIN_K - 1})")
     gate: dict[str, Any] = dict(fail_under=fail_under, class_names=ds.class_names)
     if isinstance(ds, MultilabelData):
         from labelaudit.core.multilabel import health_report
