@@ -7,7 +7,7 @@ Usage:
     python bench/many_classes.py [--sizes 50kx5000,12500x20000] [--commands find-issues,rank,health,overlap]
                                  [--topk 10Mx100000@20] [--topk-commands find-issues,health]
                                  [--repeat 1] [--timeout 600] [--data-dir DIR] [--memory-cap 16GiB]
-                                 [--cleanlab-python PY] [--reference-cap 8GiB] [--delete-over 4GB]
+                                 [--cleanlab-python PY] [--reference-cap 8GiB] [--delete-over 3GiB]
 
 Dense inputs come from bench/gen.py (the same generated classifier, float32, cached under --data-dir);
 top-k inputs (`N x K @ k`) are written here as an uncompressed `.npz` (`indices` int32, `values` float32,
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-reference", action="store_true", help="do not run cleanlab")
     ap.add_argument("--reference-cap", default="8GiB", help="ulimit -v of each cleanlab process")
     ap.add_argument(
-        "--delete-over", default="4GB", help="delete generated inputs at least this large after use"
+        "--delete-over", default="3GiB", help="delete generated inputs at least this large after use"
     )
     args = ap.parse_args(argv)
     _, cli = harness.find_labelaudit(args.labelaudit_python)

@@ -8,7 +8,8 @@ from .find import SECTION as FIND
 from .health import SECTION as HEALTH
 from .many_classes import SECTION as MANY_CLASSES
 from .njobs import SECTION as NJOBS
+from .report import SECTION as REPORT
 
-SECTIONS: dict[str, Section] = {s.name: s for s in (FIND, HEALTH, BATCHED, NJOBS, MANY_CLASSES)}
+SECTIONS: dict[str, Section] = {s.name: s for s in (FIND, HEALTH, BATCHED, NJOBS, REPORT, MANY_CLASSES)}
 
 __all__ = ["SECTIONS", "Section"]

@@ -74,7 +74,7 @@ def test_flags_show_no_type(runner, columns):
 def test_format_default_and_choices_shown(runner, columns):
     for command in ("find-issues", "rank", "health", "overlap", "doctor", "batched"):
         flat = " ".join(help_text(runner, [command], columns).split())
-        assert "-f, --format <table|json|csv|junit|github>" in flat, command
+        assert "-f, --format <table|json|csv|junit|github|markdown>" in flat, command
         assert "[default: (table on a terminal, csv otherwise)]" in flat, command
     flat = " ".join(help_text(runner, ["evaluate"], columns).split())
     assert "[default: (table)]" in flat

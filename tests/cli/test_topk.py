@@ -251,3 +251,14 @@ def test_string_labels_need_class_names(runner, inp):
         ["rank", "-l", path, "-p", path],
         "top.parquet: string labels with top-k input need --class-names",
     )
+
+
+def test_report_page_from_top_k(runner, sets, tmp_path):
+    """labelaudit report reads top-k input too: its summary is the dense input's."""
+    lines = []
+    for key in ("dense", "npz"):
+        out = tmp_path / f"{key}.html"
+        result = run(runner, "report", "-l", sets["labels"], "-p", sets[key], "-o", out)
+        assert out.stat().st_size > 0
+        lines.append(result.stderr.replace(str(out), "OUT"))
+    assert lines[0] == lines[1]

@@ -157,7 +157,7 @@ def command(func: Callable) -> Callable:
     return wrapper
 
 
-COMMANDS = ("find-issues", "rank", "health", "overlap", "doctor", "batched", "simulate", "evaluate")
+COMMANDS = ("find-issues", "rank", "health", "overlap", "doctor", "batched", "simulate", "evaluate", "report")
 
 
 def _register(argv: list[str]) -> None:

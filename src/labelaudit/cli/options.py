@@ -17,6 +17,7 @@ class OutputFormat(str, Enum):
     csv = "csv"
     junit = "junit"
     github = "github"
+    markdown = "markdown"
 
 
 class SimFormat(str, Enum):
@@ -72,7 +73,7 @@ HELP = {
     "id_column": "Table column with example ids, reported beside the row index (default: 'id' if present).",
     "from_logits": "pred_probs holds logits: apply a softmax to each row first.",
     "output": "Write results: .npy, .csv, .tsv, .parquet, .json, .jsonl, or '-' for stdout.",
-    "format": "stdout format: table (Rich tables), csv, json (one report document), junit (JUnit XML for CI) or github (workflow annotations).",
+    "format": "stdout format: table (Rich tables), csv, json (one report document), junit (JUnit XML for CI), github (workflow annotations) or markdown (a summary for $GITHUB_STEP_SUMMARY or a PR comment).",
     "sim_format": "table: a one-line summary on stderr; json: the report document on stdout.",
     "top": "Keep only the N most severe examples in every listing (counts and gates use all).",
     "mask": "A .npy output holds a bool mask of length N instead of ranked indices.",
@@ -111,7 +112,7 @@ HELP = {
     "alpha": "multilabel: weight of the worst class in the moving average.",
     "temperature": "softmin temperature (multilabel default 0.1, token 0.05).",
     "sentence_method": "token: sentence score 'min' or 'softmin'.",
-    "plot": "Write a noise-matrix heatmap and a histogram of label quality scores (.png or .svg; needs pip install 'labelaudit[plot]').",
+    "plot": "Write a noise-matrix heatmap and a histogram of label quality scores: .svg (the report's charts; above 60 classes, and for .png, needs pip install 'labelaudit[plot]').",
     "asymmetric": "Report (given a, true b) and (given b, true a) separately.",
     "out_dir": "Folder for labels.npy, true_labels.npy, pred_probs.npy, noise_matrix.npy, prior.npy.",
     "n": "Number of examples.",
@@ -126,6 +127,9 @@ HELP = {
     "true_labels": "The correct labels (.npy), e.g. from simulate.",
     "issues": "A find-issues output: .npy indices or mask, or a table with an 'index' column.",
     "scores": "A rank output: .npy float scores of all N examples (lower = more suspicious).",
+    # labelaudit report
+    "html_output": "The HTML report to write (.html): one self-contained page, no network resources.",
+    "report_rows": "Ranked issues the page holds (the first N, most severe first; the page says how many there are).",
 }
 
 
@@ -198,6 +202,8 @@ Seed = Annotated[int, _opt(min=0, help="seed", panel=SIM)]
 TrueLabels = Annotated[str, _opt("--true-labels", "-t", help="true_labels")]
 Issues = Annotated[str | None, _opt(help="issues")]
 Scores = Annotated[str | None, _opt(help="scores")]
+HtmlOutput = Annotated[str, _opt("--output", "-o", help="html_output", panel=OUTPUT)]
+ReportRows = Annotated[int, _opt("--rows", min=0, help="report_rows", panel=OUTPUT)]
 
 # For each command and --task, the options that task does not honour: giving one is refused with exit 2
 # naming the option and the task (tests/cli/test_task_options.py walks every option x task).

@@ -25,7 +25,7 @@ def resolve_format(fmt: Any) -> str:
 
 
 def show(report: Report, fmt: str, files: list, labels_path: str) -> None:
-    """The report on stdout in `fmt` (table, csv, json, junit or github)."""
+    """The report on stdout in `fmt` (table, csv, json, junit, github or markdown)."""
     from labelaudit.core import formats
 
     if fmt == "table":
@@ -39,6 +39,8 @@ def show(report: Report, fmt: str, files: list, labels_path: str) -> None:
         text = formats.to_csv(report.listing)
     elif fmt == "junit":
         text = formats.to_junit(report)
+    elif fmt == "markdown":
+        text = formats.to_markdown(report)
     else:
         text = formats.to_github(report, labels_path)
     sys.stdout.write(text)

@@ -185,3 +185,101 @@ def to_github(report: Report, file: str) -> str:
     title = "labelaudit doctor" if report.command == "doctor" else "labelaudit"
     lines.append(f"::notice title={title}::{_gh_escape(report.headline)}")
     return "\n".join(lines) + "\n"
+
+
+MARKDOWN_ROWS = 10  # rows of the listing a Markdown summary shows
+# Markdown and HTML punctuation in data text: backslash-escaped (CommonMark escapes any ASCII
+# punctuation), so a class name such as "**x**", "[a](b)", "@team" or ":rocket:" prints as itself; &, <
+# and > become entities, so no HTML tag or entity from the data reaches the renderer.
+_MD_PUNCT = re.compile(r"([\\`*_{}\[\]()#+\-!|~:@$])")
+
+
+def md_text(text: Any) -> str:
+    """A string from the data made inert in GitHub-flavoured Markdown (tables included: `|` escaped,
+    control characters as \\xNN so a cell stays on its line)."""
+    s = inert(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_PUNCT.sub(r"\\\1", s)
+
+
+def _md_value(v: Any) -> str:
+    import numpy as np
+
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return "NaN" if v != v else f"{float(v):.6g}"
+    if v is None:
+        return ""
+    if isinstance(v, (list, tuple)):
+        return md_text(", ".join(map(str, v)))
+    return md_text(v)
+
+
+def _md_table(heads: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:  # type: ignore[assignment]
+    align = ["--:" if i in right else "---" for i in range(len(heads))]
+    return ["| " + " | ".join(heads) + " |", "| " + " | ".join(align) + " |"] + [
+        "| " + " | ".join(r) + " |" for r in rows
+    ]
+
+
+def _scalars(results: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """The scalar results (one level of nested objects flattened as a.b); lists and matrices left out."""
+    import numpy as np
+
+    out: list[tuple[str, Any]] = []
+    for key, v in results.items():
+        if isinstance(v, dict) and not prefix:
+            out += _scalars(v, f"{key}.")
+        elif isinstance(v, (bool, int, float, str, np.generic)) or v is None:
+            out.append((prefix + key, v))
+    return out
+
+
+def to_markdown(report: Report, top: int = MARKDOWN_ROWS) -> str:
+    """A GitHub-flavoured Markdown summary of any Report (for `>> $GITHUB_STEP_SUMMARY` or a PR
+    comment): the headline, the headline numbers, each gate passed or failed, and the first `top` rows
+    of the listing as a table. Text from the data is made inert (md_text)."""
+    import numpy as np
+
+    lines = [f"### labelaudit {report.command}", "", f"**{md_text(report.headline)}**", ""]
+    numbers = [("examples", report.n), ("classes", report.k), *_scalars(report.results)]
+    lines += _md_table(["result", "value"], [[md_text(k), _md_value(v)] for k, v in numbers], {1})
+    lines.append("")
+    if report.gates:
+        verdict = f"{len(report.failed)} of {len(report.gates)} failed" if report.failed else "all passed"
+        lines += [f"**Gates: {verdict}**", ""]
+        rows = []
+        for g in report.gates:
+            value, limit = g.numbers()
+            mark = "✅ passed" if g.passed else "❌ failed"
+            rows.append([md_text(g.name), md_text(g.message()), value, limit, mark])
+        lines += _md_table(["gate", "check", "value", "limit", "result"], rows, {2, 3})
+    else:
+        lines.append("No gate set.")
+    lines.append("")
+    name, cols = next(iter(report.tables.items()), ("", {}))
+    n = len(next(iter(cols.values()), []))
+    total = report.total if report.total is not None else n
+    shown = min(top, n)
+    if shown:
+        what = md_text(name.replace("_", " "))
+        lines += [
+            f"**The first {shown} of {total} {what}**" if total > shown else f"**{what.capitalize()}**",
+            "",
+        ]
+        keys = list(cols)
+        values = {
+            k: cols[k][:shown] if isinstance(cols[k], list) else np.asarray(cols[k])[:shown] for k in keys
+        }
+        right = {
+            i
+            for i, k in enumerate(keys)
+            if not isinstance(cols[k], list) and np.asarray(cols[k]).dtype.kind in "iuf"
+        }
+        rows = [[_md_value(values[k][i]) for k in keys] for i in range(shown)]
+        lines += _md_table([md_text(k) for k in keys], rows, right)
+    elif name:
+        lines.append(f"No {md_text(name.replace('_', ' '))}.")
+    return "\n".join(lines) + "\n"

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         write_json,
         write_npy,
         write_rows,
+        write_text,
     )
 
 _HOME = {
@@ -54,6 +55,7 @@ _HOME = {
     "write_json": "writers",
     "write_npy": "writers",
     "write_rows": "writers",
+    "write_text": "writers",
 }
 __all__ = [
     "Dataset",
@@ -75,6 +77,7 @@ __all__ = [
     "write_json",
     "write_npy",
     "write_rows",
+    "write_text",
 ]
 
 

@@ -1,4 +1,6 @@
-"""Optional matplotlib figures (`pip install 'labelaudit[plot]'`), written atomically.
+"""The health figure (`health --plot`), written atomically: an .svg is the HTML report's own charts
+(labelaudit.html.svg, no dependency) up to SVG_MAX_K classes; a .png, or an .svg of more classes, is drawn
+by matplotlib (`pip install 'labelaudit[plot]'`) in the same design.
 
 The noise matrix of a usable dataset is nearly diagonal: on one linear scale its diagonal (0.9 and more)
 leaves every confusion (a few percent at most) the colour of zero. So the diagonal is drawn in a neutral
@@ -18,6 +20,7 @@ from labelaudit.io.writers import atomic_path
 ANNOTATE_ALL = 20  # up to this many classes every cell carries its value
 ANNOTATE_TOP = 12  # above, only this many of the largest off-diagonal cells do
 TICK_NAMES = 30  # up to this many classes the axes name them
+SVG_MAX_K = 60  # our SVG draws every cell up to this K; beyond, matplotlib's image of the matrix is smaller
 
 
 def percent(value: float) -> str:
@@ -38,11 +41,22 @@ def write_health_plot(
             f"{path}: --plot draws a noise matrix of fewer than 1024 classes, this data has K={k}; "
             "--format json lists its non-zero cells and the terminal table its largest ones"
         )
-    import matplotlib
-    from matplotlib.figure import Figure
-
     noise = np.asarray(noise_matrix, dtype=np.float64)
     k = len(noise)
+    if path.lower().endswith(".svg") and k <= SVG_MAX_K:
+        _write_svg(path, noise, scores, class_names)
+        return
+    try:
+        import matplotlib
+        from matplotlib.figure import Figure
+    except ImportError:
+        from labelaudit.errors import InputError
+
+        raise InputError(
+            f"{path}: --plot of a .png (or of K > {SVG_MAX_K} classes) needs matplotlib: "
+            "pip install 'labelaudit[plot]'"
+        ) from None
+
     off = np.ma.masked_array(noise, mask=np.eye(k, dtype=bool))
     top = float(off.max()) if off.count() else 0.0
     fig = Figure(figsize=(14, 6.5) if k > 10 else (13, 5.6), layout="constrained")
@@ -71,6 +85,27 @@ def write_health_plot(
     fmt = "svg" if path.lower().endswith(".svg") else "png"
     with atomic_path(path) as tmp, matplotlib.rc_context({"svg.fonttype": "none"}):
         fig.savefig(tmp, format=fmt, dpi=130)
+
+
+def _write_svg(path: str, noise: np.ndarray, scores: np.ndarray, class_names: list[str] | None) -> None:
+    """The report's heatmap and histogram side by side in one SVG file with its own stylesheet."""
+    from labelaudit.core.health import largest_off_diagonal
+    from labelaudit.core.overview import histogram
+    from labelaudit.html import svg
+    from labelaudit.io.writers import write_text
+
+    annotate = None
+    if len(noise) > svg.ANNOTATE_ALL:
+        top = largest_off_diagonal(noise, None, svg.ANNOTATE_TOP)
+        annotate = [(int(g), int(t)) for g, t, v in zip(*top.values(), strict=True) if v > 0]
+    scores = np.asarray(scores, dtype=np.float64)
+    hist = histogram(scores, scores[:0], "self_confidence")
+    charts = (
+        svg.heatmap(noise, class_names, annotate),
+        svg.histogram(hist.edges, hist.all, score=hist.score),
+    )
+    titles = ("Noise matrix P(given label | true label), in %", "Label quality (self-confidence)")
+    write_text(path, svg.standalone(*charts, titles=titles))
 
 
 def _annotate_every_cell(ax: Any, noise: np.ndarray, top: float, size: float) -> None:

@@ -157,6 +157,12 @@ def write_json(path: str, document: dict) -> None:
         f.write("\n")
 
 
+def write_text(path: str, text: str) -> None:
+    """A text output (an HTML report) in UTF-8, atomically."""
+    with atomic_path(path) as tmp, _writing(path), open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+
+
 def _json_default(obj):
     if isinstance(obj, np.generic):
         return obj.item()
