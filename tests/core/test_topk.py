@@ -23,7 +23,7 @@ from labelaudit.core.filter import FILTERS, PRUNE_FILTERS, issue_rows
 from labelaudit.core.health import HealthReport
 from labelaudit.core.rank import SCORE_METHODS, order_rows, scores_for_rows
 from labelaudit.core.topk import TopK, TopKContext, TopKMargins, check_topk, context
-from labelaudit.errors import InputError
+from labelaudit.errors import InputError, LabelauditWarning
 from tests import golden_data
 
 EXACT = ("self_confidence", "normalized_margin")
@@ -178,7 +178,8 @@ def test_residual_is_the_mass_of_the_unlisted_classes():
         ([[0, 5]], [[0.5, 0.2]], 5, "class ids must be in 0..4; row 0 holds 5"),
         ([[1, 1]], [[0.5, 0.2]], 5, "distinct within a row; row 0 lists 1 twice"),
         ([[0, 1]], [[0.5, np.nan]], 5, "must be finite; row 0"),
-        ([[0, 1]], [[1.5, 0.2]], 5, r"must be in \[0, 1\]; row 0 holds 1.5"),
+        ([[0, 1]], [[1.5, 0.2]], 5, r"must be in \[0, 1\] \(±0.001\); row 0 holds 1.5"),
+        ([[0, 1]], [[0.5, -0.01]], 5, r"must be in \[0, 1\] \(±0.001\); row 0 holds -0.01"),
         ([[0, 1]], [[0.9, 0.2]], 5, "sum to at most 1 .*row 0 sums to 1.1"),
         ([[0, 1]], [[0.5, 0.2]], 2, r"must sum to 1 \(±0.001\) \(all K classes listed\); row 0 sums to 0.7"),
         ([[0, 1, 2]], [[0.5, 0.2, 0.1]], 2, "lists 3 classes per row but K=2"),
@@ -243,3 +244,12 @@ def test_batches_threads_and_memmaps_change_nothing(tmp_path, batch_size, n_jobs
     ctx = TopKContext(read.labels, read.topk, batch_size, n_jobs)
     assert np.shares_memory(ctx.topk.probs, read.topk.probs)  # a view of the file, not a copy
     assert_same(results(ctx), want)
+
+
+def test_small_drift_is_clipped_with_a_warning():
+    topk = TopK(np.array([[1, 0], [0, 2]]), np.array([[1.0004, 0.0], [0.6, -0.0002]]), 3)
+    with pytest.warns(LabelauditWarning, match=r"outside \[0, 1\] by up to 0.0004 were clipped"):
+        fixed = check_topk(topk)
+    np.testing.assert_array_equal(fixed.probs, [[1.0, 0.0], [0.6, 0.0]])
+    np.testing.assert_allclose(fixed.dense(), [[0.0, 1.0, 0.0], [0.6, 0.4, 0.0]])
+    assert check_topk(fixed) is fixed  # nothing left to repair: no copy, no warning

@@ -25,6 +25,7 @@ cells; time O(N k log k + K log K).
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,7 @@ from labelaudit.core.batching import batch_rows, map_batches, row_slices
 from labelaudit.core.checks import DRIFT_TOL, check_labels
 from labelaudit.core.constants import C_MIN, EPS
 from labelaudit.core.context import BaseContext
-from labelaudit.errors import InputError
+from labelaudit.errors import InputError, LabelauditWarning
 
 ADJUST_REFUSED = (
     "adjust_pred_probs is not available with top-k probabilities: the adjusted rows are renormalised "
@@ -103,8 +104,11 @@ def _first(bad: Any) -> int:
 
 def check_topk(topk: TopK) -> TopK:
     """The input rules of top-k probabilities; raises InputError naming the rule, the first bad row and its
-    value. Values must lie in [0, 1]; the listed values of a row may sum to at most 1 (+ DRIFT_TOL); with
-    a residual, or with every class listed (k = K), each row must sum to 1 within DRIFT_TOL."""
+    value, and returns the input, or a repaired copy. Values within DRIFT_TOL outside [0, 1] are clipped
+    into it with a warning (as dense pred_probs are; the fill then follows from the clipped values), farther
+    ones rejected; the listed values of a row may sum to at most 1 (+ DRIFT_TOL); with a residual, or with
+    every class listed (k = K), each row must sum to 1 within DRIFT_TOL."""
+    topk = _clipped(topk)
     c, p, k_all = topk.classes, topk.probs, topk.num_classes
     if c.ndim != 2 or p.ndim != 2 or c.shape != p.shape:
         raise InputError(
@@ -147,11 +151,6 @@ def check_topk(topk: TopK) -> TopK:
         if not finite.all():
             r = _first(~finite.all(axis=1))
             raise InputError(f"top-k probabilities must be finite; row {off + r} holds {pb[r].tolist()}")
-        out = ((pb < 0) | (pb > 1)).any(axis=1)
-        if out.any():
-            r = _first(out)
-            v = float(pb[r][(pb[r] < 0) | (pb[r] > 1)][0])
-            raise InputError(f"top-k probabilities must be in [0, 1]; row {off + r} holds {v!r}")
         total = np.add.reduce(pb, axis=1, dtype=np.float64)
         if res is not None:
             rb = np.asarray(res[sl], dtype=np.float64)
@@ -180,6 +179,29 @@ def check_topk(topk: TopK) -> TopK:
                     f"sums to {float(total[r])!r}"
                 )
     return topk
+
+
+def _clipped(topk: TopK) -> TopK:
+    """The values clipped into [0, 1] when they drift from it by at most DRIFT_TOL (a warning says so);
+    an InputError naming the first row of a value farther out."""
+    p = topk.probs
+    if p.ndim != 2 or p.dtype.kind != "f" or not p.size:
+        return topk  # check_topk names what is wrong
+    # fmin/fmax skip NaN (check_topk's finiteness rule names its row) and, unlike nanmin, copy nothing
+    lo, hi = float(np.fmin.reduce(p, axis=None)), float(np.fmax.reduce(p, axis=None))
+    if (lo >= 0 and hi <= 1) or not (np.isfinite(lo) and np.isfinite(hi)):
+        return topk
+    if lo < -DRIFT_TOL or hi > 1 + DRIFT_TOL:
+        bad = (p < -DRIFT_TOL) | (p > 1 + DRIFT_TOL)
+        r = _first(bad.any(axis=1))
+        v = float(p[r][bad[r]][0])
+        raise InputError(f"top-k probabilities must be in [0, 1] (±{DRIFT_TOL:g}); row {r} holds {v!r}")
+    warnings.warn(
+        f"top-k probabilities outside [0, 1] by up to {max(-lo, hi - 1):.2g} were clipped into [0, 1]",
+        LabelauditWarning,
+        stacklevel=3,
+    )
+    return TopK(topk.classes, np.clip(p, 0, 1), topk.num_classes, topk.residual)
 
 
 # ---------------------------------------------------------------------------- row kernels
@@ -281,7 +303,7 @@ class TopKContext(BaseContext):
     def validated(
         cls, labels: object, topk: TopK, batch_size: int | None = None, n_jobs: int | None = 1
     ) -> TopKContext:
-        check_topk(topk)
+        topk = check_topk(topk)
         y = check_labels(labels, n_classes=topk.num_classes)
         if len(y) != len(topk):
             raise InputError(

@@ -224,7 +224,7 @@ def _load(labels_path: str, pred_probs_path: str, opts: ReadOptions) -> TopKData
         raise InputError(f"{opts.class_names}: {len(class_names)} class names but the top-k input has K={k}")
     topk = TopK(classes, probs, k, residual)
     try:
-        check_topk(topk)
+        topk = check_topk(topk)
     except InputError as exc:
         raise InputError(f"{pred_probs_path}: {exc}") from None
     if raw.ndim != 1:
