@@ -262,3 +262,17 @@ def test_report_page_from_top_k(runner, sets, tmp_path):
         assert out.stat().st_size > 0
         lines.append(result.stderr.replace(str(out), "OUT"))
     assert lines[0] == lines[1]
+
+
+@pytest.mark.parametrize("command", ["find-issues", "health"])
+def test_top_k_runs_show_a_bar_per_pass(runner, sets, monkeypatch, command):
+    """Large top-k runs draw one bar per pass over the rows (self-confidence, confident joint), each ending
+    at 100% within 60 columns."""
+    from labelaudit.cli import render
+    from tests.cli.test_progress import check_final_lines, recording
+
+    console = recording(60)
+    monkeypatch.setattr(render, "progress_enabled", lambda quiet, elements=None: not quiet)
+    monkeypatch.setattr(render.PassProgress, "console", console)
+    run(runner, command, "-l", sets["labels"], "-p", sets["npz"], "--format", "json", "--batch-size", "700")
+    check_final_lines(console, ["self-confidence", "confident joint"], 10_000, 60)
