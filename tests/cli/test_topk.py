@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import run
 
+from labelaudit.cli import app
 from labelaudit.core.topk import TopK
 from tests import golden_data
 from tests.cli.test_errors import Inputs, expect_error
@@ -276,3 +277,32 @@ def test_top_k_runs_show_a_bar_per_pass(runner, sets, monkeypatch, command):
     monkeypatch.setattr(render.PassProgress, "console", console)
     run(runner, command, "-l", sets["labels"], "-p", sets["npz"], "--format", "json", "--batch-size", "700")
     check_final_lines(console, ["self-confidence", "confident joint"], 10_000, 60)
+
+
+@pytest.mark.parametrize(
+    "args,kinds",
+    [
+        (["batched"], ("npz", "parquet")),
+        (["find-issues", "--task", "multilabel"], ("npz", "parquet")),
+        (["rank", "--task", "token", "--sentence-lengths", "LEN"], ("npz",)),  # a token table wants a label
+        (["doctor"], ("npz", "parquet")),
+    ],
+)
+def test_commands_without_top_k_say_so(runner, inp, args, kinds):
+    lengths = inp.npy("lengths.npy", np.array([3, 3]))
+    argv = [a if a != "LEN" else lengths for a in args]
+    for kind in kinds:
+        path = inp.topk
+        if kind == "parquet":
+            path = str(inp.dir / "top.parquet")
+            with np.load(inp.topk) as z:
+                table = pa.table(
+                    {"top_classes": pa.array(list(z["indices"])), "top_probs": pa.array(list(z["values"]))}
+                )
+            pq.write_table(table, path)
+        fragment = f"{Path(path).name}: top-k probabilities"
+        if args[0] == "doctor":  # doctor writes nothing: its exit code and message
+            result = runner.invoke(app, [*argv, "-l", inp.labels, "-p", path])
+            assert result.exit_code == 2 and fragment in result.stderr, result.stderr
+        else:
+            expect_error(runner, inp, [*argv, "-l", inp.labels, "-p", path], fragment)

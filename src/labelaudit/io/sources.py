@@ -699,6 +699,11 @@ def pick_prob_columns(
             stacklevel=3,
         )
     picked = [c for c in numeric if c not in skipped]
+    if not picked and {"top_classes", "top_probs"} <= set(names):  # top-k probabilities (io.topk)
+        raise InputError(
+            f"{path}: top-k probabilities (columns 'top_classes' and 'top_probs') are read by find-issues, "
+            "rank, health and overlap of multi-class data, not by this command or task"
+        )
     if not picked:
         raise InputError(f"{path}: no numeric probability columns found; columns are {names}")
     return picked
