@@ -336,3 +336,23 @@ def test_num_to_remove_per_class_on_cells_prunes_as_the_dense_counts():
             np.testing.assert_array_equal(
                 np.maximum(cells, 0), np.maximum(dense, 0), err_msg=msg, strict=True
             )
+
+
+@pytest.mark.parametrize("k", [20, 1_100])
+def test_token_health_is_the_same_from_cells(monkeypatch, k):
+    """health --task token counts its (given, predicted) issue pairs without a (K, K) bincount from
+    SPARSE_MIN_K on: the same report either way."""
+    from labelaudit.core.token import health_report
+
+    y, p = noisy(3_000, k, seed=k + 1)
+    lengths = np.full(300, 10)
+
+    def run() -> dict[str, Any]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rep = health_report(Context.validated(y, p), lengths)
+        common = rep.tables["common_issues"]
+        assert len(common["n_issues"]) > 5
+        return {**{f"common/{c}": v for c, v in common.items()}, "score": rep.results["health_score"]}
+
+    same_both_ways(monkeypatch, run)

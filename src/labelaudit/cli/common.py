@@ -10,10 +10,11 @@ from labelaudit.cli.app import err
 
 if TYPE_CHECKING:
     from labelaudit.core.baseline import Baseline
-    from labelaudit.core.context import Context
+    from labelaudit.core.context import BaseContext
     from labelaudit.core.ensemble import EnsembleModel
     from labelaudit.core.report import Report
     from labelaudit.io import Dataset, ReadOptions
+    from labelaudit.io.topk import TopKData
 from labelaudit.errors import GateFailed, InputError
 
 LISTING_OUTPUTS = (".npy", ".csv", ".tsv", ".parquet", ".json", ".jsonl")
@@ -44,13 +45,16 @@ def per_class_counts(text: str | None, k: int, option: str = "--num-to-remove-pe
 
 def load_models(
     labels: str, pred_probs: list[str], read: ReadOptions, *, weight_by: str, weights: str | None, **perf: Any
-) -> tuple[Dataset, Context, EnsembleModel | None]:
+) -> tuple[Dataset | TopKData, BaseContext, EnsembleModel | None]:
     """One model: (dataset, Context, None). Several: the dataset of the first (with every model's file
     listed), the context of their weighted average and the EnsembleModel (weights computed once)."""
     from labelaudit.core.context import Context
     from labelaudit.core.ensemble import build_ensemble
     from labelaudit.io import load_models as read_models
 
+    topk = load_topk_model(labels, pred_probs, read, weights, **perf)
+    if topk is not None:
+        return topk
     dsets, paths = read_models(labels, pred_probs, read)
     custom = number_list(weights, "--weights", float)
     if custom is not None and not (all(0 <= w < float("inf") for w in custom) and any(custom)):
@@ -68,7 +72,27 @@ def load_models(
     return dsets[0], model.context, model
 
 
-def load_baseline(path: str | None, ds: Dataset, id_column: str | None, any_data: bool) -> Baseline | None:
+def load_topk_model(
+    labels: str, pred_probs: list[str], read: ReadOptions, weights: str | None, **perf: Any
+) -> tuple[TopKData, BaseContext, None] | None:
+    """(dataset, TopKContext, None) when the one --pred-probs holds top-k probabilities (io.topk)."""
+    from labelaudit.io.topk import is_topk, load_topk
+
+    if not any(is_topk(p) for p in pred_probs):
+        return None
+    if len(pred_probs) > 1 or weights is not None:
+        raise InputError(
+            "top-k probabilities (io.topk) are one model: they cannot be averaged (--pred-probs, --weights)"
+        )
+    from labelaudit.core.topk import TopKContext
+
+    ds = load_topk(labels, pred_probs[0], read)
+    return ds, TopKContext(ds.labels, ds.topk, perf["batch_size"], perf["n_jobs"]), None
+
+
+def load_baseline(
+    path: str | None, ds: Dataset | TopKData, id_column: str | None, any_data: bool
+) -> Baseline | None:
     """The --baseline report, refused (exit 2) when this run cannot be compared with it."""
     if path is None:
         if any_data:

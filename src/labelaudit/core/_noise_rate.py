@@ -145,7 +145,9 @@ def select(ctx: BaseContext, need: np.ndarray, classes: list[int]) -> np.ndarray
     targets_per_class = np.count_nonzero(need[:, active], axis=0).mean()
     sparse = (targets_per_class + 1) * 4 < k_all
     cells = {int(k): np.flatnonzero(need[:, k]) for k in active}
-    if source.random_access and (sparse or n * k_all <= DIRECT_ELEMENTS):
+    if source.random_access and (
+        sparse or n * k_all <= DIRECT_ELEMENTS or getattr(source, "per_class", False)
+    ):
         failed_cells = cells
     else:
         d, ys = source.sample(sample_stride(n, k_all, source.sample_elements))
@@ -185,7 +187,8 @@ def select_cells(ctx: BaseContext, prune: kn.Cells, classes: list[int]) -> np.nd
     sparse = (len(rows) / len(active) + 1) * 4 < k_all
     if not ctx.margins.random_access and hasattr(ctx.margins, "cell_candidates"):
         return _select_sampled_cells(ctx, rows, cols, val, mask)  # streamed: never (K, K)
-    if not (ctx.margins.random_access and (sparse or n * k_all <= DIRECT_ELEMENTS)):
+    per_class = getattr(ctx.margins, "per_class", False)  # core.topk: no dense rows to sample
+    if not (ctx.margins.random_access and (sparse or per_class or n * k_all <= DIRECT_ELEMENTS)):
         return select(ctx, prune.dense().T, classes)
     ends = np.append(starts[1:], len(rows))
     spans = {k: (s, e) for k, s, e in zip(active.tolist(), starts.tolist(), ends.tolist(), strict=True)}

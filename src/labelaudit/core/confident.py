@@ -6,6 +6,7 @@ works over row batches so that a read-only memmap is read in place and temporari
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -383,21 +384,27 @@ def confident_block(
 
 def confident_rows(
     labels: np.ndarray,
-    pred_probs: np.ndarray,
+    pred_probs: Any,  # (N, K) float ndarray; a core.topk.TopK with its own `block`
     thresholds: np.ndarray,
     batch_size: int | None = None,
     n_jobs: int = 1,
     progress: RowsDone | None = None,
+    *,
+    block: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray | None]] | None = None,
+    rows_per_batch: int | None = None,
 ) -> RowPass:
     """Count every example confidently above some class threshold into (given, guessed-true) cells
-    (`progress`: told the rows of each batch as its result comes back)."""
+    (`progress`: told the rows of each batch as its result comes back). `block` replaces confident_block
+    for rows held another way (core.topk: pred_probs is then a TopK, sliced by rows, and the first argmax
+    of every row is kept), `rows_per_batch` the batch size derived from K."""
     n, k = pred_probs.shape
     level = thresholds - EPS  # in the thresholds' dtype, as the comparison needs
     off = np.empty(n, dtype=bool)
-    argmax = None if k <= SMALL_K else np.empty(n, dtype=argmax_dtype(k))
+    argmax = None if k <= SMALL_K and block is None else np.empty(n, dtype=argmax_dtype(k))
+    kernel = confident_block if block is None else block
 
     def part(sl: slice) -> np.ndarray:
-        codes, off[sl], am = confident_block(pred_probs[sl], labels[sl], level)
+        codes, off[sl], am = kernel(pred_probs[sl], labels[sl], level)
         if argmax is not None:
             argmax[sl] = am
         return codes
@@ -417,7 +424,8 @@ def confident_rows(
         else:
             cells = count_codes(codes, cells, k)
 
-    for codes in map_batches(part, n, batch_rows(k, batch_size), n_jobs, progress):
+    rows = batch_rows(k, batch_size) if rows_per_batch is None else rows_per_batch
+    for codes in map_batches(part, n, rows, n_jobs, progress):
         pending.append(codes)
         pending_len += len(codes)
         if pending_len >= flush_at:

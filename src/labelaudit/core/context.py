@@ -83,6 +83,13 @@ class BaseContext:
     def matches(self, rows: NDArray[np.integer[Any]]) -> NDArray[np.bool_]:
         raise NotImplementedError
 
+    def scores(
+        self, rows: NDArray[np.integer[Any]] | None, method: str, adjust_pred_probs: bool = False
+    ) -> NDArray[np.floating[Any]]:
+        """Scores of `rows` for a context that holds no pred_probs rows (rank.scores_for_rows asks when
+        none are stored); core.topk computes them from its top-k rows."""
+        raise AssertionError(f"a streamed context keeps no {method!r} scores (adjust={adjust_pred_probs})")
+
     # -- derived here
     @property
     def groups(self) -> kn.ClassGroups:

@@ -182,7 +182,7 @@ def sparse_sums(group: np.ndarray, pos: np.ndarray, values: np.ndarray, length: 
     no value -0.0 (then a zero sub-sum is exact: x + 0.0 == x). numpy sums pairwise (see
     confident.pairwise_sums): a run of more than PW_BLOCK is split after (n // 2) rounded down to a
     multiple of 8; a shorter run uses 8 interleaved accumulators, then adds its last n % 8 values in order.
-    Only runs holding an entry are visited: O(entries * log(length))."""
+    Only runs holding two or more entries are split further (a run with one sums to it)."""
     key = group.astype(np.int64) * length + pos
     ug, first = np.unique(group, return_index=True)
     if not len(ug):
@@ -191,12 +191,23 @@ def sparse_sums(group: np.ndarray, pos: np.ndarray, values: np.ndarray, length: 
     n = np.full(len(ug), length, dtype=np.int64)
     lo = first.astype(np.int64)
     hi = np.append(lo[1:], len(key))
-    levels: list[tuple[np.ndarray, ...]] = []  # (starts, lengths, entry spans, split, left, right child)
+    # Per level, top down: (split, left child, right child, the sums of the runs not split). A run with one
+    # entry sums to that entry (every other term is +0.0), so only runs with two or more are split: the
+    # levels hold O(entries) runs in all, not O(entries * log(length)).
+    levels: list[tuple[np.ndarray, ...]] = []
     while True:
-        split = n > kn.PW_BLOCK
+        split = (n > kn.PW_BLOCK) & (hi - lo > 1)
+        leaf = ~split
+        sums = np.empty(int(np.count_nonzero(leaf)), dtype=np.float64)
+        one = n[leaf] > kn.PW_BLOCK  # a single entry in a run longer than a block
+        sums[one] = values[lo[leaf][one]]
+        if not one.all():
+            block = leaf.copy()
+            block[leaf] = ~one
+            sums[~one] = _sparse_block_sums(key, values, s[block], n[block], lo[block], hi[block])
         if not split.any():
             none = np.zeros(0, dtype=np.int64)
-            levels.append((s, n, lo, hi, split, none, none))
+            levels.append((split, none, none, sums))
             break
         half = n[split] // 2
         half -= half % 8
@@ -209,14 +220,12 @@ def sparse_sums(group: np.ndarray, pos: np.ndarray, values: np.ndarray, length: 
         keep = chi > clo
         child = np.full(len(cs), -1, dtype=np.int64)
         child[keep] = np.arange(int(np.count_nonzero(keep)))
-        levels.append((s, n, lo, hi, split, child[0::2], child[1::2]))
+        levels.append((split, child[0::2], child[1::2], sums))
         s, n, lo, hi = cs[keep], cn[keep], clo[keep], chi[keep]
     below = np.zeros(0, dtype=np.float64)
-    for s, n, lo, hi, split, left, right in reversed(levels):
-        out = np.empty(len(s), dtype=np.float64)
-        leaf = ~split
-        if leaf.any():
-            out[leaf] = _sparse_block_sums(key, values, s[leaf], n[leaf], lo[leaf], hi[leaf])
+    for split, left, right, sums in reversed(levels):
+        out = np.empty(len(split), dtype=np.float64)
+        out[~split] = sums
         if split.any():
             zero = np.zeros(1, dtype=np.float64)
             padded = np.concatenate([below, zero])  # index -1: an empty half sums to 0.0

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from labelaudit.core import confident as kn
-from labelaudit.core.context import Context
+from labelaudit.core.context import BaseContext, Context
 from labelaudit.core.count import calibrate_cells, estimate_joint, estimate_latent_cells, sparse_sums
 from labelaudit.core.report import Report, head, named_classes, score_gate
 
@@ -159,7 +159,7 @@ class HealthReport:
     noise_matrix: np.ndarray | kn.Cells
     inverse_noise_matrix: np.ndarray | kn.Cells
 
-    def __init__(self, ctx: Context, num_examples: int | None = None) -> None:
+    def __init__(self, ctx: BaseContext, num_examples: int | None = None) -> None:
         from labelaudit.core.count import estimate_latent
 
         nx = ctx.n if num_examples is None else int(num_examples)
@@ -179,7 +179,7 @@ class HealthReport:
         self.classes["n_examples"] = ctx.counts[self.classes["class_index"]]
         self.classes.update(table)
 
-    def _from_cells(self, ctx: Context, nx: int) -> None:
+    def _from_cells(self, ctx: BaseContext, nx: int) -> None:
         """The same report from the calibrated joint's cells: the joint re-calibrated as estimate_joint
         does, its totals summed in the dense arrays' order (rows pairwise, columns down the rows)."""
         k = ctx.k
@@ -251,7 +251,7 @@ def pair_cells(joint: kn.Cells, num_examples: int, *, asymmetric: bool = False) 
 
 
 def health(
-    ctx: Context,
+    ctx: BaseContext,
     *,
     num_examples: int | None = None,
     fail_under: float | None = None,
@@ -354,7 +354,7 @@ def _largest_cells(cells: kn.Cells, top: int) -> tuple[np.ndarray, np.ndarray, n
 
 
 def overlap(
-    ctx: Context,
+    ctx: BaseContext,
     *,
     asymmetric: bool = False,
     num_examples: int | None = None,

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from labelaudit.core.baseline import Baseline
-from labelaudit.core.context import Context
+from labelaudit.core.context import BaseContext
 from labelaudit.core.ensemble import EnsembleModel, EnsembleScores, ensemble_scores
 from labelaudit.core.filter import issue_rows
 from labelaudit.core.rank import check_method, order_rows, scores_for_rows
@@ -17,7 +17,7 @@ from labelaudit.core.report import Columns, Detection, Listing, Report, head, is
 
 
 def example_rows(
-    ctx: Context, rows: np.ndarray, *, method: str = "self_confidence", adjust_pred_probs: bool = False
+    ctx: BaseContext, rows: np.ndarray, *, method: str = "self_confidence", adjust_pred_probs: bool = False
 ) -> Columns:
     """Columns index, given_label, predicted_label (first argmax), label_quality (float64) for `rows`,
     in the order given."""
@@ -39,7 +39,7 @@ def _npy(ranked: np.ndarray, n: int, mask: bool) -> np.ndarray:
 
 
 def _use_ensemble(
-    ctx: Context, model: EnsembleModel | None, method: str, adjust: bool, params: dict[str, Any]
+    ctx: BaseContext, model: EnsembleModel | None, method: str, adjust: bool, params: dict[str, Any]
 ) -> EnsembleScores | None:
     """Store the ensemble's combined score as the context's score for `method`: it replaces the single
     model's score in every ranking and row below."""
@@ -62,7 +62,7 @@ def _member_columns(cols: Columns, details: EnsembleScores | None, rows: np.ndar
 
 
 def find_issues(
-    ctx: Context,
+    ctx: BaseContext,
     detection: Detection = Detection(),
     listing: Listing = Listing(),
     *,
@@ -122,7 +122,7 @@ def find_issues(
 
 
 def rank(
-    ctx: Context,
+    ctx: BaseContext,
     *,
     method: str = "self_confidence",
     adjust_pred_probs: bool = False,

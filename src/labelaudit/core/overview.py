@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from labelaudit.core.baseline import Baseline
-from labelaudit.core.context import Context
+from labelaudit.core.context import BaseContext
 from labelaudit.core.health import health, overlap
 from labelaudit.core.issues import find_issues
 from labelaudit.core.rank import scores_for_rows
@@ -58,7 +58,7 @@ def histogram(scores: np.ndarray, flagged_scores: np.ndarray, score: str, bins: 
 
 
 def overview(
-    ctx: Context,
+    ctx: BaseContext,
     detection: Detection = Detection(),
     *,
     baseline: Baseline | None = None,

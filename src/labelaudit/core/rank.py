@@ -65,8 +65,8 @@ def scores_for_rows(
     stored = ctx.stored_scores.get((method, adjust_pred_probs))
     if stored is not None:  # a streamed context keeps the scores it computed while passing over the data
         return stored if rows is None else stored[rows]
-    if not isinstance(ctx, Context):
-        raise AssertionError(f"a streamed context keeps no {method!r} scores (adjust={adjust_pred_probs})")
+    if not isinstance(ctx, Context):  # a context without pred_probs rows scores its own way
+        return ctx.scores(rows, method, adjust_pred_probs)
     p, y = ctx.pred_probs, ctx.labels
     t = ctx.thresholds if adjust_pred_probs else None
     if method == "self_confidence" and t is None:

@@ -358,6 +358,21 @@ def rank_report(
     )
 
 
+def _pair_counts(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(given, predicted, count) of every (given, predicted) pair in `codes` (given * K + predicted), in
+    row-major order: a (K, K) bincount below confident.SPARSE_MIN_K classes, the distinct codes from it on
+    (the same three int64 columns)."""
+    from labelaudit.core import confident as kn
+
+    if k >= kn.SPARSE_MIN_K:
+        u, count = np.unique(codes, return_counts=True)
+        g, pr = np.divmod(u.astype(np.int64), k)
+        return g, pr, count.astype(np.int64)
+    cells = np.bincount(codes, minlength=k * k).reshape(k, k)
+    g, pr = np.nonzero(cells)
+    return g, pr, cells[g, pr]
+
+
 def health_report(
     ctx: Context,
     lengths: np.ndarray,
@@ -376,11 +391,9 @@ def health_report(
     pairs = issue_pairs(ctx, lengths)  # the same Context as the health report: no second pass
     flat = _flat(lengths, pairs)
     k = ctx.k
-    codes = ctx.labels[flat].astype(np.int64) * k + ctx.predicted(flat)
-    cells = np.bincount(codes, minlength=k * k).reshape(k, k)
-    g, pr = np.nonzero(cells)
-    order = np.argsort(-cells[g, pr], kind="stable")
-    common: Columns = {"given_label": g[order], "predicted_label": pr[order], "n_issues": cells[g, pr][order]}
+    g, pr, count = _pair_counts(ctx.labels[flat].astype(np.int64) * k + ctx.predicted(flat), k)
+    order = np.argsort(-count, kind="stable")
+    common: Columns = {"given_label": g[order], "predicted_label": pr[order], "n_issues": count[order]}
     if class_names:
         common["given_name"] = _names(class_names, common["given_label"])
         common["predicted_name"] = _names(class_names, common["predicted_label"])

@@ -24,6 +24,7 @@ from labelaudit.io.sources import STDIN, pick_prob_columns
 if TYPE_CHECKING:
     from labelaudit.io.multilabel import MultilabelData
     from labelaudit.io.token import TokenData
+    from labelaudit.io.topk import TopKData
 
 TABLE_SUFFIXES = sources.TABLE_KINDS
 ARRAY_SUFFIXES = (".npy", ".npz")
@@ -334,7 +335,6 @@ def read_inputs(
     """Read labels and pred_probs without judging their values (doctor inspects what this returns)."""
     class_names = read_class_names(class_names_path) if class_names_path else None
     files = [InputFile("labels", labels_path), InputFile("pred_probs", pred_probs_path)]
-    ids = None
 
     # pred_probs first: K comes from its columns, and table headers may name the classes.
     if suffix_of(pred_probs_path) in ARRAY_SUFFIXES:
@@ -354,6 +354,17 @@ def read_inputs(
     else:
         raise InputError(f"{pred_probs_path}: unsupported pred_probs format ({FORMATS})")
 
+    raw, ids = read_labels(labels_path, label_column, id_column)
+    if raw.dtype.kind in "OUS" and len(raw):  # no names to derive from 0 labels: reported as empty later
+        raw, class_names = labels_from_values(raw, class_names, labels_path)
+    return RawInputs(raw, p, class_names, files, ids, labels_path, pred_probs_path, class_names_path)
+
+
+def read_labels(
+    labels_path: str, label_column: str | None, id_column: str | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(labels as read, ids or None) from an array file or a table's label (and id) column."""
+    ids = None
     if suffix_of(labels_path) in ARRAY_SUFFIXES:
         raw = read_npy(labels_path, "labels")
         if raw.ndim == 2 and raw.shape[1] == 1:
@@ -371,9 +382,7 @@ def read_inputs(
             ids = df[idc].to_numpy()
     else:
         raise InputError(f"{labels_path}: unsupported labels format ({FORMATS})")
-    if raw.dtype.kind in "OUS" and len(raw):  # no names to derive from 0 labels: reported as empty later
-        raw, class_names = labels_from_values(raw, class_names, labels_path)
-    return RawInputs(raw, p, class_names, files, ids, labels_path, pred_probs_path, class_names_path)
+    return raw, ids
 
 
 FORMATS = "use .npy, .npz, .csv, .tsv, .jsonl or .parquet"
@@ -475,7 +484,8 @@ class ReadOptions:
     tokens: str | None = None
 
 
-TaskData: TypeAlias = "Dataset | MultilabelData | TokenData"  # what load_task returns, by task
+# what load_task returns, by task (TopKData: what the multi-class commands read from top-k pred_probs)
+TaskData: TypeAlias = "Dataset | MultilabelData | TokenData | TopKData"
 
 
 @overload
@@ -493,7 +503,7 @@ def load_task(
 @overload
 def load_task(
     task: Literal["multiclass"], labels_path: str, pred_probs_path: str, opts: ReadOptions = ...
-) -> Dataset: ...
+) -> Dataset | TopKData: ...
 
 
 @overload
@@ -503,8 +513,9 @@ def load_task(task: str, labels_path: str, pred_probs_path: str, opts: ReadOptio
 def load_task(
     task: str, labels_path: str, pred_probs_path: str, opts: ReadOptions = ReadOptions()
 ) -> TaskData:
-    """Read and validate the inputs of `task`: a Dataset (multiclass), MultilabelData or TokenData. The
-    command line has already refused the options a task does not use."""
+    """Read and validate the inputs of `task`: a Dataset (multiclass; TopKData for top-k pred_probs,
+    io.topk), MultilabelData or TokenData. The command line has already refused the options a task does
+    not use."""
     if task == "multilabel":
         from labelaudit.io.multilabel import load_multilabel
 
@@ -527,6 +538,10 @@ def load_task(
             class_names_path=opts.class_names,
             from_logits=opts.from_logits,
         )
+    from labelaudit.io.topk import is_topk, load_topk
+
+    if is_topk(pred_probs_path):
+        return load_topk(labels_path, pred_probs_path, opts)
     return load_dataset(
         labels_path,
         pred_probs_path,
@@ -563,7 +578,12 @@ def load_models(
     dsets: list[Dataset] = []
     for i, path in enumerate(paths):
         try:
-            dsets.append(load_task("multiclass", labels_path, path, opts))
+            ds = load_task("multiclass", labels_path, path, opts)
+            if not isinstance(ds, Dataset):
+                raise InputError(
+                    f"{path}: top-k probabilities are read as one model, not averaged with others"
+                )
+            dsets.append(ds)
         except InputError as exc:
             if i == 0:
                 raise

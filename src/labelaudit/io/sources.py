@@ -250,6 +250,11 @@ def npz_member(zf: zipfile.ZipFile, path: str, role: str) -> zipfile.ZipInfo:
     key = role.replace(" ", "_")
     if key in names:
         return members[names.index(key)]
+    if {"indices", "values"} <= set(names):  # top-k probabilities (io.topk)
+        raise InputError(
+            f"{path}: top-k probabilities (arrays 'indices' and 'values') are read by find-issues, rank, "
+            "health and overlap of multi-class data, not by this command or task"
+        )
     raise InputError(
         f"{path}: a .npz input holds one array, or arrays named 'labels' and 'pred_probs'; "
         f"this one holds {sorted(names)}"
@@ -694,6 +699,11 @@ def pick_prob_columns(
             stacklevel=3,
         )
     picked = [c for c in numeric if c not in skipped]
+    if not picked and {"top_classes", "top_probs"} <= set(names):  # top-k probabilities (io.topk)
+        raise InputError(
+            f"{path}: top-k probabilities (columns 'top_classes' and 'top_probs') are read by find-issues, "
+            "rank, health and overlap of multi-class data, not by this command or task"
+        )
     if not picked:
         raise InputError(f"{path}: no numeric probability columns found; columns are {names}")
     return picked

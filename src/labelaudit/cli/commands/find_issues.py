@@ -99,12 +99,18 @@ def find_issues(
     else:
         from labelaudit.core.issues import find_issues as find
 
-        ds, ctx, ensemble = load_models(
+        ds, model_ctx, ensemble = load_models(
             labels, pred_probs, read, weight_by=weight_by.value, weights=weights, **perf
         )
         base, names = load_baseline(baseline, ds, id_column, baseline_any_data), ds.class_names
-        with render.PassProgress(ds.n, render.progress_enabled(quiet, ds.n * ds.k)) as ctx.progress:
+        with render.PassProgress(ds.n, render.progress_enabled(quiet, ds.n * ds.k)) as model_ctx.progress:
             report = find(
-                ctx, detection(ds.k), listing, baseline=base, class_names=names, ids=ds.ids, ensemble=ensemble
+                model_ctx,
+                detection(ds.k),
+                listing,
+                baseline=base,
+                class_names=names,
+                ids=ds.ids,
+                ensemble=ensemble,
             )
     finish(report, ds.files, output=output, fmt=fmt, quiet=quiet, labels_path=labels)

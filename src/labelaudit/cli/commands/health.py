@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from labelaudit.cli import options as o
+from labelaudit.cli import render
 from labelaudit.cli.app import app, command
 from labelaudit.cli.common import DOCUMENT_OUTPUTS, check_outputs, finish
 from labelaudit.errors import InputError
@@ -37,6 +38,7 @@ def health(
     class first. A .json output holds the full report; .csv/.parquet outputs hold the class table.
     """
     from labelaudit.core.context import Context
+    from labelaudit.core.topk import context
     from labelaudit.io import MultilabelData, ReadOptions, TokenData, load_task
 
     o.refuse_unsupported("health", task)
@@ -58,13 +60,14 @@ def health(
     else:
         from labelaudit.core.health import health as multiclass_health
 
-        ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf)
-        report = multiclass_health(ctx, num_examples=num_examples, **gate)
+        mctx = context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf)
+        with render.PassProgress(ds.n, render.progress_enabled(quiet, ds.n * ds.k)) as mctx.progress:
+            report = multiclass_health(mctx, num_examples=num_examples, **gate)
         if plot:
             from labelaudit.core.rank import scores_for_rows
             from labelaudit.io.plots import write_health_plot
 
-            scores = scores_for_rows(ctx, None, "self_confidence")
+            scores = scores_for_rows(mctx, None, "self_confidence")
             write_health_plot(plot, report.results["noise_matrix"], scores, ds.class_names)
     finish(report, ds.files, output=output, fmt=fmt, quiet=quiet, labels_path=labels, json_document=True)
 

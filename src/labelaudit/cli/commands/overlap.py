@@ -29,14 +29,14 @@ def overlap(
     quiet: o.Quiet = False,
 ) -> None:
     """Class pairs the labels confuse most: overlapping examples and joint probability, largest first."""
-    from labelaudit.core.context import Context
     from labelaudit.core.health import overlap as class_overlap
+    from labelaudit.core.topk import context
     from labelaudit.io import ReadOptions, load_task
 
     check_outputs(output, DOCUMENT_OUTPUTS, fmt)
     read = ReadOptions(label_column, prob_columns, class_names, None, from_logits)
     ds = load_task("multiclass", labels, o.one_model(pred_probs, "overlap"), read)
-    ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf)
+    ctx = context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf)
     gate: dict[str, Any] = dict(top=top, fail_over=fail_over, class_names=ds.class_names)
     report = class_overlap(ctx, asymmetric=asymmetric, num_examples=num_examples, **gate)
     finish(report, ds.files, output=output, fmt=fmt, quiet=quiet, labels_path=labels, json_document=True)

@@ -81,14 +81,14 @@ def rank(
         from labelaudit.io import read_flagged_rows
 
         perf = dict(n_jobs=n_jobs, batch_size=batch_size)
-        ds, ctx, ensemble = load_models(
+        ds, model_ctx, ensemble = load_models(
             labels, pred_probs, read, weight_by=weight_by.value, weights=weights, **perf
         )
         given = read_flagged_rows(order_issues, ds.n) if order_issues is not None else None
         json_out = wants_stdout(output, fmt) and fmt == o.OutputFormat.json
         table_file = bool(output) and not str(output).lower().endswith(".npy")
         report = issues.rank(
-            ctx,
+            model_ctx,
             given=given,
             order_issues=order_issues,
             class_names=ds.class_names,

@@ -37,9 +37,9 @@ def report(
 
     The numbers are those of health, overlap and find-issues with the same options.
     """
-    from labelaudit.core.context import Context
     from labelaudit.core.overview import overview
     from labelaudit.core.report import Detection
+    from labelaudit.core.topk import context
     from labelaudit.html import render
     from labelaudit.io import ReadOptions, check_output_path, load_task, write_text
 
@@ -49,7 +49,7 @@ def report(
     read = ReadOptions(label_column, prob_columns, class_names, id_column, from_logits)
     ds = load_task("multiclass", labels, o.one_model(pred_probs, "report"), read)
     base = load_baseline(baseline, ds, id_column, baseline_any_data)
-    ctx = Context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf)
+    ctx = context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf)  # top-k input too
     detection = Detection(filter_by.value, rank_by.value)
     ov = overview(ctx, detection, baseline=base, class_names=ds.class_names, ids=ds.ids)
     write_text(output, render(ov, [f.describe() for f in ds.files], rows=rows))
