@@ -139,3 +139,46 @@ def test_format_markdown_equals_the_library(runner, cifar, command):
 def test_markdown_refused_with_stdout_rows(runner):
     res = run(runner, "find-issues", "-l", L, "-p", P, "-o", "-", "--format", "markdown", code=2)
     assert "not --format markdown" in res.stderr
+
+
+AUDIT_SET = os.path.join(os.path.dirname(__file__), "..", "golden", "inputs_audit", "digits")
+
+
+def test_features_add_the_audit_section(runner, tmp_path):
+    """--features: the page holds the audit's Report as labelaudit audit computes it on the same data."""
+    from labelaudit.core.audit import audit
+    from labelaudit.html import audit_section
+
+    y, p, x = (os.path.join(AUDIT_SET, f) for f in ("labels.npy", "pred_probs.npy", "features.npy"))
+    out = tmp_path / "report.html"
+    run(runner, "report", "-l", y, "-p", p, "--features", x, "-o", out, "--quiet")
+    ctx = Context.validated(np.load(y), np.load(p))
+    want_audit = audit(ctx.labels, features=np.load(x), context=ctx, source={"features": x, "labels": y})
+    inputs = [InputFile("labels", y).describe(), InputFile("pred_probs", p).describe()]
+    inputs.append(InputFile("features", x).describe())
+    want = render(overview(ctx, audit=want_audit), inputs)
+    page = out.read_text(encoding="utf-8")
+    assert page == want and audit_section(want_audit) in page
+    kinds = list(want_audit.tables["issue_summary"]["issue_type"])
+    assert kinds == ["null", "label", "outlier", "near_duplicate", "non_iid", "class_imbalance"] + [
+        "underperforming_group"
+    ]
+    worst_outlier = want_audit.view_data["worst"]["outlier"]["index"][0]
+    assert "<h3>outlier: the worst" in page and f'data-v="{worst_outlier}' in page
+
+
+def test_features_need_whole_pred_probs_rows(runner, tmp_path):
+    """Top-k pred_probs feed health and find-issues, not the audit's types: refused before anything runs."""
+    y, x = os.path.join(AUDIT_SET, "labels.npy"), os.path.join(AUDIT_SET, "features.npy")
+    p = np.load(os.path.join(AUDIT_SET, "pred_probs.npy"))
+    top = np.argsort(-p, axis=1, kind="stable")[:, :3]
+    topk = tmp_path / "topk.npz"
+    np.savez(topk, indices=top, values=np.take_along_axis(p, top, 1), num_classes=np.array(10))
+    out = tmp_path / "out"
+    out.mkdir()
+    res = run(runner, "report", "-l", y, "-p", topk, "--features", x, "-o", out / "r.html", code=2)
+    assert "top-k probabilities are not read by report --features" in res.stderr
+    res = run(runner, "audit", "-l", y, "-p", topk, "--features", x, "-o", out / "a.parquet", code=2)
+    assert "top-k probabilities are not read by audit" in res.stderr and "Traceback" not in res.stderr
+    assert os.listdir(out) == []
+    run(runner, "report", "-l", y, "-p", topk, "-o", out / "r.html", "--quiet")  # without --features: fine

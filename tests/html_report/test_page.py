@@ -14,7 +14,6 @@ from helpers import NAMES
 
 from labelaudit.core.context import Context
 from labelaudit.core.overview import Histogram, overview
-from labelaudit.core.report import Report
 from labelaudit.html import audit_section, page, render
 
 INPUTS = [{"role": "labels", "path": "data/labels.npy", "bytes": 80128, "sha256": "ab" * 32}]
@@ -234,45 +233,35 @@ def test_baseline_section(cifar):
     assert '<select id="status">' in text
 
 
-def test_audit_section_from_a_hand_built_report():
-    """The audit Report's contract (issue 13): results["issue_summary"] and one table per issue type."""
-    report = Report(
-        command="audit",
-        params={},
-        n=6,
-        k=2,
-        class_names=None,
-        headline="2 issue types",
-        tables={
-            "outlier": {
-                "index": np.array([4, 1, 0]),
-                "outlier_score": np.array([0.01, 0.2, 0.5]),
-                "is_outlier_issue": np.array([True, False, False]),
-            },
-            "near_duplicate": {
-                "index": np.array([2, 3]),
-                "near_duplicate_score": np.array([0.0, 0.0]),
-                "is_near_duplicate_issue": np.array([True, True]),
-                "given_label": np.array([1, 1]),
-            },
-        },
-        results={
-            "issue_summary": [
-                {"issue_type": "outlier", "score": 0.71, "num_issues": 1},
-                {"issue_type": "near_duplicate", "score": 0.5, "num_issues": 2},
-                {"issue_type": "<null>", "score": 1.0, "num_issues": 0},  # no table: summary only
-            ]
-        },
-    )
+def test_audit_section_from_the_audit_report():
+    """The audit's own Report (core.audit.audit on the golden digits set with features): its summary in
+    run order, the health score, and the worst flagged examples of each type, data text inert."""
+    from pathlib import Path
+
+    from labelaudit.core.audit import audit
+
+    d = Path(__file__).resolve().parents[1] / "golden" / "inputs_audit" / "digits"
+    y, p, x = (np.load(d / f) for f in ("labels.npy", "pred_probs.npy", "features.npy"))
+    names = [f"<digit {i}>" for i in range(10)]  # markup in class names stays text
+    report = audit(y, p, x, class_names=names, top=3)
     text = audit_section(report, rows=2)
     summary = text.split('id="audit-summary"', 1)[1].split("</table>", 1)[0]
-    assert re.findall(r"<tr><td>([^<]+)</td>", summary) == ["outlier", "near_duplicate", "&lt;null&gt;"]
-    assert "outlier: the worst 2 of 3 examples" in text
-    outliers = text.split('id="audit-outlier"', 1)[1].split("</table>", 1)[0]
-    assert "<th>outlier_score</th>" in outliers and re.findall(
-        r'<td class="n" data-v="(\d)\.0">', outliers
-    ) == ["4", "1"]
-    assert "near_duplicate: the worst 2 of 2 examples" in text and "<th>given_label</th>" in text
+    assert re.findall(r"<tr><td>([^<]+)</td>", summary) == list(report.tables["issue_summary"]["issue_type"])
+    assert f"{report.results['health_score']:.4f}" in text
+    for kind, n in zip(
+        report.tables["issue_summary"]["issue_type"],
+        report.tables["issue_summary"]["num_issues"],
+        strict=True,
+    ):
+        worst = report.view_data["worst"][kind]
+        if n:
+            assert f"{kind}: the worst {min(2, len(worst['index']))} of {n:,} flagged examples" in text
+            rows = text.split(f'id="audit-{kind}"', 1)[1].split("</table>", 1)[0]
+            shown = re.findall(r'<tr><td class="n" data-v="(\d+)(?:\.0)?">', rows)
+            assert shown == [str(i) for i in worst["index"][:2]]
+        else:
+            assert f'id="audit-{kind}"' not in text
+    assert "&lt;digit" in text and "<digit" not in text
     ov = _ov(3, n=300)
     assert audit_section(report) in render(dataclasses.replace(ov, audit=report), INPUTS)
 

@@ -21,6 +21,26 @@ LISTING_OUTPUTS = (".npy", ".csv", ".tsv", ".parquet", ".json", ".jsonl")
 DOCUMENT_OUTPUTS = (".json", ".csv", ".tsv", ".parquet", ".jsonl")
 
 
+def audit_features(ds: Any, pred_probs: str, features: str | None, command: str) -> Any:
+    """The audit's inputs beside a read Dataset: its features (read, listed among the inputs), refusing
+    top-k pred_probs (the audit's types need whole rows)."""
+    from labelaudit.io import Dataset
+    from labelaudit.io.features import read_features
+    from labelaudit.io.readers import InputFile
+
+    if not isinstance(ds, Dataset):
+        raise InputError(
+            f"{pred_probs}: top-k probabilities are not read by {command}"
+            + (" --features" if command == "report" else "")
+            + ": its issue types need whole (N, K) rows; give the full pred_probs"
+        )
+    if features is None:
+        return None
+    x = read_features(features)
+    ds.files.append(InputFile("features", features))
+    return x
+
+
 def number_list(text: str | None, option: str, kind: type = int) -> list | None:
     """A comma list option ("1,2,3") as numbers; None when not given."""
     if text is None:

@@ -302,31 +302,32 @@ def _issues(ov: Overview, rows: int) -> str:
 
 
 def audit_section(report: Report, rows: int = AUDIT_ROWS) -> str:
-    """The `audit` command's Report as a page section: the summary of every issue type
-    (results["issue_summary"]: {issue_type, score, num_issues}) and the worst `rows` examples of each
-    (the table named after the type, or the one with a `<type>_score` column, worst first)."""
-    summary = list(report.results.get("issue_summary", []))
+    """The `audit` command's Report (core.audit.audit) as a page section: its health score, the summary
+    of every issue type that ran (tables["issue_summary"], in run order), the types that could not run on
+    these data, and the worst flagged examples of each type (view_data["worst"], lowest score first)."""
+    summary = report.tables.get("issue_summary", {})
+    kinds = [str(t) for t in summary.get("issue_type", [])]
+    health = report.results.get("health_score")
     out = ["<h2>Audit: every issue type</h2>"]
+    if health is not None:
+        out.append(f"<p>Audit health score (mean of the types' scores): <b>{float(health):.4f}</b></p>")
     out.append(
         table(
             ["issue type", "score", "issues"],
-            [[s["issue_type"], s["score"], s["num_issues"]] for s in summary],
+            [list(r.values()) for r in records(summary)],
             sortable=True,
             ident="audit-summary",
         )
     )
-    for s in summary:
-        kind = str(s["issue_type"])
-        cols = report.tables.get(kind)
-        if cols is None:
-            cols = next((t for t in report.tables.values() if f"{kind}_score" in t), None)
-        if not cols:
+    for kind, why in dict(report.results.get("failed", {})).items():
+        out.append(f"<p class=m>{esc(kind)} did not run: {esc(why)}</p>")
+    worst = report.view_data.get("worst", {})
+    for kind, n in zip(kinds, summary.get("num_issues", []), strict=True):
+        cols = worst.get(kind)
+        if not n or not cols or not len(cols["index"]):
             continue
-        shown = records(
-            {k: (v[:rows] if isinstance(v, list) else np.asarray(v)[:rows]) for k, v in cols.items()}
-        )
-        n = len(next(iter(cols.values())))
-        out.append(f"<h3>{esc(kind)}: the worst {len(shown)} of {n:,} examples</h3>")
+        shown = records({k: list(v)[:rows] for k, v in cols.items()})
+        out.append(f"<h3>{esc(kind)}: the worst {len(shown)} of {int(n):,} flagged examples</h3>")
         out.append(table(list(cols), [list(r.values()) for r in shown], ident=f"audit-{esc(kind)}"))
     return "".join(out)
 

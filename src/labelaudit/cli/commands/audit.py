@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from labelaudit.cli import options as o
 from labelaudit.cli.app import app, command
-from labelaudit.cli.common import DOCUMENT_OUTPUTS, check_outputs, finish
+from labelaudit.cli.common import DOCUMENT_OUTPUTS, audit_features, check_outputs, finish
 
 
 @app.command("audit")
@@ -42,17 +42,12 @@ def audit(
     from labelaudit.core.audit import check_plan
     from labelaudit.core.context import Context
     from labelaudit.io import ReadOptions, load_task
-    from labelaudit.io.features import read_features
-    from labelaudit.io.readers import InputFile
 
     check_outputs(output, DOCUMENT_OUTPUTS, fmt)
     check_plan(issue_types, True, features is not None, max_issues, fail_under)  # before any file is read
     read = ReadOptions(label_column, prob_columns, class_names, id_column, from_logits)
     ds = load_task("multiclass", labels, o.one_model(pred_probs, "audit"), read)
-    x = None
-    if features is not None:
-        x = read_features(features)
-        ds.files.append(InputFile("features", features))
+    x = audit_features(ds, pred_probs[0], features, "audit")
     ctx = Context(ds.labels, ds.pred_probs, None, n_jobs, ds.self_conf)
     with StageProgress(quiet) as stage:
         report = run_audit(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from labelaudit.cli import options as o
 from labelaudit.cli.app import app, command, err
-from labelaudit.cli.common import load_baseline
+from labelaudit.cli.common import audit_features, load_baseline
 from labelaudit.errors import InputError
 
 HTML_OUTPUTS = (".html", ".htm")
@@ -16,6 +16,8 @@ def report(
     labels: o.Labels,
     pred_probs: o.PredProbs,
     output: o.HtmlOutput,
+    features: o.AuditFeatures = None,
+    n_neighbors: o.NNeighbors = 10,
     filter_by: o.FilterByOpt = o.FilterBy.prune_by_noise_rate,
     rank_by: o.RankBy = o.ScoreMethod.self_confidence,
     baseline: o.Baseline = None,
@@ -33,7 +35,8 @@ def report(
     """One self-contained HTML page (inline CSS, JS and SVG; no network resource; light and dark mode):
     the inputs with their sha256, the health score, the per-class table, the noise-matrix heatmap, the
     label-quality histogram, the overlapping class pairs and the ranked issues with a search box (and
-    with --baseline, the new, persisting and fixed issues).
+    with --baseline, the new, persisting and fixed issues). With --features, the audit's issue types
+    (those of labelaudit audit) and the worst examples of each.
 
     The numbers are those of health, overlap and find-issues with the same options.
     """
@@ -48,10 +51,28 @@ def report(
     check_output_path(output, HTML_OUTPUTS)
     read = ReadOptions(label_column, prob_columns, class_names, id_column, from_logits)
     ds = load_task("multiclass", labels, o.one_model(pred_probs, "report"), read)
+    x = audit_features(ds, pred_probs[0], features, "report") if features is not None else None
     base = load_baseline(baseline, ds, id_column, baseline_any_data)
     ctx = context(ds.labels, ds.pred_probs, batch_size, n_jobs, ds.self_conf)  # top-k input too
     detection = Detection(filter_by.value, rank_by.value)
-    ov = overview(ctx, detection, baseline=base, class_names=ds.class_names, ids=ds.ids)
+    audit = None
+    if x is not None:  # the audit's types, as labelaudit audit runs them on the same context
+        from labelaudit.core.audit import audit as run_audit
+        from labelaudit.core.context import Context
+
+        assert isinstance(ctx, Context)  # audit_features refused top-k input
+        source = {"features": str(features), "labels": labels}
+        audit = run_audit(
+            ds.labels,
+            features=x,
+            context=ctx,
+            k=n_neighbors,
+            n_jobs=n_jobs,
+            source=source,
+            class_names=ds.class_names,
+            ids=ds.ids,
+        )
+    ov = overview(ctx, detection, baseline=base, class_names=ds.class_names, ids=ds.ids, audit=audit)
     write_text(output, render(ov, [f.describe() for f in ds.files], rows=rows))
     if not quiet:
         err(f"{ov.health.headline}; {ov.issues.headline}; wrote {output}")
