@@ -23,12 +23,6 @@ DIGITS, BLOBS = GOLDEN / "digits", GOLDEN / "blobs"
 OWN = "label,class_imbalance"  # the types that need neither features nor the neighbour graph
 
 
-def knn_types():
-    """Tests of the feature-based types need the shared neighbour graph (issue 13a's core.audit.graph)."""
-    pytest.importorskip("labelaudit.core.audit.graph")
-    pytest.importorskip("labelaudit.core.audit.outlier")
-
-
 def paths(d: Path) -> tuple[str, str, str]:
     return str(d / "labels.npy"), str(d / "pred_probs.npy"), str(d / "features.npy")
 
@@ -78,7 +72,6 @@ def test_json_equals_library_without_features(runner):
 
 
 def test_json_equals_library_with_features(runner):
-    knn_types()
     lp, pp, fp = paths(BLOBS)
     y, p, x = arrays(BLOBS)
     res = run(runner, "audit", "-l", lp, "-p", pp, "--features", fp, "--format", "json")
@@ -240,7 +233,6 @@ def test_ci_formats_report_the_failed_gate(runner, fmt):
 
 def test_a_gate_on_a_type_that_failed_fails():
     # N = 8 <= k: the neighbour graph cannot be built, so every kNN type fails and its gate with it
-    knn_types()
     rng = np.random.default_rng(0)
     y = np.array([0, 1] * 4)
     p = np.full((8, 2), 0.5)
@@ -387,7 +379,6 @@ def test_memmap_equals_array_and_any_n_jobs(runner):
 
 
 def test_features_invariance_memmap_n_jobs_and_float_width(runner, tmp_path):
-    knn_types()
     lp, pp, fp = paths(DIGITS)
     y, p, x = arrays(DIGITS)
     base = quiet_audit(y, p, x.astype(np.float64))

@@ -19,12 +19,6 @@ ALL = list(TYPES)
 WITHOUT_FEATURES = ["label", "outlier", "non_iid", "class_imbalance"]
 
 
-def knn_types():
-    """Whole runs need the feature-based types (issue 13a's modules of core.audit)."""
-    for name in ("graph", "outlier", "near_duplicate", "non_iid", "underperforming_group"):
-        pytest.importorskip(f"labelaudit.core.audit.{name}")
-
-
 def quiet(*args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -76,7 +70,6 @@ def test_selection_errors(types, has_pp, has_x, message):
 
 @pytest.mark.parametrize("run", RUNS)
 def test_whole_run_matches_reference(run):
-    knn_types()
     y, p, x = inputs(run)
     result = quiet(y, p, x)
     issues, summary, info = expected(run)
@@ -98,7 +91,6 @@ def test_whole_run_matches_reference(run):
 
 
 def test_report_table_holds_every_column_in_the_reference_order():
-    knn_types()
     y, p, x = inputs("digits")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -122,7 +114,6 @@ def test_report_table_holds_every_column_in_the_reference_order():
 
 
 def test_the_graph_is_built_once(monkeypatch):
-    knn_types()
     from labelaudit.core.audit import graph
 
     calls = []
@@ -139,14 +130,12 @@ def test_the_graph_is_built_once(monkeypatch):
 
 
 def test_without_features_non_iid_builds_its_own_graph_on_pred_probs():
-    knn_types()
     y, p, _ = inputs("blobs_pp")
     result = quiet(y, p)
     assert [r.issue_type for r in result.results] == WITHOUT_FEATURES
 
 
 def test_too_few_rows_fail_every_knn_type_and_the_rest_still_run():
-    knn_types()
     rng = np.random.default_rng(1)
     y = np.array([0, 1, 2] * 3 + [0])
     p = rng.dirichlet(np.ones(3), size=10)
@@ -164,7 +153,6 @@ def test_too_few_rows_fail_every_knn_type_and_the_rest_still_run():
 
 
 def test_nan_features_fail_the_knn_types_but_null_counts_them():
-    knn_types()
     y, p, x = inputs("blobs")
     x = x.copy()
     x[[3, 7], :] = np.nan
@@ -228,7 +216,6 @@ def test_labels_without_pred_probs():
 
 
 def test_a_missing_scikit_learn_is_an_error_naming_the_extra(monkeypatch):
-    knn_types()
     import sys
 
     monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn now raises ImportError
