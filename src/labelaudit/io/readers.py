@@ -388,9 +388,28 @@ def read_labels(
 FORMATS = "use .npy, .npz, .csv, .tsv, .jsonl or .parquet"
 
 
+def checked_labels(raw: np.ndarray, labels_path: str, pred_probs_path: str, n: int, k: int) -> np.ndarray:
+    """The labels read from `labels_path` beside `n` rows of `k` classes from `pred_probs_path`: 1-D, not
+    empty, N matching, integers in [0, K) (core.checks), each broken rule naming the file."""
+    if raw.ndim != 1:
+        raise InputError(f"{labels_path}: labels must be 1-D, got shape {raw.shape}")
+    if len(raw) == 0:
+        raise InputError(f"{labels_path}: labels are empty (0 rows)")
+    if len(raw) != n:
+        raise InputError(
+            f"{labels_path}: {len(raw)} labels but {pred_probs_path} has {n} rows (N must match)"
+        )
+    from labelaudit.core.checks import check_labels
+
+    try:
+        return check_labels(raw, n_classes=k)
+    except InputError as exc:
+        raise InputError(f"{labels_path}: {exc}") from None
+
+
 def validate_inputs(raw_inputs: RawInputs, *, from_logits: bool = False) -> Dataset:
     """Apply every input rule to what read_inputs returned; repair small drift with a warning."""
-    from labelaudit.core.checks import check_labels, check_pred_probs, check_prob_shape
+    from labelaudit.core.checks import check_pred_probs, check_prob_shape
     from labelaudit.core.confident import class_counts
 
     raw, p, class_names = raw_inputs.labels, raw_inputs.pred_probs, raw_inputs.class_names
@@ -402,18 +421,7 @@ def validate_inputs(raw_inputs: RawInputs, *, from_logits: bool = False) -> Data
     check_prob_shape(n, k, p.dtype, source=pred_probs_path)
     check_class_names(class_names, k, class_names_path or pred_probs_path)
 
-    if raw.ndim != 1:
-        raise InputError(f"{labels_path}: labels must be 1-D, got shape {raw.shape}")
-    if len(raw) == 0:
-        raise InputError(f"{labels_path}: labels are empty (0 rows)")
-    if len(raw) != n:
-        raise InputError(
-            f"{labels_path}: {len(raw)} labels but {pred_probs_path} has {n} rows (N must match)"
-        )
-    try:
-        labels = check_labels(raw, n_classes=k)
-    except InputError as exc:
-        raise InputError(f"{labels_path}: {exc}") from None
+    labels = checked_labels(raw, labels_path, pred_probs_path, n, k)
 
     if from_logits:
         p = softmax(p)

@@ -27,6 +27,7 @@ from labelaudit.io.readers import (
     InputFile,
     ReadOptions,
     check_input_file,
+    checked_labels,
     labels_from_values,
     read_class_names,
     read_labels,
@@ -187,7 +188,6 @@ def load_topk(labels_path: str, pred_probs_path: str, opts: ReadOptions = ReadOp
 
 
 def _load(labels_path: str, pred_probs_path: str, opts: ReadOptions) -> TopKData:
-    from labelaudit.core.checks import check_labels
     from labelaudit.core.confident import class_counts
 
     if opts.from_logits:
@@ -227,16 +227,7 @@ def _load(labels_path: str, pred_probs_path: str, opts: ReadOptions) -> TopKData
         topk = check_topk(topk)
     except InputError as exc:
         raise InputError(f"{pred_probs_path}: {exc}") from None
-    if raw.ndim != 1:
-        raise InputError(f"{labels_path}: labels must be 1-D, got shape {raw.shape}")
-    if len(raw) != len(topk):
-        raise InputError(
-            f"{labels_path}: {len(raw)} labels but {pred_probs_path} has {len(topk)} rows (N must match)"
-        )
-    try:
-        labels = check_labels(raw, n_classes=k)
-    except InputError as exc:
-        raise InputError(f"{labels_path}: {exc}") from None
+    labels = checked_labels(raw, labels_path, pred_probs_path, len(topk), k)
     absent = np.flatnonzero(class_counts(labels, k) == 0)
     if len(absent):
         shown = [class_names[i] for i in absent[:20]] if class_names else absent[:20].tolist()
