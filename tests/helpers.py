@@ -78,3 +78,13 @@ def random_npy_set(folder, n: int, k: int = 10):
     np.save(folder / "pred_probs.npy", p, allow_pickle=False)
     np.save(folder / "labels.npy", rng.integers(0, k, len(p)), allow_pickle=False)
     return folder
+
+
+def default_signals() -> None:
+    """preexec_fn of a child a test interrupts: SIGINT, SIGTERM and SIGHUP at their defaults, whatever the
+    test runner inherited (a background job has SIGINT ignored, nohup SIGHUP; labelaudit keeps an ignored
+    signal ignored, as a program started under nohup should)."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)

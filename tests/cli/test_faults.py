@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import random_npy_set, writing_into
+from helpers import default_signals, random_npy_set, writing_into
 
 from labelaudit.cli import app
 
@@ -662,6 +662,7 @@ def test_signal_while_rank_writes_a_csv(million, tmp_path, sig, code, line):
         stderr=subprocess.PIPE,
         text=True,
         env=ENV,
+        preexec_fn=default_signals,
     )
     try:
         deadline = time.monotonic() + 60

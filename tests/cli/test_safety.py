@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import random_npy_set, writing_into
+from helpers import default_signals, random_npy_set, writing_into
 
 from labelaudit.cli import app
 from labelaudit.io import outputs
@@ -378,6 +378,7 @@ def start_and_signal(big: Path, out: Path, sig: int) -> subprocess.CompletedProc
         stderr=subprocess.PIPE,
         text=True,
         env=ENV,
+        preexec_fn=default_signals,
     )
     deadline = time.monotonic() + 30
     try:
