@@ -13,6 +13,10 @@ types (spec audit.md §2).
   in scikit-learn); above that it is formed in blocks of rows (memory ``O(block * N)``, never ``N x N``),
   and each row's candidates come from one pass under a sampled bound, ``argpartition`` being kept for rows
   with ties (``_smallest_of_similarities``), so the order is still scikit-learn's.
+* The shape of each product call is part of the result: OpenBLAS's float32 bits for an entry depend on the
+  call's rows, columns and operand order (the same rows against column tiles differ in about 3% of
+  entries, a transposed tile in up to half), so a block is always rows ``[a, a + rows)`` against all
+  columns, ``rows = _BLOCK_ENTRIES // N``; column tiles or the symmetric half-product would move bits.
 * BLAS runs single-threaded inside the search and ``n_jobs`` threads share the row blocks: float32 BLAS
   results depend on the thread count, so this is what makes the graph identical for every ``n_jobs``.
 * The exact-duplicate correction of §2.4 is applied (identical rows list each other first, at distance 0).
