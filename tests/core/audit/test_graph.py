@@ -201,3 +201,76 @@ def test_integer_features_and_euclidean_jobs() -> None:
     one, two = build_graph(x, n_jobs=1), build_graph(x, n_jobs=2)  # KD-tree: rows split across threads
     np.testing.assert_array_equal(one.indices, two.indices)
     np.testing.assert_array_equal(one.distances, two.distances)
+
+
+def _lexsort_filter(sim: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
+    """The blocked filter as it was before the per-row partition (one lexsort of every candidate), kept as
+    the oracle that the graph's bits did not move."""
+    b, n = sim.shape
+    step = n // graph_mod._SAMPLE
+    if step < 2:
+        return graph_mod._smallest_exact(graph_mod._distances(sim), kk)
+    tau = np.partition(graph_mod._distances(sim[:, ::step]), kk - 1, axis=1)[:, kk - 1]
+    bound = ((1 - tau) - 8 * np.finfo(sim.dtype).eps).astype(sim.dtype)
+    flat = np.flatnonzero(sim >= bound[:, None])
+    vals = graph_mod._distances(sim.ravel()[flat])
+    inside = vals <= tau[flat // n]
+    flat, vals = flat[inside], vals[inside]
+    rows, cols = np.divmod(flat, n)
+    order = np.lexsort((vals, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    start = np.searchsorted(rows, np.arange(b))
+    count = np.diff(np.r_[start, rows.size])
+    take = np.minimum(start[:, None] + np.arange(kk), rows.size - 1)
+    dist, ind = vals[take], cols[take]
+    nxt = np.where(count > kk, vals[np.minimum(start + kk, rows.size - 1)], np.inf)
+    tied = (np.diff(dist, axis=1) == 0).any(axis=1) | (nxt == dist[:, -1]) | (count < kk)
+    if tied.any():
+        dist[tied], ind[tied] = graph_mod._smallest_exact(graph_mod._distances(sim[tied]), kk)
+    return dist, ind
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_filter_equals_the_lexsort_filter_and_argpartition(dtype: type) -> None:
+    """Per block of similarities: the per-row partition of the candidates, the former lexsort of them and a
+    plain argpartition of every row give the same indices and the same distance bits, ties included."""
+    rng = np.random.default_rng(7)
+    parts = [
+        rng.integers(0, 3, size=(1500, 6)),  # heavy ties and duplicate rows
+        np.round(rng.standard_normal((1500, 6)), 1),  # some ties
+        rng.standard_normal((1500, 6)),
+    ]
+    x = np.vstack(parts).astype(dtype)
+    x[[5, 2000]] = 0.0
+    from sklearn.preprocessing import normalize
+
+    xn = normalize(x)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for a in range(0, x.shape[0], 700):
+            sim = xn[a : a + 700] @ xn.T
+            scratch = np.empty(sim.shape, dtype=bool)
+            new = graph_mod._smallest_of_similarities(sim, 11, scratch)
+            old = _lexsort_filter(sim, 11)
+            exact = graph_mod._smallest_exact(graph_mod._distances(sim), 11)
+            for got in (new, old):
+                np.testing.assert_array_equal(got[1], exact[1])
+                np.testing.assert_array_equal(got[0].view(np.uint8), exact[0].view(np.uint8))
+
+
+def test_tie_heavy_graph_above_the_single_product_is_argpartitions() -> None:
+    """N = 12,000 (> 11,585: the real blocked path, no patched thresholds), float32 with many exact ties and
+    duplicate rows: the graph equals the one where every row goes through argpartition, bit for bit, for
+    n_jobs 1 and 2."""
+    rng = np.random.default_rng(8)
+    n = 12_000
+    assert n * n > graph_mod._SINGLE_CHUNK
+    x = np.vstack([rng.integers(0, 3, size=(n // 2, 8)), np.round(rng.standard_normal((n // 2, 8)), 1)])
+    x = x.astype(np.float32)
+    fast = build_graph(x, k=10)
+    two = build_graph(x, k=10, n_jobs=2)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(graph_mod, "_SAMPLE", 10**9)  # every row through argpartition
+        exact = build_graph(x, k=10)
+    for got in (fast, two):
+        np.testing.assert_array_equal(got.indices, exact.indices)
+        np.testing.assert_array_equal(got.distances.view(np.uint32), exact.distances.view(np.uint32))

@@ -13,6 +13,10 @@ types (spec audit.md §2).
   in scikit-learn); above that it is formed in blocks of rows (memory ``O(block * N)``, never ``N x N``),
   and each row's candidates come from one pass under a sampled bound, ``argpartition`` being kept for rows
   with ties (``_smallest_of_similarities``), so the order is still scikit-learn's.
+* The shape of each product call is part of the result: OpenBLAS's float32 bits for an entry depend on the
+  call's rows, columns and operand order (the same rows against column tiles differ in about 3% of
+  entries, a transposed tile in up to half), so a block is always rows ``[a, a + rows)`` against all
+  columns, ``rows = _BLOCK_ENTRIES // N``; column tiles or the symmetric half-product would move bits.
 * BLAS runs single-threaded inside the search and ``n_jobs`` threads share the row blocks: float32 BLAS
   results depend on the thread count, so this is what makes the graph identical for every ``n_jobs``.
 * The exact-duplicate correction of §2.4 is applied (identical rows list each other first, at distance 0).
@@ -22,6 +26,7 @@ scikit-learn (and scipy, which it brings) is an optional dependency: ``pip insta
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -138,13 +143,21 @@ def _cosine_search(x: np.ndarray, k: int, n_jobs: int) -> tuple[np.ndarray, np.n
     rows = max(1, min(n, _BLOCK_ENTRIES // n))
     starts = range(0, n, rows)
 
+    local = threading.local()
+
     def block(a: int) -> tuple[np.ndarray, np.ndarray]:
         b = min(a + rows, n)
         if full is not None:
             s = _distances(full[a:b])  # a fresh array: full stays the similarities
             s[np.arange(b - a), np.arange(a, b)] = 0
             return _smallest_exact(s, k + 1)
-        return _smallest_of_similarities(xn[a:b] @ xn.T, k + 1)
+        # the same product call as ever (same rows, same columns: the bits depend on the call's shape), into
+        # a buffer this thread reuses: a fresh 16 MiB result per block cost page faults, a third of the time
+        if getattr(local, "sim", None) is None:
+            local.sim = np.empty((rows, n), dtype=xn.dtype)
+            local.mask = np.empty((rows, n), dtype=bool)
+        sim = np.matmul(xn[a:b], xn.T, out=local.sim[: b - a])
+        return _smallest_of_similarities(sim, k + 1, local.mask[: b - a])
 
     if n_jobs == 1 or len(starts) == 1:
         parts = [block(a) for a in starts]
@@ -167,15 +180,22 @@ def _distances(sim: np.ndarray) -> np.ndarray:
     return d
 
 
-def _smallest_of_similarities(sim: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
+def _smallest_of_similarities(
+    sim: np.ndarray, kk: int, scratch: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``kk`` nearest columns of each row (cosine distances from the similarities ``sim``) in
     scikit-learn's order: ``argpartition`` of the row's distances, then a default argsort of the candidates.
 
     That order is unique when the ``kk + 1`` smallest distances of a row are distinct, so such rows take a
     cheaper route: a bound from a strided sample of columns (the ``kk``-th smallest of the sample is at least
     the row's), one comparison pass over the similarities for the candidates within it (with a few ulps to
-    spare), their exact distances and a sort of those few. A row with a tie among them (duplicates,
-    discrete features) is redone with ``argpartition`` itself, which decides among ties.
+    spare; ``scratch``, a boolean array of ``sim``'s shape, holds the comparison), their exact distances and
+    a partition of those few per row. A row with a tie among its ``kk + 1`` smallest (duplicates, discrete
+    features) is redone with ``argpartition`` itself, which decides among ties.
+
+    Which rows are tied and what an untied row gets do not depend on the bound, only on the row's ``kk + 1``
+    smallest distances, which the candidates always hold: the result is the one of an ``argpartition`` of
+    every row.
     """
     b, n = sim.shape
     step = n // _SAMPLE
@@ -184,18 +204,28 @@ def _smallest_of_similarities(sim: np.ndarray, kk: int) -> tuple[np.ndarray, np.
     tau = np.partition(_distances(sim[:, ::step]), kk - 1, axis=1)[:, kk - 1]
     spare = 8 * np.finfo(sim.dtype).eps
     bound = ((1 - tau) - spare).astype(sim.dtype)
-    flat = np.flatnonzero(sim >= bound[:, None])
+    mask = np.greater_equal(sim, bound[:, None], out=scratch)
+    flat = np.flatnonzero(mask)  # row-major: rows non-decreasing
     vals = _distances(sim.ravel()[flat])
-    inside = vals <= tau[flat // n]
-    flat, vals = flat[inside], vals[inside]
     rows, cols = np.divmod(flat, n)
-    order = np.lexsort((vals, rows))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    start = np.searchsorted(rows, np.arange(b))
-    count = np.diff(np.r_[start, rows.size])
-    take = np.minimum(start[:, None] + np.arange(kk), rows.size - 1)
-    dist, ind = vals[take], cols[take]
-    nxt = np.where(count > kk, vals[np.minimum(start + kk, rows.size - 1)], np.inf)
+    count = np.bincount(rows, minlength=b)
+    start = np.cumsum(count) - count
+    width = max(int(count.max()), kk + 1)
+    # each row's candidates side by side, padded with +inf (distances are in [0, 2])
+    pad = np.full((b, width), np.inf, dtype=vals.dtype)
+    pos = np.arange(flat.size) - start[rows]
+    pad[rows, pos] = vals
+    colpad = np.zeros((b, width), dtype=np.int64)
+    colpad[rows, pos] = cols
+    r = np.arange(b)[:, None]
+    part = (
+        np.argpartition(pad, kk, axis=1)[:, : kk + 1]
+        if width > kk + 1
+        else np.broadcast_to(np.arange(kk + 1), (b, kk + 1))
+    )
+    part = np.take_along_axis(part, np.argsort(pad[r, part], axis=1), axis=1)
+    best = pad[r, part]
+    dist, ind, nxt = best[:, :kk].copy(), colpad[r, part[:, :kk]], best[:, kk]
     # a tie decides by argpartition; too few candidates (not expected: the sampled columns themselves pass)
     # is redone the same way
     tied = (np.diff(dist, axis=1) == 0).any(axis=1) | (nxt == dist[:, -1]) | (count < kk)
