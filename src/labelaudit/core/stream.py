@@ -205,8 +205,11 @@ def scores_block(
     method: str, adjust: bool, b: Block
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Default mode, pass 1: (labels, self-confidences, first argmax, row maxima, "label wins" flags,
-    the unadjusted scores, or None for plain self-confidence or when adjusted scores are asked)."""
+    the unadjusted scores, or None for plain self-confidence or when adjusted scores are asked). Labels
+    and argmax come in the dtypes batched_issue_rows keeps them in (label_dtype, kn.argmax_dtype): the
+    same values, and a cluster engine sends a third fewer bytes per row back to the driver."""
     _, yb, pb = b
+    k = pb.shape[1]
     r = np.arange(len(yb))
     sc = pb[r, yb]
     g = pb.argmax(axis=1)
@@ -214,7 +217,13 @@ def scores_block(
     match = kn.label_wins(g, top, sc, yb)
     plain = method == "self_confidence" and not adjust
     scores = None if adjust or plain else scores_of_block(pb, yb, method)
-    return np.asarray(yb), sc, g, top, match, scores
+    labels = np.asarray(yb).astype(label_dtype(k), copy=False)
+    return labels, sc, g.astype(kn.argmax_dtype(k), copy=False), top, match, scores
+
+
+def label_dtype(k: int) -> type[np.integer[Any]]:
+    """The dtype the default mode keeps labels of `k` classes in."""
+    return np.int32 if k < 1 << 31 else np.int64
 
 
 def adjusted_block(method: str, thresholds: np.ndarray, b: Block) -> np.ndarray:
@@ -509,7 +518,7 @@ def batched_issue_rows(
     dtype = np.dtype(dtype)
     plain = method == "self_confidence" and not adjust_pred_probs
 
-    labels = np.empty(n, dtype=np.int32 if k < 1 << 31 else np.int64)
+    labels = np.empty(n, dtype=label_dtype(k))
     self_conf = np.empty(n, dtype=dtype)
     top = np.empty(n, dtype=dtype)
     predicted = np.empty(n, dtype=kn.argmax_dtype(k))
