@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from labelaudit.core import stream
-from labelaudit.core.confident import argmax_dtype
+from labelaudit.core.confident import argmax_dtype, chunk_thresholds
 from labelaudit.engines import EngineSpec
 from labelaudit.engines import dask as dask_engine
 from labelaudit.io.stream import driver_jobs
@@ -101,3 +101,63 @@ def test_pass_one_partials_come_in_the_kept_dtypes(k):
     np.testing.assert_array_equal(labels, yb)
     np.testing.assert_array_equal(g.astype(np.int64), pb.argmax(axis=1))
     assert scores is None and sc.dtype == top.dtype == np.float32
+
+
+class GroupingEngine(stream.ThreadEngine):
+    """The Dask engine's task shape in this process: `size` consecutive blocks per task through
+    engines.dask.run_blocks (the kernel's `group` included)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(1)
+        self.size = size
+
+    def map(self, func, items, done=None):
+        import itertools
+
+        source = iter(items)
+        while group := tuple(itertools.islice(source, self.size)):
+            for _, note, value in dask_engine.run_blocks(func, group):
+                yield note, value
+
+
+def _arrays(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    pb = rng.dirichlet(np.ones(k) * 0.3, n).astype(np.float32)
+    labels = np.where(rng.random(n) < 0.8, pb.argmax(axis=1), rng.integers(0, k, n))
+    return labels, pb
+
+
+def _blocks(labels: np.ndarray, pb: np.ndarray, rows: int):
+    return lambda: ((s, labels[s : s + rows], pb[s : s + rows]) for s in range(0, len(labels), rows))
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 300, 1000, 2999, 3000, 4096, 5000, 10**6])
+@pytest.mark.parametrize(("rows", "size"), [(512, 8), (1000, 3), (3001, 1)])
+def test_chunk_statistics_from_tasks_are_the_drivers_bits(chunk, rows, size):
+    labels, pb = _arrays(9001, 6, chunk)
+    kw = {"dtype": pb.dtype, "chunk": chunk}
+    want = stream.batched_issue_rows(_blocks(labels, pb, 997), len(labels), 6, **kw)
+    got = stream.batched_issue_rows(
+        _blocks(labels, pb, rows), len(labels), 6, engine=GroupingEngine(size), **kw
+    )
+    assert got.thresholds.tobytes() == want.thresholds.tobytes()
+    np.testing.assert_array_equal(got.ranked, want.ranked)
+    assert got.num_issues == want.num_issues
+
+
+def test_tasks_bring_the_chunks_that_lie_whole_inside_them():
+    labels, pb = _arrays(2500, 4, 1)
+    kernel = stream.ScoresKernel("self_confidence", False, 300, 2500, 4)
+    parts = [kernel((s, labels[s : s + 700], pb[s : s + 700])) for s in (700, 1400, 2100)]
+    assert all(p[-1] is None for p in parts)
+    grouped = kernel.group(parts)
+    assert all(p[-1] is None for p in grouped[:-1])
+    first, counts, means = grouped[-1][-1]
+    assert first == 3 and len(counts) == 6  # chunks [900, 1200) ... [2400, 2500), the short last one
+    want_c, want_m = chunk_thresholds(
+        pb[np.arange(900, 2500), labels[900:2500]], labels[900:2500].astype(np.int32), 4, 300
+    )
+    np.testing.assert_array_equal(counts, want_c)
+    assert means.tobytes() == want_m.tobytes()
+    many = stream.ScoresKernel("self_confidence", False, 3, 2500, 4)  # more classes than chunk rows
+    assert many.group(parts) == parts

@@ -56,8 +56,15 @@ def _distributed() -> Any:
 
 
 def run_blocks(func: Callable[[Block], T], items: tuple[BlockItem, ...]) -> list[tuple[int, Any, T]]:
-    """One task: run_block over consecutive items, in order, in the worker."""
-    return [run_block(func, item) for item in items]
+    """One task: run_block over consecutive items, in order, in the worker; then the kernel's `group`,
+    when it has one, over their partials (work on the task's rows together that the driver would
+    otherwise do: core.stream.ScoresKernel)."""
+    got = [run_block(func, item) for item in items]
+    group = getattr(func, "group", None)
+    if group is None:
+        return got
+    values = group([value for _, _, value in got])
+    return [(rows, note, value) for (rows, note, _), value in zip(got, values, strict=True)]
 
 
 def start_fork_server() -> bool:
