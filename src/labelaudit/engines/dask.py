@@ -7,6 +7,12 @@ to every worker once per pass. At most WINDOW tasks per worker thread are in fli
 a bounded number of partials; they are handed back in block order, so the driver merges exactly as with
 the local engine. Progress is told as tasks complete. A worker that dies mid-task has its tasks
 rescheduled by the scheduler (the partials are pure functions of the block: the result is unchanged).
+A kernel with a `group` method also works on its task's blocks together in the worker (the default
+mode's chunk statistics: core.stream.ScoresKernel), so the driver does less after the pass.
+
+A LocalCluster (--workers N) forks its workers from multiprocessing's fork server, started before the
+inputs are opened with numpy, Dask and the kernels preloaded (start_fork_server), instead of spawning
+each one to import them again.
 """
 
 from __future__ import annotations
