@@ -99,7 +99,8 @@ def notes(results: list[dict], meta: dict) -> list[str]:
     return [
         "- Whole-process wall time of `labelaudit batched -l L -p P -o OUT.npy --mask --quiet --engine local "
         "--n-jobs J` and `--engine dask --workers W` (a LocalCluster of W one-thread worker processes on "
-        "127.0.0.1, started and closed inside the run: about 1-2 s of each dask time). process peak RSS: "
+        "127.0.0.1, forked from a fork server that preloads numpy and Dask, started and closed inside the "
+        "run: about 0.4 s of each dask time). process peak RSS: "
         "the largest single process of the run (wait4). Per worker: each worker's own peak RSS (getrusage) "
         f"in one untimed run of bench/dask_workers.py, with the client's. The machine has "
         f"{meta['machine']['cores']} cores, shared with other engineers' work while measured. same answer: "

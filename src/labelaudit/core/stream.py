@@ -205,8 +205,11 @@ def scores_block(
     method: str, adjust: bool, b: Block
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Default mode, pass 1: (labels, self-confidences, first argmax, row maxima, "label wins" flags,
-    the unadjusted scores, or None for plain self-confidence or when adjusted scores are asked)."""
+    the unadjusted scores, or None for plain self-confidence or when adjusted scores are asked). Labels
+    and argmax come in the dtypes batched_issue_rows keeps them in (label_dtype, kn.argmax_dtype): the
+    same values, and a cluster engine sends a third fewer bytes per row back to the driver."""
     _, yb, pb = b
+    k = pb.shape[1]
     r = np.arange(len(yb))
     sc = pb[r, yb]
     g = pb.argmax(axis=1)
@@ -214,7 +217,49 @@ def scores_block(
     match = kn.label_wins(g, top, sc, yb)
     plain = method == "self_confidence" and not adjust
     scores = None if adjust or plain else scores_of_block(pb, yb, method)
-    return np.asarray(yb), sc, g, top, match, scores
+    labels = np.asarray(yb).astype(label_dtype(k), copy=False)
+    return labels, sc, g.astype(kn.argmax_dtype(k), copy=False), top, match, scores
+
+
+@dataclass(frozen=True)
+class ScoresKernel:
+    """Default mode, pass 1: scores_block with the block's first row in front and, last, the chunk
+    statistics a cluster task adds (None from __call__). `group` is what a cluster engine calls on the
+    partials of the consecutive blocks of one task (engines.dask.run_blocks): it puts on the last one
+    (first chunk index, class counts, class means) of the `chunk`-row chunks lying whole inside those
+    blocks, as kn.chunk_thresholds gives them (each chunk's values depend on its own rows only), so that
+    the driver folds them instead of computing them. The local engine never calls it; the driver
+    computes whatever chunks no partial brought, so the thresholds are the same bits either way."""
+
+    method: str
+    adjust: bool
+    chunk: int
+    n: int
+    k: int
+
+    def __call__(self, b: Block) -> tuple[Any, ...]:
+        return (b[0], *scores_block(self.method, self.adjust, b), None)
+
+    def group(self, parts: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        if not parts or self.k > self.chunk:  # statistics bigger than the rows they summarise
+            return parts
+        chunk, n = self.chunk, self.n
+        start = int(parts[0][0])
+        stop = start + sum(len(p[1]) for p in parts)
+        c0 = -(-start // chunk)
+        c1 = -(-n // chunk) if stop >= n else stop // chunk  # chunks [c0, c1) end at or before stop
+        if c1 <= c0:
+            return parts
+        a, b = c0 * chunk - start, min(c1 * chunk, n) - start
+        labels = np.concatenate([p[1] for p in parts])[a:b]
+        sc = np.concatenate([p[2] for p in parts])[a:b]
+        counts, means = kn.chunk_thresholds(sc, labels, self.k, chunk)
+        return [*parts[:-1], (*parts[-1][:-1], (c0, counts, means))]  # on the last: rows all placed
+
+
+def label_dtype(k: int) -> type[np.integer[Any]]:
+    """The dtype the default mode keeps labels of `k` classes in."""
+    return np.int32 if k < 1 << 31 else np.int64
 
 
 def adjusted_block(method: str, thresholds: np.ndarray, b: Block) -> np.ndarray:
@@ -509,16 +554,43 @@ def batched_issue_rows(
     dtype = np.dtype(dtype)
     plain = method == "self_confidence" and not adjust_pred_probs
 
-    labels = np.empty(n, dtype=np.int32 if k < 1 << 31 else np.int64)
+    labels = np.empty(n, dtype=label_dtype(k))
     self_conf = np.empty(n, dtype=dtype)
     top = np.empty(n, dtype=dtype)
     predicted = np.empty(n, dtype=kn.argmax_dtype(k))
     match = np.empty(n, dtype=bool)
     scores = self_conf if plain else np.empty(n, dtype=np.float64)
 
+    # Per-chunk class counts and means over the kept scalars, many chunks per vectorised call and the
+    # calls spread over the workers (or brought by a cluster's tasks: ScoresKernel.group); then the
+    # running mean, folded in chunk order exactly as the reference updates it batch by batch.
+    per_call = chunk * max(1, CHUNK_STATS_ROWS // chunk)
+    t = np.zeros(k, dtype=np.float64)
+    seen = np.zeros(k, dtype=np.int64)
+    folded = 0  # chunks folded into t so far
+
+    def chunk_part(sl: slice) -> tuple[np.ndarray, np.ndarray]:
+        return kn.chunk_thresholds(self_conf[sl], labels[sl], k, chunk)
+
+    def fold(counts: np.ndarray, means: np.ndarray) -> None:
+        nonlocal t, seen, folded
+        for c_b, t_b in zip(counts, means, strict=True):
+            t = np.maximum((seen * t + c_b * t_b) / np.maximum(seen + c_b, 1), T_MIN)
+            seen = seen + c_b
+        folded += len(counts)
+
+    def fold_kept(upto: int) -> None:
+        """Fold chunks [folded, upto) from the kept scalars (their rows are all placed)."""
+        lo, hi = folded * chunk, min(upto * chunk, n)
+        slices = [slice(a, min(a + per_call, hi)) for a in range(lo, hi, per_call)]
+        for counts, means in map_ordered(chunk_part, slices, n_jobs if len(slices) > 1 else 1, window=4):
+            fold(counts, means)
+
     start = 0
-    kernel = functools.partial(scores_block, method, adjust_pred_probs)
-    for yb, sc, g, top_b, match_b, scores_b in run_pass(passes, "1: scores", kernel, engine, progress):
+    kernel = ScoresKernel(method, adjust_pred_probs, chunk, n, k)
+    for _, yb, sc, g, top_b, match_b, scores_b, stats in run_pass(
+        passes, "1: scores", kernel, engine, progress
+    ):
         sl = slice(start, start + len(yb))
         labels[sl], self_conf[sl], predicted[sl], top[sl], match[sl] = yb, sc, g, top_b, match_b
         if scores_b is not None:
@@ -526,21 +598,11 @@ def batched_issue_rows(
         if scores_sink is not None and not adjust_pred_probs:
             scores_sink(start, scores[sl])
         start = sl.stop
-
-    # Per-chunk class counts and means over the kept scalars, many chunks per vectorised call and the
-    # calls spread over the workers; then the running mean, folded in chunk order exactly as the
-    # reference updates it batch by batch.
-    per_call = chunk * max(1, CHUNK_STATS_ROWS // chunk)
-
-    def chunk_part(sl: slice) -> tuple[np.ndarray, np.ndarray]:
-        return kn.chunk_thresholds(self_conf[sl], labels[sl], k, chunk)
-
-    t = np.zeros(k, dtype=np.float64)
-    seen = np.zeros(k, dtype=np.int64)
-    for counts, means in map_batches(chunk_part, n, per_call, n_jobs):
-        for c_b, t_b in zip(counts, means, strict=True):
-            t = np.maximum((seen * t + c_b * t_b) / np.maximum(seen + c_b, 1), T_MIN)
-            seen = seen + c_b
+        if stats is not None:
+            first, counts, means = stats
+            fold_kept(first)
+            fold(counts, means)
+    fold_kept(-(-n // chunk))
 
     if adjust_pred_probs:  # adjusted scores need the final thresholds: one more pass
         start = 0

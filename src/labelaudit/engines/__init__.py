@@ -5,6 +5,7 @@ per-block kernels of core.stream, so the result never depends on the engine."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -45,6 +46,23 @@ class EngineSpec:
             raise InputError(f"{', '.join(given)}: give one of them (where the Dask workers are)")
         if self.workers is not None and self.workers < 1:
             raise InputError(f"--workers must be >= 1, got {self.workers}")
+
+    def address(self) -> str | None:
+        """The scheduler address to connect to (None: a scheduler file, or a local cluster).
+        --workers asks for a local cluster, whatever DASK_SCHEDULER_ADDRESS says."""
+        explicit = self.scheduler_file is not None or self.workers is not None
+        return self.scheduler or (None if explicit else os.environ.get("DASK_SCHEDULER_ADDRESS"))
+
+    def wants_local_cluster(self) -> bool:
+        return self.name == "dask" and self.scheduler_file is None and self.address() is None
+
+    def prepare(self) -> None:
+        """What can start before the inputs are opened: for a local Dask cluster, the fork server its
+        workers are forked from (it imports numpy and Dask meanwhile; engines.dask.start_fork_server)."""
+        if self.wants_local_cluster():
+            from labelaudit.engines.dask import start_fork_server
+
+            start_fork_server()
 
     @contextlib.contextmanager
     def open(self, n_jobs: int | None = 1) -> Iterator[Engine]:

@@ -605,6 +605,16 @@ class BlockSource:
     _verdict = Verdict()
 
 
+def driver_jobs(n_jobs: int | None, engine: Any) -> int:
+    """Threads for the driver's own work on the kept per-row scalars (chunk statistics, the selection):
+    --n-jobs, or as many as a local Dask cluster has worker threads, when more (those workers share this
+    machine's cores and sit idle meanwhile). Never changes results, as --n-jobs never does."""
+    from labelaudit.core.batching import resolve_n_jobs
+
+    jobs = resolve_n_jobs(n_jobs)
+    return max(jobs, getattr(engine, "local_threads", 0) or 0)
+
+
 def stream_issues(
     command_name: str,
     labels: str,
@@ -642,6 +652,7 @@ def stream_issues(
 
     spec = engine if engine is not None else EngineSpec()
     spec.check()
+    spec.prepare()
     if out_dir is not None:
         from labelaudit.io.shards import check_out_dir
 
@@ -677,7 +688,7 @@ def stream_issues(
                 src.k,
                 src.dtype,
                 params,
-                n_jobs=n_jobs,
+                n_jobs=driver_jobs(n_jobs, runner),
                 progress=bar,
                 scores_sink=sink,
                 engine=runner,
