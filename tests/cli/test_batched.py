@@ -242,3 +242,29 @@ def test_cli_batched_gate(runner):
         ],
     )
     assert r.exit_code == 1 and "max_issues" in r.stderr
+
+
+def test_cli_batched_lists_the_ids_of_a_table(runner, tmp_path):
+    """A table's id column (--id-column, or a column named id) is in the listing, as find-issues has it:
+    --exact equals find-issues row for row, ids included; a missing --id-column is exit 2, nothing written."""
+    import pandas as pd
+
+    d = "tests/golden/inputs/cifar10"
+    y, p = np.load(f"{d}/labels.npy"), np.load(f"{d}/pred_probs.npy")
+    table = pd.DataFrame({"key": [f"img{i:05d}" for i in range(len(y))], "label": y})
+    table[[f"p{j}" for j in range(p.shape[1])]] = p
+    data = tmp_path / "data.parquet"
+    table.to_parquet(data)
+    args = ["-l", str(data), "-p", str(data), "--id-column", "key", "--format", "json"]
+    want = _json(runner.invoke(app, ["find-issues", *args]))
+    got = _json(runner.invoke(app, ["batched", "--exact", "--batch-size", "777", *args]))
+    assert got["issues"] == want["issues"] and got["issues"][0]["id"] == f"img{got['issues'][0]['index']:05d}"
+    low = _json(runner.invoke(app, ["find-issues", "--low-memory", *args]))
+    assert low["issues"] == want["issues"]
+    out = tmp_path / "out"
+    out.mkdir()
+    res = runner.invoke(
+        app, ["batched", "-l", str(data), "-p", str(data), "--id-column", "nope", "-o", str(out / "i.csv")]
+    )
+    assert res.exit_code == 2 and "--id-column 'nope' not found" in res.stderr
+    assert list(out.iterdir()) == []

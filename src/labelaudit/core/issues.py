@@ -196,9 +196,10 @@ def streamed_issues(
     k: int,
     listing: Listing = Listing(),
     class_names: Sequence[str] | None = None,
+    ids: np.ndarray | None = None,
 ) -> Report:
     """The Report of a streamed run (batched, find-issues --low-memory) from its ranked indices and the
-    per-example labels, predictions and scores the engine kept."""
+    per-example labels, predictions and scores the engine kept (`ids`: the examples' ids, when known)."""
     listed = head({"i": ranked}, listing.top)["i"]
     cols: Columns = {
         "index": listed,
@@ -218,7 +219,7 @@ def streamed_issues(
         k=k,
         class_names=list(class_names) if class_names is not None else None,
         headline=rate_line(n_issues, n, "label issues", "examples"),
-        tables={"issues": named(cols, class_names)},
+        tables={"issues": named(cols, class_names, ids)},
         results=results,
         gates=issue_gates(n_issues, n, listing.max_issues, listing.max_issue_rate),
         npy=_npy(listed, n, listing.mask),

@@ -369,7 +369,9 @@ class BlockSource:
         self.options = storage_options
         self.files: list[Any] = [InputFile("labels", labels_path), InputFile("pred_probs", pred_probs_path)]
         self.class_names = read_class_names(class_names_path) if class_names_path else None
-        self.ids = None
+        self.ids: np.ndarray | None = None  # the labels table's id column (ids_after_run)
+        self._id_column = id_column
+        self._id_source: tuple[str, str] | None = None  # (table, column) the ids are read from
         self.passes = _Passes(self)
         self._label_table: Any = None  # the label column, when read with the pred_probs table's rows
         self._head: Any = None
@@ -402,6 +404,24 @@ class BlockSource:
         self._label_rows: LabelRows | None = None
         self.labels = self._read_labels(labels_path, label_column)
         self.rows = block_rows(self.k, self.dtype.itemsize, limit, rows)
+
+    def _find_ids(self, head: Any, path: str) -> None:
+        """The labels table's id column: --id-column (refused when missing), else a column named id."""
+        if self._id_column is not None and self._id_column not in head.columns:
+            raise InputError(
+                f"{path}: --id-column {self._id_column!r} not found; columns are {list(head.columns)}"
+            )
+        column = self._id_column or ("id" if "id" in head.columns else None)
+        if column is not None:
+            self._id_source = (path, column)
+
+    def ids_after_run(self) -> np.ndarray | None:
+        """The ids of every example, read (one column) after the passes, for the listing's id column;
+        None when the labels are not a table with an id column."""
+        if self._id_source is not None and self.ids is None:
+            path, column = self._id_source
+            self.ids = sources.table_columns(path, [column])[column].to_numpy()
+        return self.ids
 
     def note(self, verdict: Verdict) -> None:
         """A first-pass block's verdict, merged in the driver: later passes repeat its repair."""
@@ -524,6 +544,7 @@ class BlockSource:
             col = label_column_of(head, label_column, path)
             df = self._label_table if self._label_table is not None else sources.table_columns(path, [col])
             raw = label_values(df, col, path)
+            self._find_ids(head, path)
         else:
             raise InputError(f"{path}: unsupported labels format ({FORMATS})")
         if raw.dtype.kind in "OUS":
@@ -703,6 +724,7 @@ def stream_issues(
             k=src.k,
             listing=listing,
             class_names=src.class_names,
+            ids=src.ids_after_run(),
         )
         if out_dir is not None:
             from labelaudit.core.formats import document
