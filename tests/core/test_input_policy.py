@@ -110,6 +110,17 @@ def test_strict_rejects_what_the_default_repairs():
     assert fixed.max() == 1.0 and p.max() > 1  # a repaired copy; the input is untouched
 
 
+def test_strict_rejects_the_row_sum_drift_the_default_warns_about():
+    p = np.full((4, 4), 0.25)
+    p[1] = [0.25, 0.25, 0.25, 0.2505]  # sums to 1.0005: inside DRIFT_TOL, past ROW_SUM_WARN
+    with pytest.raises(InputError, match=r"must sum to 1 \(±0.0001, strict\); row 1 sums to 1.0005"):
+        check_pred_probs(p, strict=True)
+    with pytest.warns(LabelauditWarning, match="row sums drift from 1 by up to 0.0005; accepted as is"):
+        check_pred_probs(p)
+    p[1] = [0.25, 0.25, 0.25, 0.25 + 5e-8]  # float round-off: passes either way
+    check_pred_probs(p, strict=True)
+
+
 def test_clipping_keeps_the_answer_of_the_clipped_input():
     p = BATTERY["negative_-1e-4"]
     with pytest.warns(LabelauditWarning):

@@ -138,8 +138,9 @@ def judge_values(
 
     pred_probs must be finite; values within DRIFT_TOL outside [0, 1] are repaired by clipping (with
     `strict`, any value outside [0, 1] is an error), farther ones rejected; with `row_sums`, each row
-    must sum to 1 within DRIFT_TOL. Raises InputError naming the first bad row (`offset` + its
-    position in `p`) and its value; returns the repairs to make and report."""
+    must sum to 1 within DRIFT_TOL (with `strict`, within ROW_SUM_WARN: the drift the default accepts
+    with a warning is an error). Raises InputError naming the first bad row (`offset` + its position
+    in `p`) and its value; returns the repairs to make and report."""
     if stats.first_nonfinite_row >= 0:
         r = stats.first_nonfinite_row
         raise InputError(
@@ -155,11 +156,13 @@ def judge_values(
         raise InputError(f"{rule}; row {offset + row} has {bad!r}{hint}")
     sum_drift = 0.0
     if row_sums:
-        if stats.row_sum_min < 1 - DRIFT_TOL or stats.row_sum_max > 1 + DRIFT_TOL:
-            row = _first_row(p, lambda b: np.abs(sum_rows(b) - 1) > DRIFT_TOL)
+        sum_tol = ROW_SUM_WARN if strict else DRIFT_TOL
+        if stats.row_sum_min < 1 - sum_tol or stats.row_sum_max > 1 + sum_tol:
+            row = _first_row(p, lambda b: np.abs(sum_rows(b) - 1) > sum_tol)
             total = float(sum_rows(p[row : row + 1])[0])
             raise InputError(
-                f"each pred_probs row must sum to 1 (±{DRIFT_TOL:g}); row {offset + row} sums to {total!r}"
+                f"each pred_probs row must sum to 1 (±{sum_tol:g}{', strict' if strict else ''}); "
+                f"row {offset + row} sums to {total!r}"
                 "; rows of independent per-class probabilities are multi-label data (--task multilabel)"
             )
         sum_drift = max(abs(stats.row_sum_min - 1), abs(stats.row_sum_max - 1))
