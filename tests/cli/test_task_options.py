@@ -236,3 +236,12 @@ def test_a_second_model_where_one_is_meant_is_refused(data, tmp_path):
         res = CliRunner().invoke(app, [command, *inputs(data, "multiclass"), "-p", str(data / "p2.npy")])
         assert res.exit_code == 2
         assert f"{command} takes one --pred-probs model, got 2" in res.stderr
+
+
+def test_a_refused_option_given_at_its_default_value_is_refused(data, tmp_path):
+    # Given on the command line is given, whatever its value: --n-jobs 1 is --n-jobs's default.
+    code, _, err = run("find-issues", "multilabel", [*inputs(data, "multilabel"), "--n-jobs", "1"], tmp_path)
+    assert code == 2
+    assert err == "Error: --n-jobs is not available with --task multilabel (find-issues)\n"
+    code, _, _ = run("find-issues", "multilabel", inputs(data, "multilabel"), tmp_path)
+    assert code == 0

@@ -15,6 +15,8 @@ import typer.core
 from labelaudit import __version__
 from labelaudit.errors import GateFailed, InputError, LabelauditError
 
+UNSET = ("DEFAULT", "DEFAULT_MAP")  # click's ParameterSource names of an option the user did not give
+
 
 class SectionedCommand(typer.core.TyperCommand):
     """Help as plain text, a section per panel, wrapped between words (never inside one, nor at a hyphen)
@@ -39,6 +41,11 @@ class SectionedCommand(typer.core.TyperCommand):
             for term, text in records:
                 head = f"  {term:<{col}}  " if len(term) <= col else f"  {term}{indent}"
                 formatter.write((head + indent.join(wrap.wrap(text))).replace(" \n", "\n").rstrip() + "\n")
+
+    def invoke(self, ctx: Any) -> Any:
+        sources = {p.name: ctx.get_parameter_source(p.name) for p in self.params}
+        STATE["on_line"] = {n for n, src in sources.items() if getattr(src, "name", "DEFAULT") not in UNSET}
+        return super().invoke(ctx)
 
 
 class App(typer.Typer):
@@ -97,8 +104,13 @@ def command(func: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         from labelaudit.io import outputs
 
-        # The options set to something other than their default (options.given reads this).
-        STATE["given"] = {name for name, value in kwargs.items() if value != defaults.get(name)}
+        # The options given on the command line (SectionedCommand.invoke), even at their default value;
+        # called outside click, those set to something other than their default (options.given reads it).
+        on_line = STATE.pop("on_line", None)
+        if on_line is not None:
+            STATE["given"] = {name for name in kwargs if name in on_line}
+        else:
+            STATE["given"] = {name for name, value in kwargs.items() if value != defaults.get(name)}
 
         quiet = bool(kwargs.get("quiet", False))
         seen: set[str] = set()
