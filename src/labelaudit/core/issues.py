@@ -3,7 +3,7 @@ streamed) and rank. The command line renders these; every count, score and gate 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -196,12 +196,14 @@ def streamed_issues(
     k: int,
     listing: Listing = Listing(),
     class_names: Sequence[str] | None = None,
-    ids: np.ndarray | None = None,
+    ids_of: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Report:
     """The Report of a streamed run (batched, find-issues --low-memory) from its ranked indices and the
-    per-example labels, predictions and scores the engine kept (`ids`: the examples' ids, when known)."""
+    per-example labels, predictions and scores the engine kept (`ids_of(rows)`: the ids of those rows,
+    when the input has ids; only the listed rows' are asked for)."""
     listed = head({"i": ranked}, listing.top)["i"]
-    cols: Columns = {
+    cols: Columns = {} if ids_of is None else {"id": ids_of(listed)}
+    cols |= {
         "index": listed,
         "given_label": info["labels"][listed].astype(np.int64),
         "predicted_label": info["predicted"][listed].astype(np.int64),
@@ -219,7 +221,7 @@ def streamed_issues(
         k=k,
         class_names=list(class_names) if class_names is not None else None,
         headline=rate_line(n_issues, n, "label issues", "examples"),
-        tables={"issues": named(cols, class_names, ids)},
+        tables={"issues": named(cols, class_names)},
         results=results,
         gates=issue_gates(n_issues, n, listing.max_issues, listing.max_issue_rate),
         npy=_npy(listed, n, listing.mask),

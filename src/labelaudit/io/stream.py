@@ -369,7 +369,6 @@ class BlockSource:
         self.options = storage_options
         self.files: list[Any] = [InputFile("labels", labels_path), InputFile("pred_probs", pred_probs_path)]
         self.class_names = read_class_names(class_names_path) if class_names_path else None
-        self.ids: np.ndarray | None = None  # the labels table's id column (ids_after_run)
         self._id_column = id_column
         self._id_source: tuple[str, str] | None = None  # (table, column) the ids are read from
         self.passes = _Passes(self)
@@ -415,13 +414,23 @@ class BlockSource:
         if column is not None:
             self._id_source = (path, column)
 
-    def ids_after_run(self) -> np.ndarray | None:
-        """The ids of every example, read (one column) after the passes, for the listing's id column;
-        None when the labels are not a table with an id column."""
-        if self._id_source is not None and self.ids is None:
-            path, column = self._id_source
-            self.ids = sources.table_columns(path, [column])[column].to_numpy()
-        return self.ids
+    @property
+    def ids_of(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        """The ids of given rows from the labels table's id column, read after the passes (a Parquet
+        column as Arrow, taken at those rows only); None when the labels have no id column."""
+        if self._id_source is None:
+            return None
+        path, column = self._id_source
+
+        def ids_of(rows: np.ndarray) -> np.ndarray:
+            if sources.kind_of(path) in sources.PARQUET_KINDS:
+                import pyarrow.parquet as pq
+
+                col = pq.read_table(sources.source(path), columns=[column]).column(column)
+                return np.asarray(col.take(rows).to_pylist(), dtype=object)
+            return sources.table_columns(path, [column])[column].to_numpy()[rows]
+
+        return ids_of
 
     def note(self, verdict: Verdict) -> None:
         """A first-pass block's verdict, merged in the driver: later passes repeat its repair."""
@@ -724,7 +733,7 @@ def stream_issues(
             k=src.k,
             listing=listing,
             class_names=src.class_names,
-            ids=src.ids_after_run(),
+            ids_of=src.ids_of,
         )
         if out_dir is not None:
             from labelaudit.core.formats import document
