@@ -88,3 +88,33 @@ def default_signals() -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
+
+
+def signal_while_writing(args: list, folder, sig: int, env: dict, timeout: float = 30):
+    """Run `python -m labelaudit ARGS`, wait until it writes a temporary into `folder` (writing_into),
+    send `sig`, and return the CompletedProcess (stderr text) once it has exited."""
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "labelaudit", *map(str, args)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=default_signals,
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while not writing_into(proc.pid, folder):
+            assert proc.poll() is None, f"finished before its temporary appeared: {proc.stderr.read()}"
+            assert time.monotonic() < deadline, "no temporary file appeared"
+            time.sleep(0.002)
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, "", stderr)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import default_signals, random_npy_set, writing_into
+from helpers import random_npy_set, signal_while_writing
 
 from labelaudit.cli import app
 
@@ -651,32 +651,11 @@ def million(tmp_path_factory) -> Path:
 def test_signal_while_rank_writes_a_csv(million, tmp_path, sig, code, line):
     """`rank ... -o scores.csv & kill -TERM` once left a 21 MB `.scores.csv.*.tmp`: now the temporary goes,
     the old scores.csv stays as it was, one line on stderr, exit 128 + the signal."""
-    import time
-
     old = tmp_path / "scores.csv"
     old.write_text("index,label_quality\n0,0.5\n")
     args = ["rank", "-l", million / "labels.npy", "-p", million / "pred_probs.npy", "-o", old, "--quiet"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "labelaudit", *map(str, args)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=ENV,
-        preexec_fn=default_signals,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not writing_into(proc.pid, tmp_path):
-            assert proc.poll() is None, f"finished before its temporary appeared: {proc.stderr.read()}"
-            assert time.monotonic() < deadline, "no temporary file appeared"
-            time.sleep(0.002)
-        proc.send_signal(sig)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == code, stderr
-    assert stderr == line + "\n"
+    r = signal_while_writing(args, tmp_path, sig, ENV, timeout=60)
+    assert r.returncode == code, r.stderr
+    assert r.stderr == line + "\n"
     assert old.read_text() == "index,label_quality\n0,0.5\n"
     assert sorted(os.listdir(tmp_path)) == ["scores.csv"]

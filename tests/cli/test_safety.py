@@ -14,13 +14,12 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import default_signals, random_npy_set, writing_into
+from helpers import random_npy_set, signal_while_writing
 
 from labelaudit.cli import app
 from labelaudit.io import outputs
@@ -372,27 +371,7 @@ def big(tmp_path_factory) -> Path:
 def start_and_signal(big: Path, out: Path, sig: int) -> subprocess.CompletedProcess:
     """Start `batched --scores-out out/s.npy`, wait for its temporary file, send `sig`."""
     args = ["batched", "-l", big / "labels.npy", "-p", big / "pred_probs.npy", "--scores-out", out / "s.npy"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "labelaudit", *map(str, args), "--quiet"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=ENV,
-        preexec_fn=default_signals,
-    )
-    deadline = time.monotonic() + 30
-    try:
-        while not writing_into(proc.pid, out):
-            assert proc.poll() is None, f"finished before its temporary appeared: {proc.stderr.read()}"
-            assert time.monotonic() < deadline, "no temporary file appeared"
-            time.sleep(0.002)
-        proc.send_signal(sig)
-        _, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, "", stderr)
+    return signal_while_writing([*args, "--quiet"], out, sig, ENV)
 
 
 @pytest.mark.parametrize(
