@@ -396,6 +396,22 @@ def run_jobs(tag0: str, jobs: list[Job], cells: dict[str, Cell], args, work: Pat
         c.extra["failed_runs"] = nfail
 
 
+def batched_cells(keys: tuple[str, ...], env: Env) -> dict[str, Cell]:
+    """One cell per `labelaudit batched` run; all n/a when the installed CLI has no batched command."""
+    cells = {key: Cell() for key in keys}
+    if "batched" not in env.la_cmds:
+        for c in cells.values():
+            c.status = "n/a"
+    return cells
+
+
+def batched_mask_job(key: str, label: str, env: Env, lp, pp, work, *options: str) -> Job:
+    """`labelaudit batched -l LP -p PP -o WORK/KEY.npy --mask --quiet OPTIONS` as a timed Job."""
+    out = work / f"{key}.npy"
+    cmd = [env.la_cli or "labelaudit", "batched", "-l", str(lp), "-p", str(pp), "-o", str(out)]
+    return Job(key, label, [*cmd, "--mask", "--quiet", *options], out)
+
+
 def job_masks(jobs: list[Job], cells: dict[str, Cell], n: int) -> dict[str, np.ndarray | None]:
     """The mask of each job's last good run (None where the cell has a status)."""
     return {j.key: (load_mask(kept(j.out), n) if not cells[j.key].status else None) for j in jobs}

@@ -9,9 +9,9 @@ import sys
 
 from harness import (
     BENCH,
-    Cell,
     Env,
-    Job,
+    batched_cells,
+    batched_mask_job,
     cells_json,
     finish,
     job_masks,
@@ -29,26 +29,13 @@ KEYS = ("local_1", "local_2", "dask_1", "dask_2")
 
 def measure(size: str, args, env: Env, notes: list[str]) -> dict:
     n, k, name, lp, pp, work, res = prepare(size, args, "dask")
-    cells = {key: Cell() for key in KEYS}
-    if "batched" not in env.la_cmds:
-        for c in cells.values():
-            c.status = "n/a"
+    cells = batched_cells(KEYS, env)
     jobs = []
     for key in KEYS:
         engine, w = key.split("_")
-        cmd = [
-            env.la_cli or "labelaudit",
-            "batched",
-            "-l",
-            str(lp),
-            "-p",
-            str(pp),
-            "-o",
-            str(work / f"{key}.npy"),
-        ]
-        cmd += ["--mask", "--quiet", "--engine", engine, "--n-jobs" if engine == "local" else "--workers", w]
-        label = f"batched --engine {engine} {'--n-jobs' if engine == 'local' else '--workers'} {w}"
-        jobs.append(Job(key, label, cmd, work / f"{key}.npy"))
+        count = "--n-jobs" if engine == "local" else "--workers"
+        label = f"batched --engine {engine} {count} {w}"
+        jobs.append(batched_mask_job(key, label, env, lp, pp, work, "--engine", engine, count, w))
     run_jobs(f"dask {name}", jobs, cells, args, work, notes)
     masks = job_masks(jobs, cells, n)
     res["cells"] = cells_json(cells)

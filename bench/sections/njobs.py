@@ -3,7 +3,17 @@ labelaudit only. Two table rows per size, one per mode."""
 
 from __future__ import annotations
 
-from harness import Cell, Env, Job, cells_json, finish, job_masks, mask_diff, prepare, run_jobs
+from harness import (
+    Env,
+    batched_cells,
+    batched_mask_job,
+    cells_json,
+    finish,
+    job_masks,
+    mask_diff,
+    prepare,
+    run_jobs,
+)
 from report import fmt_paired, fmt_ratio2, paired_ratios, ratio_col, rss_col, size_col, text_col, time_col
 
 from .base import Section
@@ -14,33 +24,13 @@ MODES = (("def", "default"), ("exact", "--exact"))
 
 def measure(size: str, args, env: Env, notes: list[str]) -> dict:
     n, k, name, lp, pp, work, res = prepare(size, args, "njobs")
-    cells = {key: Cell() for key in KEYS}
-    if "batched" not in env.la_cmds:
-        for c in cells.values():
-            c.status = "n/a"
+    cells = batched_cells(KEYS, env)
     jobs = []
     for key in KEYS:
         mode, nj = key.split("_")
         extra = ["--exact"] if mode == "exact" else []
-        cmd = [
-            env.la_cli or "labelaudit",
-            "batched",
-            "-l",
-            str(lp),
-            "-p",
-            str(pp),
-            "-o",
-            str(work / f"{key}.npy"),
-        ]
-        cmd += ["--mask", "--quiet", "--n-jobs", nj, *extra]
-        jobs.append(
-            Job(
-                key,
-                f"labelaudit batched {'--exact ' if extra else ''}--n-jobs {nj}",
-                cmd,
-                work / f"{key}.npy",
-            )
-        )
+        label = f"labelaudit batched {'--exact ' if extra else ''}--n-jobs {nj}"
+        jobs.append(batched_mask_job(key, label, env, lp, pp, work, "--n-jobs", nj, *extra))
     run_jobs(f"njobs {name}", jobs, cells, args, work, notes)
     masks = job_masks(jobs, cells, n)
     res["cells"] = cells_json(cells)
