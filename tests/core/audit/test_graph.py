@@ -1,6 +1,6 @@
 """The shared kNN graph: the spec's worked example, the duplicate correction against a plain loop written from
-the specification, the blocked driver against scikit-learn, input errors and invariance (dtype, memmap,
-n_jobs)."""
+the specification, the tiled search (above the single product) against brute force, ties by index, input
+errors and invariance (dtype, memmap, n_jobs, skipped tiles)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
 from labelaudit.core.audit import graph as graph_mod
+from labelaudit.core.audit import tiled
 from labelaudit.core.audit.graph import KnnGraph, build_graph, knn_csr
 from labelaudit.errors import InputError
 
@@ -82,17 +83,6 @@ def test_duplicate_correction_matches_the_spec_loop(d: int) -> None:
     assert (np.diff(g.distances, axis=1) >= 0).all()
 
 
-def test_blocked_product_matches_scikit_learn(monkeypatch: pytest.MonkeyPatch) -> None:
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((400, 12))
-    monkeypatch.setattr(graph_mod, "_SINGLE_CHUNK", 0)  # as for N > 11,585: blocks of rows, no N x N product
-    monkeypatch.setattr(graph_mod, "_BLOCK_ENTRIES", 400 * 37)
-    g = build_graph(x, k=10)
-    d, i = NearestNeighbors(n_neighbors=10, metric="cosine").fit(x).kneighbors()
-    np.testing.assert_array_equal(g.indices, i)
-    np.testing.assert_allclose(g.distances, d, rtol=1e-12, atol=1e-15)
-
-
 def test_single_product_is_scikit_learns_bit_for_bit() -> None:
     rng = np.random.default_rng(2)
     x = rng.integers(0, 3, size=(300, 8)).astype(np.float32)  # many exact ties
@@ -111,8 +101,7 @@ def test_same_graph_for_any_n_jobs_memmap_and_dtype(
     blocked: bool, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if blocked:
-        monkeypatch.setattr(graph_mod, "_SINGLE_CHUNK", 0)
-        monkeypatch.setattr(graph_mod, "_BLOCK_ENTRIES", 600 * 50)
+        small_tiles(monkeypatch)
     rng = np.random.default_rng(3)
     x = rng.standard_normal((600, 16)).astype(np.float32)
     x[7] = x[3]
@@ -170,27 +159,6 @@ def test_missing_scikit_learn_names_the_extra(monkeypatch: pytest.MonkeyPatch) -
         build_graph(LINE, k=2)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_sampled_candidates_equal_argpartition(dtype: type, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The blocked path's shortcut (candidates under a sampled bound) gives argpartition's answer, ties
-    included (tied rows are redone with argpartition)."""
-    rng = np.random.default_rng(4)
-    x = np.vstack([rng.integers(0, 3, size=(300, 6)), rng.standard_normal((300, 6))]).astype(dtype)
-    x[[0, 350]] = 0.0  # zero rows: distance 1 to everything
-    monkeypatch.setattr(graph_mod, "_SINGLE_CHUNK", 0)
-    monkeypatch.setattr(graph_mod, "_BLOCK_ENTRIES", 600 * 64)
-    monkeypatch.setattr(graph_mod, "_SAMPLE", 10**9)  # every row through argpartition
-    exact = build_graph(x, k=10)
-    monkeypatch.setattr(graph_mod, "_SAMPLE", 16)  # a bound from every 37th column
-    fast = build_graph(x, k=10)
-    np.testing.assert_array_equal(fast.indices, exact.indices)
-    np.testing.assert_array_equal(fast.distances, exact.distances)
-    for jobs in (2, 3):
-        again = build_graph(x, k=10, n_jobs=jobs)
-        np.testing.assert_array_equal(again.indices, fast.indices)
-        np.testing.assert_array_equal(again.distances, fast.distances)
-
-
 def test_integer_features_and_euclidean_jobs() -> None:
     rng = np.random.default_rng(6)
     ints = rng.integers(0, 17, size=(200, 8))
@@ -203,74 +171,123 @@ def test_integer_features_and_euclidean_jobs() -> None:
     np.testing.assert_array_equal(one.distances, two.distances)
 
 
-def _lexsort_filter(sim: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
-    """The blocked filter as it was before the per-row partition (one lexsort of every candidate), kept as
-    the oracle that the graph's bits did not move."""
-    b, n = sim.shape
-    step = n // graph_mod._SAMPLE
-    if step < 2:
-        return graph_mod._smallest_exact(graph_mod._distances(sim), kk)
-    tau = np.partition(graph_mod._distances(sim[:, ::step]), kk - 1, axis=1)[:, kk - 1]
-    bound = ((1 - tau) - 8 * np.finfo(sim.dtype).eps).astype(sim.dtype)
-    flat = np.flatnonzero(sim >= bound[:, None])
-    vals = graph_mod._distances(sim.ravel()[flat])
-    inside = vals <= tau[flat // n]
-    flat, vals = flat[inside], vals[inside]
-    rows, cols = np.divmod(flat, n)
-    order = np.lexsort((vals, rows))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    start = np.searchsorted(rows, np.arange(b))
-    count = np.diff(np.r_[start, rows.size])
-    take = np.minimum(start[:, None] + np.arange(kk), rows.size - 1)
-    dist, ind = vals[take], cols[take]
-    nxt = np.where(count > kk, vals[np.minimum(start + kk, rows.size - 1)], np.inf)
-    tied = (np.diff(dist, axis=1) == 0).any(axis=1) | (nxt == dist[:, -1]) | (count < kk)
-    if tied.any():
-        dist[tied], ind[tied] = graph_mod._smallest_exact(graph_mod._distances(sim[tied]), kk)
-    return dist, ind
+def small_tiles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tiled search at test sizes: every N above the single product, tiles of 64 x 256 (with edge
+    tiles), a 100-column sample, a centre per 200 rows."""
+    monkeypatch.setattr(graph_mod, "_SINGLE_CHUNK", 0)
+    for name, value in (("ROWS", 64), ("COLS", 256), ("SAMPLE", 100), ("CLUSTER_ROWS", 200)):
+        monkeypatch.setattr(tiled, name, value)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_filter_equals_the_lexsort_filter_and_argpartition(dtype: type) -> None:
-    """Per block of similarities: the per-row partition of the candidates, the former lexsort of them and a
-    plain argpartition of every row give the same indices and the same distance bits, ties included."""
-    rng = np.random.default_rng(7)
-    parts = [
-        rng.integers(0, 3, size=(1500, 6)),  # heavy ties and duplicate rows
-        np.round(rng.standard_normal((1500, 6)), 1),  # some ties
-        rng.standard_normal((1500, 6)),
-    ]
-    x = np.vstack(parts).astype(dtype)
-    x[[5, 2000]] = 0.0
-    from sklearn.preprocessing import normalize
-
-    xn = normalize(x)
-    with threadpool_limits(limits=1, user_api="blas"):
-        for a in range(0, x.shape[0], 700):
-            sim = xn[a : a + 700] @ xn.T
-            scratch = np.empty(sim.shape, dtype=bool)
-            new = graph_mod._smallest_of_similarities(sim, 11, scratch)
-            old = _lexsort_filter(sim, 11)
-            exact = graph_mod._smallest_exact(graph_mod._distances(sim), 11)
-            for got in (new, old):
-                np.testing.assert_array_equal(got[1], exact[1])
-                np.testing.assert_array_equal(got[0].view(np.uint8), exact[0].view(np.uint8))
+def brute_force(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The oracle: every distance of the normalised rows in float64, the row itself left out, the k smallest
+    by (distance, index) (a stable argsort: columns are in index order)."""
+    xn = graph_mod._normalized(x).astype(np.float64)
+    d = np.clip(1 - xn @ xn.T, 0, 2)
+    np.fill_diagonal(d, np.inf)
+    order = np.argsort(d, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(d, order, axis=1), order
 
 
-def test_tie_heavy_graph_above_the_single_product_is_argpartitions() -> None:
-    """N = 12,000 (> 11,585: the real blocked path, no patched thresholds), float32 with many exact ties and
-    duplicate rows: the graph equals the one where every row goes through argpartition, bit for bit, for
-    n_jobs 1 and 2."""
-    rng = np.random.default_rng(8)
+def unit_ties(n: int, d: int, seed: int) -> np.ndarray:
+    """Rows with four entries of +-0.5: unit vectors whose products are exact in any order, so every
+    distance is exact in float32 and float64 alike (many ties, many duplicate rows)."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, d))
+    cols = np.argsort(rng.random((n, d)), axis=1)[:, :4]
+    np.put_along_axis(x, cols, rng.choice([-0.5, 0.5], size=(n, 4)), axis=1)
+    return x
+
+
+def clustered(n: int, d: int, seed: int, classes: int = 10) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 3, size=(classes, d))
+    return centres[rng.integers(0, classes, n)] + rng.standard_normal((n, d))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_tiled_search_breaks_ties_by_index(dtype: type, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exact distances with heavy ties: the tiled search equals brute force bit for bit, for n_jobs 1 to 3."""
+    small_tiles(monkeypatch)
+    x = unit_ties(2500, 8, 1).astype(dtype)
+    want_d, want_i = brute_force(x, 10)
+    for jobs in (1, 2, 3):
+        got_d, got_i = tiled.tiled_search(x, 10, jobs)
+        assert got_d.dtype == dtype
+        np.testing.assert_array_equal(got_i, want_i)
+        np.testing.assert_array_equal(got_d, want_d.astype(dtype))
+
+
+def test_tiled_search_equals_brute_force(monkeypatch: pytest.MonkeyPatch) -> None:
+    """float64 clustered rows with a zero row: indices equal brute force (and scikit-learn), distances to
+    1e-12; a tile count that leaves edge tiles on both sides."""
+    small_tiles(monkeypatch)
+    x = clustered(3001, 16, 2)
+    x[5] = 0.0
+    want_d, want_i = brute_force(x, 10)
+    got_d, got_i = tiled.tiled_search(x, 10, 2)
+    np.testing.assert_array_equal(got_i, want_i)
+    np.testing.assert_allclose(got_d, want_d, rtol=1e-12, atol=1e-14)
+    sk_d, sk_i = NearestNeighbors(n_neighbors=10, metric="cosine").fit(x).kneighbors()
+    rows = ~(np.arange(3001) == 5)  # the zero row: every distance is 1, its order is scikit-learn's
+    np.testing.assert_array_equal(got_i[rows], sk_i[rows])
+
+
+def test_tiled_search_float32_within_round_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """float32: distances within float32 round-off of the float64 brute force; an index differs only where
+    brute force has another distance within that round-off at the same place."""
+    small_tiles(monkeypatch)
+    x = clustered(2600, 24, 3).astype(np.float32)
+    want_d, want_i = brute_force(x, 10)
+    got_d, got_i = tiled.tiled_search(x, 10, 1)
+    np.testing.assert_allclose(got_d, want_d, atol=2e-6)
+    differ = got_i != want_i
+    assert differ.mean() < 1e-3
+    xn = graph_mod._normalized(x).astype(np.float64)
+    rows, cols = np.nonzero(differ)
+    true_d = 1 - np.einsum("ij,ij->i", xn[rows], xn[got_i[rows, cols]])
+    np.testing.assert_allclose(true_d, want_d[rows, cols], atol=2e-6)  # a tie within round-off
+
+
+def test_skipped_tiles_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clustered data skips most off-diagonal tiles; computing every tile gives the same bits."""
+    small_tiles(monkeypatch)
+    x = clustered(3000, 32, 4, classes=4).astype(np.float32)
+    computed = []
+    real = np.matmul
+
+    def counting(*args: object, **kwargs: object) -> np.ndarray:
+        computed.append(1)
+        return real(*args, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(tiled.np, "matmul", counting)
+    skipping = tiled.tiled_search(x, 10, 2)
+    tiles = sum(len(range(a, 3000, 256)) for a in range(0, 3000, 64))
+    assert len(computed) < tiles / 2
+    monkeypatch.setattr(tiled, "_block_bounds", lambda xp, slack: np.full((-(-3000 // 64),) * 2, np.inf))
+    computed.clear()
+    every = tiled.tiled_search(x, 10, 1)
+    assert len(computed) == tiles
+    np.testing.assert_array_equal(skipping[1], every[1])
+    np.testing.assert_array_equal(skipping[0].view(np.uint32), every[0].view(np.uint32))
+
+
+def test_tie_heavy_graph_above_the_single_product() -> None:
+    """N = 12,000 (> 11,585: the real tiled path, default tiles), exact unit rows with many ties and
+    duplicate groups: the graph equals brute force plus the duplicate correction, for n_jobs 1 and 2."""
     n = 12_000
     assert n * n > graph_mod._SINGLE_CHUNK
-    x = np.vstack([rng.integers(0, 3, size=(n // 2, 8)), np.round(rng.standard_normal((n // 2, 8)), 1)])
-    x = x.astype(np.float32)
-    fast = build_graph(x, k=10)
-    two = build_graph(x, k=10, n_jobs=2)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(graph_mod, "_SAMPLE", 10**9)  # every row through argpartition
-        exact = build_graph(x, k=10)
-    for got in (fast, two):
-        np.testing.assert_array_equal(got.indices, exact.indices)
-        np.testing.assert_array_equal(got.distances.view(np.uint32), exact.distances.view(np.uint32))
+    x = unit_ties(n, 8, 5).astype(np.float32)
+    d = np.empty((n, 10), dtype=np.float32)
+    i = np.empty((n, 10), dtype=np.int64)
+    for a in range(0, n, 2000):  # brute force in blocks: distances are multiples of 1/4, keys are exact
+        dist = 1 - x[a : a + 2000].astype(np.float64) @ x.T.astype(np.float64)
+        dist[np.arange(dist.shape[0]), np.arange(a, a + dist.shape[0])] = 9  # the row itself: last
+        key = np.rint(dist * 4).astype(np.int64) * n + np.arange(n)
+        part = np.sort(np.partition(key, 9, axis=1)[:, :10], axis=1)
+        i[a : a + 2000], d[a : a + 2000] = part % n, (part // n) / 4
+    want_d, want_i = graph_mod._correct_duplicates(x, d, i, 10)
+    for jobs in (1, 2):
+        g = build_graph(x, k=10, n_jobs=jobs)
+        np.testing.assert_array_equal(g.indices, want_i)
+        np.testing.assert_array_equal(g.distances, want_d)

@@ -5,20 +5,24 @@ types (spec audit.md §2).
 
 * Metric from the shape: cosine when ``d > 3``; euclidean otherwise (scikit-learn's KD-tree when ``N > 100``,
   scipy's ``euclidean`` callable, i.e. a ball tree or brute force, when ``N <= 100``), as the reference picks.
-* Cosine is brute force in our own blocked driver with scikit-learn's kernel recipe (rows divided by their L2
-  norm, ``1 - x.y`` clipped into [0, 2], ``argpartition`` then a default argsort of the ``k + 1`` candidates,
-  self-exclusion). While the whole self-query fits in scikit-learn's default working memory (``N**2 <=
-  2**27``) the similarity matrix is the one product ``Xn @ Xn.T`` scikit-learn computes (diagonal set to 0),
-  so indices and distances are bit-identical to the reference (that product is at most 2**27 entries, as
-  in scikit-learn); above that it is formed in blocks of rows (memory ``O(block * N)``, never ``N x N``),
-  and each row's candidates come from one pass under a sampled bound, ``argpartition`` being kept for rows
-  with ties (``_smallest_of_similarities``), so the order is still scikit-learn's.
-* The shape of each product call is part of the result: OpenBLAS's float32 bits for an entry depend on the
-  call's rows, columns and operand order (the same rows against column tiles differ in about 3% of
-  entries, a transposed tile in up to half), so a block is always rows ``[a, a + rows)`` against all
-  columns, ``rows = _BLOCK_ENTRIES // N``; column tiles or the symmetric half-product would move bits.
-* BLAS runs single-threaded inside the search and ``n_jobs`` threads share the row blocks: float32 BLAS
-  results depend on the thread count, so this is what makes the graph identical for every ``n_jobs``.
+* Cosine is brute force: rows divided by their L2 norm (scikit-learn's ``normalize`` recipe), ``1 - x.y``
+  clipped into [0, 2]. While the whole self-query fits in scikit-learn's default working memory (``N**2 <=
+  2**27``, ``N <= 11,585``) the similarity matrix is the one product ``Xn @ Xn.T`` scikit-learn computes
+  (diagonal set to 0) and each row's ``k + 1`` come from ``argpartition`` then a default argsort, so indices
+  and distances are bit-identical to the reference, ties included (spec §2.3).
+* Above that size the reference chunks its product by working memory, and its float32 bits depend on the
+  chunking and on its BLAS threads; we search the upper half of the similarity matrix once, in tiles of
+  ``_ROWS x _COLS`` (each pair's similarity is computed once and used for both rows, so ``D`` is symmetric),
+  memory ``O(tile + N k)``, never ``N x N``. Each row keeps its ``k`` best by (distance, index), ties by
+  index. The search is exact: a tile's entries are screened against each row's bound (a sampled upper
+  bound on its ``k``-th distance, then its ``k``-th best so far) by the maximum of groups of ``_GROUP``
+  entries, and every entry of a group that reaches the bound is checked and merged; the bound never falls
+  below the final ``k``-th distance, so nothing that belongs is dropped. Distances agree with the
+  reference's within float32 (float64) round-off; the neighbour order can differ only among equal
+  distances.
+* BLAS runs single-threaded inside the search and ``n_jobs`` threads share the tiles: the tiles (and so
+  every similarity's bits) do not depend on ``n_jobs``, and the result is the unique top ``k`` by
+  (distance, index), whatever order the tiles are merged in.
 * The exact-duplicate correction of §2.4 is applied (identical rows list each other first, at distance 0).
 
 scikit-learn (and scipy, which it brings) is an optional dependency: ``pip install 'labelaudit[audit]'``.
@@ -26,22 +30,17 @@ scikit-learn (and scipy, which it brings) is an optional dependency: ``pip insta
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from labelaudit.core.audit.tiled import tiled_search
 from labelaudit.errors import InputError
 
 EXTRA = "pip install 'labelaudit[audit]'"
 _SINGLE_CHUNK = 2**27  # scikit-learn's default working memory (1 GiB) in 8-byte distances
-# distances per block of rows of the blocked product (x 4 or 8 bytes)
-_BLOCK_ENTRIES = 2**22
-# columns sampled per row for the bound on its candidates (see _smallest_of_similarities)
-_SAMPLE = 2048
 
 
 @dataclass(frozen=True)
@@ -134,42 +133,28 @@ def _euclidean_search(x: np.ndarray, k: int, n_jobs: int) -> tuple[np.ndarray, n
 
 
 def _cosine_search(x: np.ndarray, k: int, n_jobs: int) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.preprocessing import normalize
-
     n = x.shape[0]
-    xn = normalize(x if x.dtype.kind == "f" else x.astype(np.float64), copy=True)
-    single = n * n <= _SINGLE_CHUNK
-    full = xn @ xn.T if single else None  # numpy's A @ A.T (syrk), exactly as scikit-learn's single chunk
-    rows = max(1, min(n, _BLOCK_ENTRIES // n))
-    starts = range(0, n, rows)
-
-    local = threading.local()
-
-    def block(a: int) -> tuple[np.ndarray, np.ndarray]:
-        b = min(a + rows, n)
-        if full is not None:
-            s = _distances(full[a:b])  # a fresh array: full stays the similarities
-            s[np.arange(b - a), np.arange(a, b)] = 0
-            return _smallest_exact(s, k + 1)
-        # the same product call as ever (same rows, same columns: the bits depend on the call's shape), into
-        # a buffer this thread reuses: a fresh 16 MiB result per block cost page faults, a third of the time
-        if getattr(local, "sim", None) is None:
-            local.sim = np.empty((rows, n), dtype=xn.dtype)
-            local.mask = np.empty((rows, n), dtype=bool)
-        sim = np.matmul(xn[a:b], xn.T, out=local.sim[: b - a])
-        return _smallest_of_similarities(sim, k + 1, local.mask[: b - a])
-
-    if n_jobs == 1 or len(starts) == 1:
-        parts = [block(a) for a in starts]
-    else:
-        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-            parts = list(pool.map(block, starts))
-    dist = np.concatenate([p[0] for p in parts])
-    ind = np.concatenate([p[1] for p in parts]).astype(np.int64, copy=False)
+    if n * n > _SINGLE_CHUNK:
+        return tiled_search(x if x.dtype.kind == "f" else x.astype(np.float64), k, n_jobs)
+    xn = _normalized(x if x.dtype.kind == "f" else x.astype(np.float64))
+    # the one product Xn @ Xn.T of scikit-learn's single chunk (numpy's A @ A.T, syrk), diagonal set to 0
+    s = _distances(xn @ xn.T)
+    s[np.arange(n), np.arange(n)] = 0
+    dist, ind = _smallest_exact(s, k + 1)
+    ind = ind.astype(np.int64, copy=False)
     # self-exclusion of scikit-learn's self-query: drop the row itself, or the nearest entry if it is absent
     keep = ind != np.arange(n)[:, None]
     keep[keep.all(axis=1), 0] = False
     return dist[keep].reshape(n, k), ind[keep].reshape(n, k)
+
+
+def _normalized(x: np.ndarray) -> np.ndarray:
+    """Rows divided by their L2 norm (a zero row stays zeros), a new array: scikit-learn's ``normalize``
+    recipe (norms from ``einsum``, then one division), so the bits are the reference's."""
+    x = np.asarray(x)
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+    norms[norms < 10 * np.finfo(norms.dtype).eps] = 1  # scikit-learn's rule for zero scales
+    return x / norms[:, None]
 
 
 def _distances(sim: np.ndarray) -> np.ndarray:
@@ -178,60 +163,6 @@ def _distances(sim: np.ndarray) -> np.ndarray:
     d += 1
     np.clip(d, 0, 2, out=d)
     return d
-
-
-def _smallest_of_similarities(
-    sim: np.ndarray, kk: int, scratch: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """The ``kk`` nearest columns of each row (cosine distances from the similarities ``sim``) in
-    scikit-learn's order: ``argpartition`` of the row's distances, then a default argsort of the candidates.
-
-    That order is unique when the ``kk + 1`` smallest distances of a row are distinct, so such rows take a
-    cheaper route: a bound from a strided sample of columns (the ``kk``-th smallest of the sample is at least
-    the row's), one comparison pass over the similarities for the candidates within it (with a few ulps to
-    spare; ``scratch``, a boolean array of ``sim``'s shape, holds the comparison), their exact distances and
-    a partition of those few per row. A row with a tie among its ``kk + 1`` smallest (duplicates, discrete
-    features) is redone with ``argpartition`` itself, which decides among ties.
-
-    Which rows are tied and what an untied row gets do not depend on the bound, only on the row's ``kk + 1``
-    smallest distances, which the candidates always hold: the result is the one of an ``argpartition`` of
-    every row.
-    """
-    b, n = sim.shape
-    step = n // _SAMPLE
-    if step < 2:
-        return _smallest_exact(_distances(sim), kk)
-    tau = np.partition(_distances(sim[:, ::step]), kk - 1, axis=1)[:, kk - 1]
-    spare = 8 * np.finfo(sim.dtype).eps
-    bound = ((1 - tau) - spare).astype(sim.dtype)
-    mask = np.greater_equal(sim, bound[:, None], out=scratch)
-    flat = np.flatnonzero(mask)  # row-major: rows non-decreasing
-    vals = _distances(sim.ravel()[flat])
-    rows, cols = np.divmod(flat, n)
-    count = np.bincount(rows, minlength=b)
-    start = np.cumsum(count) - count
-    width = max(int(count.max()), kk + 1)
-    # each row's candidates side by side, padded with +inf (distances are in [0, 2])
-    pad = np.full((b, width), np.inf, dtype=vals.dtype)
-    pos = np.arange(flat.size) - start[rows]
-    pad[rows, pos] = vals
-    colpad = np.zeros((b, width), dtype=np.int64)
-    colpad[rows, pos] = cols
-    r = np.arange(b)[:, None]
-    part = (
-        np.argpartition(pad, kk, axis=1)[:, : kk + 1]
-        if width > kk + 1
-        else np.broadcast_to(np.arange(kk + 1), (b, kk + 1))
-    )
-    part = np.take_along_axis(part, np.argsort(pad[r, part], axis=1), axis=1)
-    best = pad[r, part]
-    dist, ind, nxt = best[:, :kk].copy(), colpad[r, part[:, :kk]], best[:, kk]
-    # a tie decides by argpartition; too few candidates (not expected: the sampled columns themselves pass)
-    # is redone the same way
-    tied = (np.diff(dist, axis=1) == 0).any(axis=1) | (nxt == dist[:, -1]) | (count < kk)
-    if tied.any():
-        dist[tied], ind[tied] = _smallest_exact(_distances(sim[tied]), kk)
-    return dist, ind
 
 
 def _smallest_exact(s: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
