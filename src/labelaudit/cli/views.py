@@ -338,7 +338,8 @@ def audit_examples(report: Report, _: str) -> None:
 
 
 class StageProgress:
-    """One line per stage of an audit on stderr (a spinner while it runs, its time when done); a no-op
+    """One line per stage of an audit on stderr (a spinner while it runs, a bar where the stage tells its
+    fraction done, its time when done); a no-op
     with --quiet, NO_COLOR or when stderr is not a terminal. Used as `with StageProgress(q) as stage:`."""
 
     def __init__(self, quiet: bool, console: Any = None) -> None:
@@ -351,11 +352,15 @@ class StageProgress:
     def __enter__(self) -> StageProgress:
         if self.enabled:
             from rich.console import Console
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
             console = self.console or Console(stderr=True)
             self._bar = Progress(
-                SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TimeElapsedColumn(),
+                console=console,
             )
             self._bar.__enter__()
         return self
@@ -364,6 +369,11 @@ class StageProgress:
         if self._bar is not None:
             self._done()
             self._task = self._bar.add_task(_e(name), total=1)
+
+    def fraction(self, done: float) -> None:
+        """The running stage's fraction done (the neighbour search tells it; called from its threads)."""
+        if self._task is not None:
+            self._bar.update(self._task, completed=done)
 
     def _done(self) -> None:
         if self._task is not None:

@@ -291,3 +291,34 @@ def test_tie_heavy_graph_above_the_single_product() -> None:
         g = build_graph(x, k=10, n_jobs=jobs)
         np.testing.assert_array_equal(g.indices, want_i)
         np.testing.assert_array_equal(g.distances, want_d)
+
+
+def test_progress_of_the_tiled_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long search tells its fraction done: non-decreasing, within (0, 1], from its worker threads."""
+    small_tiles(monkeypatch)
+    told: list[float] = []
+    x = clustered(2000, 16, 6).astype(np.float32)
+    plain = build_graph(x, k=10, n_jobs=2)
+    g = build_graph(x, k=10, n_jobs=2, progress=told.append)
+    assert len(told) >= 100 and told == sorted(told) and 0 < told[0] and told[-1] <= 1
+    np.testing.assert_array_equal(g.indices, plain.indices)
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_duplicate_groups_equal_numpy_unique(collide: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hashed grouping is numpy.unique(axis=0)'s partition, -0.0 equal to 0.0, also when every hash
+    collides (the exact fallback over the shared rows)."""
+    if collide:
+        monkeypatch.setattr(graph_mod, "_row_hash", lambda part, mult: np.zeros(len(part), np.uint64))
+    monkeypatch.setattr(graph_mod, "_HASH_ENTRIES", 600)  # blocks of 100 rows
+    rng = np.random.default_rng(9)
+    for x in (rng.integers(0, 2, size=(3000, 6)).astype(np.float32), rng.integers(0, 3, size=(500, 3))):
+        x = x.copy()
+        if x.dtype.kind == "f":
+            x[3] = -0.0 * x[3]
+        inverse, counts = graph_mod.duplicate_groups(x)
+        _, want, want_counts = np.unique(x, axis=0, return_inverse=True, return_counts=True)
+        want = want.reshape(-1)
+        assert len(set(zip(inverse.tolist(), want.tolist(), strict=True))) == len(set(want.tolist()))
+        assert len(set(inverse.tolist())) == len(set(want.tolist()))
+        np.testing.assert_array_equal(counts[inverse], want_counts[want])

@@ -171,3 +171,53 @@ def test_outlier_from_pred_probs_by_hand() -> None:
     np.testing.assert_allclose(r.scores, want, rtol=1e-12)
     assert r.flags.tolist() == (want < 0.13 * np.median(want)).tolist()
     assert r.info["confident_thresholds"] == pytest.approx(t.tolist(), rel=1e-12)
+
+
+def test_clusters_are_scikit_learns_dbscan() -> None:
+    """Our DBSCAN over the graph's arrays gives scikit-learn's labels on the graph's CSR matrix: random
+    graphs (cosine and euclidean, rounded features with ties, a duplicate group), every eps and
+    min_samples here."""
+    import warnings
+
+    from scipy.sparse import SparseEfficiencyWarning
+    from sklearn.cluster import DBSCAN
+
+    from labelaudit.core.audit.graph import knn_csr
+    from labelaudit.core.audit.underperforming_group import clusters
+
+    rng = np.random.default_rng(10)
+    for trial in range(16):
+        n, d = int(rng.integers(30, 400)), int(rng.integers(2, 12))
+        x = np.round(rng.standard_normal((n, d)) * rng.choice([0.3, 1, 3]), int(rng.integers(0, 3)))
+        if trial % 3 == 0:
+            x[: n // 5] = x[0]
+        g = build_graph(x, k=int(rng.integers(2, 12)))
+        for eps in (0.05, 0.2, 0.5, 1.0):
+            for min_samples in (2, 5, 8):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", SparseEfficiencyWarning)
+                    want = DBSCAN(eps=eps, min_samples=min_samples, metric="precomputed").fit(knn_csr(g))
+                got = clusters(g, eps=eps, min_samples=min_samples)
+                np.testing.assert_array_equal(got, want.labels_)
+
+
+def test_iqr_and_kde_tail_are_scipys() -> None:
+    """Our interquartile range is scipy.stats.iqr's bit for bit (float32 stays float32), and the KDE tail
+    is gaussian_kde(...).integrate_box_1d's within 1e-14 relative, on random and rounded data."""
+    import scipy.stats
+
+    from labelaudit.core.audit.non_iid import kde_tail
+    from labelaudit.core.audit.outlier import iqr
+
+    rng = np.random.default_rng(11)
+    for t in range(400):
+        n = int(rng.integers(1, 2000))
+        x = (rng.random(n) ** rng.uniform(0.2, 3)).astype([np.float32, np.float64][t % 2])
+        if t % 5 == 0:
+            x = np.round(x, 2).astype(x.dtype)
+        want = scipy.stats.iqr(x)
+        got = iqr(x)
+        assert got == want and np.asarray(got).dtype == np.asarray(want).dtype
+        stats, low = rng.random(25) * 0.1, float(rng.random() * 0.1)
+        kde = scipy.stats.gaussian_kde(stats).integrate_box_1d(low, 100)
+        assert kde_tail(stats, low, 100) == pytest.approx(kde, rel=1e-14, abs=1e-300)

@@ -41,6 +41,7 @@ from labelaudit.errors import InputError
 
 EXTRA = "pip install 'labelaudit[audit]'"
 _SINGLE_CHUNK = 2**27  # scikit-learn's default working memory (1 GiB) in 8-byte distances
+_HASH_ENTRIES = 1 << 22  # feature values per block of the duplicate hash (32 MiB of float64)
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,17 @@ class KnnGraph:
 
 
 def require_sklearn(what: str) -> None:
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        raise InputError(f"{what} needs scikit-learn: {EXTRA}") from None
+    """That scikit-learn is installed, without importing it (a second of the run): only the euclidean
+    search and label issues from features import it."""
+    import importlib.util
+    import sys
+
+    if "sklearn" in sys.modules:
+        missing = sys.modules["sklearn"] is None
+    else:
+        missing = importlib.util.find_spec("sklearn") is None
+    if missing:
+        raise InputError(f"{what} needs scikit-learn: {EXTRA}")
 
 
 def choose_metric(n: int, d: int) -> str:
@@ -85,15 +93,25 @@ def _as_features(features: Any) -> np.ndarray:
     if x.dtype.kind not in "biuf":
         raise InputError(f"features must be numeric, got dtype {x.dtype}")
     if x.dtype.kind == "f":
-        bad = ~np.isfinite(x).all(axis=1)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise InputError(f"features must be finite; row {row} holds NaN or inf")
+        step = max(1, _HASH_ENTRIES // max(1, x.shape[1]))
+        for a in range(0, x.shape[0], step):  # in blocks: no N x d mask
+            bad = ~np.isfinite(np.asarray(x[a : a + step])).all(axis=1)
+            if bad.any():
+                row = a + int(np.flatnonzero(bad)[0])
+                raise InputError(f"features must be finite; row {row} holds NaN or inf")
     return x
 
 
-def build_graph(features: Any, *, k: int = 10, metric: str | None = None, n_jobs: int = 1) -> KnnGraph:
-    """The exact kNN graph of the rows of ``features`` (see the module docstring)."""
+def build_graph(
+    features: Any,
+    *,
+    k: int = 10,
+    metric: str | None = None,
+    n_jobs: int = 1,
+    progress: Callable[[float], None] | None = None,
+) -> KnnGraph:
+    """The exact kNN graph of the rows of ``features`` (see the module docstring); ``progress`` is told the
+    fraction done of a long search (the tiled one) as it goes."""
     x = _as_features(features)
     n, d = x.shape
     if not isinstance(k, int | np.integer) or k < 1:
@@ -110,7 +128,7 @@ def build_graph(features: Any, *, k: int = 10, metric: str | None = None, n_jobs
 
     with threadpool_limits(limits=1, user_api="blas"):
         if metric == "cosine":
-            dist, ind = _cosine_search(x, k, n_jobs)
+            dist, ind = _cosine_search(x, k, n_jobs, progress)
         else:
             dist, ind = _euclidean_search(x, k, n_jobs)
     dist, ind = _correct_duplicates(x, dist, ind, k)
@@ -132,10 +150,12 @@ def _euclidean_search(x: np.ndarray, k: int, n_jobs: int) -> tuple[np.ndarray, n
     return np.ascontiguousarray(dist), np.ascontiguousarray(ind, dtype=np.int64)
 
 
-def _cosine_search(x: np.ndarray, k: int, n_jobs: int) -> tuple[np.ndarray, np.ndarray]:
+def _cosine_search(
+    x: np.ndarray, k: int, n_jobs: int, progress: Callable[[float], None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     n = x.shape[0]
     if n * n > _SINGLE_CHUNK:
-        return tiled_search(x if x.dtype.kind == "f" else x.astype(np.float64), k, n_jobs)
+        return tiled_search(x if x.dtype.kind == "f" else x.astype(np.float64), k, n_jobs, progress)
     xn = _normalized(x if x.dtype.kind == "f" else x.astype(np.float64))
     # the one product Xn @ Xn.T of scikit-learn's single chunk (numpy's A @ A.T, syrk), diagonal set to 0
     s = _distances(xn @ xn.T)
@@ -172,12 +192,46 @@ def _smallest_exact(s: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
     return s[r, cand], cand
 
 
+def duplicate_groups(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows that compare equal in every column share a group: ``(group of each row, size of each group)``,
+    the grouping of ``numpy.unique(x, axis=0)`` (-0.0 equals 0.0) without its two sorted copies of ``x``:
+    a hash per row (its values as float64 words times odd constants, summed modulo 2**64) read in blocks,
+    groups of equal hash checked row by row, and ``numpy.unique`` only over the rows of a hash collision."""
+    n, d = x.shape
+    mult = (np.arange(1, d + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)) | np.uint64(1)
+    h = np.empty(n, dtype=np.uint64)
+    step = max(1, _HASH_ENTRIES // max(d, 1))
+    for a in range(0, n, step):
+        h[a : a + step] = _row_hash(np.asarray(x[a : a + step], dtype=np.float64), mult)
+    _, inverse, counts = np.unique(h, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    shared = np.flatnonzero(counts[inverse] > 1)
+    if shared.size == 0:
+        return inverse, counts
+    order = shared[np.argsort(inverse[shared], kind="stable")]
+    grp = inverse[order]
+    head = order[np.r_[0, np.flatnonzero(grp[1:] != grp[:-1]) + 1]]
+    first = np.empty(counts.size, dtype=np.int64)
+    first[inverse[head]] = head
+    if (np.asarray(x[order]) == np.asarray(x[first[grp]])).all():
+        return inverse, counts
+    # a collision: the shared rows regrouped exactly, as new groups after the others
+    _, sub, sub_counts = np.unique(np.asarray(x[shared]), axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.copy()
+    inverse[shared] = counts.size + sub.reshape(-1)
+    counts = np.concatenate([counts, sub_counts])
+    return inverse, counts
+
+
+def _row_hash(part: np.ndarray, mult: np.ndarray) -> np.ndarray:
+    return ((part + 0.0).view(np.uint64) * mult).sum(axis=1, dtype=np.uint64)  # + 0.0: -0.0 -> 0.0
+
+
 def _correct_duplicates(
     x: np.ndarray, dist: np.ndarray, ind: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows of an exact-duplicate group list the group's other members first, at distance 0 (spec §2.4)."""
-    _, inverse, counts = np.unique(x, axis=0, return_inverse=True, return_counts=True)
-    inverse = inverse.reshape(-1)
+    inverse, counts = duplicate_groups(x)
     size = counts[inverse]
     dup_rows = np.flatnonzero(size > 1)
     if dup_rows.size == 0:

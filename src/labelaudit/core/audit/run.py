@@ -78,7 +78,9 @@ class State:
             if self.stage is not None:
                 self.stage("neighbour graph")
             try:
-                self._graph = build_graph(self.features, k=self.k, n_jobs=self.n_jobs)
+                # a stage view with a `fraction` method shows the search's progress (cli StageProgress)
+                progress = getattr(self.stage, "fraction", None)
+                self._graph = build_graph(self.features, k=self.k, n_jobs=self.n_jobs, progress=progress)
             except TYPE_FAILURES as exc:
                 self._graph_error = exc
         if self._graph_error is not None:

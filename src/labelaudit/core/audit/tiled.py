@@ -29,6 +29,7 @@ The result is exact for these similarities (ties by index): the unique top ``k``
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -43,7 +44,9 @@ CLUSTER_ITERATIONS = 8
 _EMPTY = np.uint64((0x7F800000 << 32) | 0xFFFFFFFF)  # +inf, the largest index: after every real key
 
 
-def tiled_search(x: np.ndarray, k: int, n_jobs: int) -> tuple[np.ndarray, np.ndarray]:
+def tiled_search(
+    x: np.ndarray, k: int, n_jobs: int, progress: Callable[[float], None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     n, dim = x.shape
     eps = float(np.finfo(x.dtype).eps)
     slack = 2 * (dim + 4) * eps
@@ -57,22 +60,28 @@ def tiled_search(x: np.ndarray, k: int, n_jobs: int) -> tuple[np.ndarray, np.nda
     best.bound[tail:] = sampled_bounds(xp, k, slack, rows=slice(tail, n))
     upper = _block_bounds(xp, slack)
     nb = upper.shape[0]
-    tiles = [(a, c) for a in range(0, n, ROWS) for c in range(a, n, COLS)]
+    # the tiles (row block start a, column start c) as arrays: 477,000 of them at 1M rows
+    starts = np.arange(0, n, ROWS)
+    per_block = -(-(n - starts) // COLS)
+    tile_a = np.repeat(starts, per_block)
+    tile_c = tile_a + COLS * (np.arange(tile_a.size) - np.repeat(np.cumsum(per_block) - per_block, per_block))
+    first = tile_c // ROWS
+    reach = upper[tile_a // ROWS, first]
+    for t in range(1, COLS // ROWS):
+        reach = np.maximum(reach, upper[tile_a // ROWS, np.minimum(first + t, nb - 1)])
     # the diagonal tiles first (each row's own block: tight bounds early), then by decreasing bound
-    reach = np.array(
-        [upper[a // ROWS, c // ROWS : min(nb, (c + COLS - 1) // ROWS + 1)].max() for a, c in tiles]
-    )
-    diagonal = np.array([a == c for a, c in tiles])
-    ranked = np.lexsort((np.arange(len(tiles)), -reach, ~diagonal))
-    queue = iter([(tiles[t][0], tiles[t][1], float(reach[t])) for t in ranked])
+    ranked = np.lexsort((np.arange(tile_a.size), -reach, tile_a != tile_c))
+    total = int(ranked.size)
     lock = threading.Lock()
+    taken = [0]
+    step = max(1, total // 200)  # progress is told every half percent of the tiles
     below = np.tril(np.ones((ROWS, ROWS), dtype=bool))  # j <= i inside a diagonal block
     m = COLS // GROUP
     spread_r = m * np.arange(GROUP)  # a row's group q: columns q, q + m, ..., q + (GROUP - 1) m
     spread_c = np.arange(GROUP)  # a column's group p: rows p GROUP, ..., p GROUP + GROUP - 1
     shift = 1 - 4 * eps  # s >= (1 - d) - 4 eps for every s whose distance clip(1 - s) is <= d
 
-    def worker() -> None:
+    def worker(xp: np.ndarray) -> None:
         sim = np.empty((ROWS, COLS), dtype=xp.dtype)
         hit_r = np.empty((ROWS, m), dtype=bool)
         hit_c = np.empty((ROWS // GROUP, COLS), dtype=bool)
@@ -82,10 +91,14 @@ def tiled_search(x: np.ndarray, k: int, n_jobs: int) -> tuple[np.ndarray, np.nda
         held = 0
         while True:
             with lock:
-                task = next(queue, None)
-            if task is None:
+                t = taken[0]
+                taken[0] += 1
+                if progress is not None and taken[0] % step == 0 and t < total:
+                    progress(taken[0] / total)
+            if t >= total:
                 break
-            a, c0, top = task
+            tile = ranked[t]
+            a, c0, top = int(tile_a[tile]), int(tile_c[tile]), float(reach[tile])
             b, c1 = min(a + ROWS, n), min(c0 + COLS, n)
             np.subtract(shift, best.bound[a:b], out=lo_r[: b - a])
             np.subtract(shift, best.bound[c0:c1], out=lo_c[: c1 - c0])
@@ -135,11 +148,12 @@ def tiled_search(x: np.ndarray, k: int, n_jobs: int) -> tuple[np.ndarray, np.nda
                 best.merge(*map(np.concatenate, zip(*found, strict=True)))
 
     if n_jobs == 1:
-        worker()
+        worker(xp)
     else:
         with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-            for done in [pool.submit(worker) for _ in range(n_jobs)]:
+            for done in [pool.submit(worker, xp) for _ in range(n_jobs)]:
                 done.result()
+    del xp  # before the result is decoded: the copy of the features is the largest array here
     return best.result()
 
 
@@ -299,10 +313,15 @@ def _block_bounds(xp: np.ndarray, slack: float) -> np.ndarray:
         )
         radius[j] = np.arccos(cos.min())
     radius = radius * (1 + 1e-9) + 1e-7
-    angle = np.arccos(np.clip(centre @ centre.T, -1, 1))
-    gap = np.maximum(0.0, angle - radius[:, None] - radius[None, :])
-    upper = np.cos(gap) + slack + 1e-7
-    upper[radius[:, None] + radius[None, :] >= np.pi] = np.inf  # no bound from a block of every direction
+    # in place: nb x nb is 30 MB at 1M rows
+    upper = centre @ centre.T
+    np.clip(upper, -1, 1, out=upper)
+    np.arccos(upper, out=upper)
+    upper -= radius[:, None]
+    upper -= radius[None, :]  # the gap: the smallest angle between a row of A and one of B
+    np.maximum(upper, 0.0, out=upper)
+    np.cos(upper, out=upper)
+    upper += slack + 1e-7
     return upper
 
 

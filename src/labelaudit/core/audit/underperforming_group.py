@@ -3,8 +3,9 @@
 ``underperforming_group(*, graph=None, features=None, labels, pred_probs, cluster_ids=None, k=10,
 threshold=0.1, min_cluster_samples=5, eps=0.5, min_samples=5, n_jobs=1) -> IssueResult``
 
-Clusters are ``cluster_ids`` when given, else DBSCAN (scikit-learn, ``eps`` inclusive, ``min_samples``
-counting the point itself) on the graph as a precomputed sparse distance matrix (``cluster_ids(graph)``).
+Clusters are ``cluster_ids`` when given, else DBSCAN (scikit-learn's labels, ``eps`` inclusive,
+``min_samples`` counting the point itself) on the graph as a precomputed sparse distance matrix
+(``clusters(graph)``, computed here over the graph's arrays).
 Clusters with at least ``min_cluster_samples`` members are usable; with ``mu`` the mean self-confidence
 ``P[i, y_i]`` over their members, a cluster whose mean ``perf_c`` is below ``mu`` scores ``perf_c / mu``
 (every member gets that score, everybody else 1). Scanning usable clusters in id order from ``w = 1``, a
@@ -15,12 +16,11 @@ threshold``. Dataset score: ``w``. Raises ``ValueError`` when no cluster is usab
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 
-from labelaudit.core.audit.graph import KnnGraph, build_graph, knn_csr
+from labelaudit.core.audit.graph import KnnGraph, build_graph
 from labelaudit.core.audit.result import IssueResult
 
 
@@ -91,11 +91,51 @@ def underperforming_group(
 
 
 def clusters(graph: KnnGraph, *, eps: float = 0.5, min_samples: int = 5) -> np.ndarray:
-    """DBSCAN labels (-1 for noise) of the graph's rows, the graph read as a sparse distance matrix."""
-    from scipy.sparse import SparseEfficiencyWarning
-    from sklearn.cluster import DBSCAN
+    """DBSCAN labels (-1 for noise) of the graph's rows, the graph read as a sparse distance matrix: the
+    labels of scikit-learn's ``DBSCAN(eps, min_samples, metric="precomputed")`` on ``knn_csr(graph)``,
+    computed over the graph's arrays.
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SparseEfficiencyWarning)
-        model = DBSCAN(eps=eps, min_samples=min_samples, metric="precomputed").fit(knn_csr(graph))
-    return np.asarray(model.labels_, dtype=np.int64)
+    A row's neighbourhood is itself and its stored entries at distance ``<= eps`` (directed: row ``i``'s
+    list); a core row has at least ``min_samples``. The reference grows clusters from the unlabelled core
+    rows in index order, each through the neighbourhoods of its core rows. So a core row's cluster is the
+    one of the smallest core row that reaches it through core rows (found by relaxing core-to-core edges
+    and pointer jumping until nothing changes), numbered in index order of those seeds; a non-core row
+    takes the smallest cluster among the core rows that list it, and is noise when none does."""
+    ind, dist = graph.indices, graph.distances
+    n = ind.shape[0]
+    near = dist <= eps
+    core = near.sum(axis=1) + 1 >= min_samples
+    src = np.repeat(np.arange(n), ind.shape[1])[near.ravel()]
+    dst = ind[near]
+    live = core[src]  # only core rows spread their cluster
+    src, dst = src[live], dst[live]
+    to_core = core[dst]
+    reach = np.where(core, np.arange(n), n)  # the smallest core row known to reach each core row
+    es, ed = _by_target(src[to_core], dst[to_core])
+    while True:
+        before = reach.copy()
+        if ed.size:
+            heads = np.r_[0, np.flatnonzero(ed[1:] != ed[:-1]) + 1]
+            targets = ed[heads]
+            reach[targets] = np.minimum(reach[targets], np.minimum.reduceat(reach[es], heads))
+        cores = np.flatnonzero(core)
+        while True:  # pointer jumping: the row that reaches my smallest reacher reaches me
+            jumped = np.minimum(reach[cores], reach[reach[cores]])
+            if np.array_equal(jumped, reach[cores]):
+                break
+            reach[cores] = jumped
+        if np.array_equal(reach, before):
+            break
+    seeds = np.flatnonzero(core & (reach == np.arange(n)))
+    labels = np.full(n, -1, dtype=np.int64)
+    labels[core] = np.searchsorted(seeds, reach[core])
+    bs, bd = _by_target(src[~to_core], dst[~to_core])
+    if bd.size:
+        heads = np.r_[0, np.flatnonzero(bd[1:] != bd[:-1]) + 1]
+        labels[bd[heads]] = np.minimum.reduceat(labels[bs], heads)
+    return labels
+
+
+def _by_target(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(dst, kind="stable")
+    return src[order], dst[order]
