@@ -42,6 +42,7 @@ from labelaudit.errors import InputError
 EXTRA = "pip install 'labelaudit[audit]'"
 _SINGLE_CHUNK = 2**27  # scikit-learn's default working memory (1 GiB) in 8-byte distances
 _HASH_ENTRIES = 1 << 22  # feature values per block of the duplicate hash (32 MiB of float64)
+_TIE_ENTRIES = 1 << 22  # distances per block of the rows redone with argpartition (16 MiB of float32)
 
 
 @dataclass(frozen=True)
@@ -154,18 +155,62 @@ def _cosine_search(
     x: np.ndarray, k: int, n_jobs: int, progress: Callable[[float], None] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     n = x.shape[0]
+    x = x if x.dtype.kind == "f" else x.astype(np.float64)
     if n * n > _SINGLE_CHUNK:
-        return tiled_search(x if x.dtype.kind == "f" else x.astype(np.float64), k, n_jobs, progress)
-    xn = _normalized(x if x.dtype.kind == "f" else x.astype(np.float64))
+        return _tiled_with_ties(x, k, n_jobs, progress)
+    xn = _normalized(x)
     # the one product Xn @ Xn.T of scikit-learn's single chunk (numpy's A @ A.T, syrk), diagonal set to 0
     s = _distances(xn @ xn.T)
     s[np.arange(n), np.arange(n)] = 0
-    dist, ind = _smallest_exact(s, k + 1)
+    return _self_excluded(*_smallest_exact(s, k + 1), np.arange(n), k)
+
+
+def _self_excluded(
+    dist: np.ndarray, ind: np.ndarray, rows: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's self-exclusion of its self-query: drop the row itself from its ``k + 1``, or the
+    nearest entry if it is absent."""
     ind = ind.astype(np.int64, copy=False)
-    # self-exclusion of scikit-learn's self-query: drop the row itself, or the nearest entry if it is absent
-    keep = ind != np.arange(n)[:, None]
+    keep = ind != rows[:, None]
     keep[keep.all(axis=1), 0] = False
-    return dist[keep].reshape(n, k), ind[keep].reshape(n, k)
+    return dist[keep].reshape(rows.size, k), ind[keep].reshape(rows.size, k)
+
+
+def _tiled_with_ties(
+    x: np.ndarray, k: int, n_jobs: int, progress: Callable[[float], None] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The tiled search (ties by index) for ``k + 1`` others; a row whose ``k``-th and ``(k+1)``-th are at
+    the same distance, where the reference's neighbour *set* comes from ``argpartition``'s choice among the
+    tie, is redone as the reference does it: its whole row of distances, ``argpartition`` of ``k + 1``, a
+    default argsort, then the self-exclusion (``_argpartition_rows``). A tie inside the ``k`` changes only
+    their order, which stays by index."""
+    dist, ind = tiled_search(x, k + 1, n_jobs, progress)
+    tied = np.flatnonzero(dist[:, k - 1] == dist[:, k])
+    dist, ind = dist[:, :k].copy(), ind[:, :k].copy()
+    if tied.size:
+        dist[tied], ind[tied] = _argpartition_rows(x, tied, k, n_jobs)
+    return dist, ind
+
+
+def _argpartition_rows(x: np.ndarray, rows: np.ndarray, k: int, n_jobs: int) -> tuple[np.ndarray, np.ndarray]:
+    """For the given rows: their distances to every row (blocks of rows against all columns), then
+    scikit-learn's brute-force order (spec §2.3), the self-distance as the formula gives it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    xn = _normalized(x)
+    n = xn.shape[0]
+    step = max(1, _TIE_ENTRIES // n)
+    blocks = [rows[a : a + step] for a in range(0, rows.size, step)]
+
+    def block(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _self_excluded(*_smallest_exact(_distances(xn[r] @ xn.T), k + 1), r, k)
+
+    if n_jobs == 1 or len(blocks) == 1:
+        parts = [block(r) for r in blocks]
+    else:
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            parts = list(pool.map(block, blocks))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def _normalized(x: np.ndarray) -> np.ndarray:

@@ -105,10 +105,12 @@ def clusters(graph: KnnGraph, *, eps: float = 0.5, min_samples: int = 5) -> np.n
     n = ind.shape[0]
     near = dist <= eps
     core = near.sum(axis=1) + 1 >= min_samples
-    src = np.repeat(np.arange(n), ind.shape[1])[near.ravel()]
-    dst = ind[near]
-    live = core[src]  # only core rows spread their cluster
-    src, dst = src[live], dst[live]
+    near &= core[:, None]  # only core rows spread their cluster
+    index = np.int32 if n < 2**31 else np.int64  # the edges are the largest arrays here
+    src, col = np.nonzero(near)
+    dst = ind[src, col].astype(index)
+    src = src.astype(index)
+    del col
     to_core = core[dst]
     reach = np.where(core, np.arange(n), n)  # the smallest core row known to reach each core row
     es, ed = _by_target(src[to_core], dst[to_core])
