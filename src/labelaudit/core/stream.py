@@ -327,18 +327,20 @@ def chunk_summary(
     c1 = -(-n // chunk) if stop >= n else stop // chunk  # chunks [c0, c1) end at or before stop
     if c1 <= c0 or k > chunk:
         empty = labels[:0], sc[:0]
-        return labels, sc, None, *empty
+        return labels.copy(), sc.copy(), None, *empty
     a, b = c0 * chunk - start, min(c1 * chunk, n) - start
     counts, means = kn.chunk_thresholds(sc[a:b], labels[a:b], k, chunk)
-    return labels[:a], sc[:a], (c0, counts, means), labels[b:], sc[b:]
+    # copies: a view would keep all of the task's rows alive in the worker with the kept summary
+    return labels[:a].copy(), sc[:a].copy(), (c0, counts, means), labels[b:].copy(), sc[b:].copy()
 
 
 @dataclass(frozen=True)
 class ScoresKernel:
     """Default mode, pass 1: per block, scores_block with the block's first row in front; per task
-    (`part`), those partials as one part (start, labels, self-confidences, argmax, maxima, "label wins"
-    flags, scores; the scores are the self-confidences for plain self-confidence) and its summary
-    (chunk_summary, and the `stride` sample of the scores, None when adjusted scores come later)."""
+    (`part`), the part (first row, the blocks' (labels, self-confidences, argmax, maxima, "label wins"
+    flags, scores) as computed: the scores are the self-confidences for plain self-confidence, None
+    until pass 2 for adjusted ones) and its summary (chunk_summary, and the `stride` sample of the
+    scores, None when adjusted scores come later)."""
 
     method: str
     adjust: bool
@@ -349,22 +351,29 @@ class ScoresKernel:
     dtype: np.dtype[Any]  # the input's: self-confidences and maxima are kept in it
 
     def __call__(self, b: Block) -> tuple[Any, ...]:
-        return (b[0], *scores_block(self.method, self.adjust, b))
-
-    def part(self, parts: list[tuple[Any, ...]], prior: Any = None) -> tuple[tuple[Any, ...], Any]:
-        start = int(parts[0][0])
-        labels, sc, g, top, match = (np.concatenate([p[i] for p in parts]) for i in range(1, 6))
+        labels, sc, g, top, match, scores = scores_block(self.method, self.adjust, b)
         sc, top = sc.astype(self.dtype, copy=False), top.astype(self.dtype, copy=False)
-        plain = self.method == "self_confidence" and not self.adjust
-        if plain:
+        if self.method == "self_confidence" and not self.adjust:
             scores = sc
-        elif self.adjust:
-            scores = np.empty(0, dtype=np.float64)  # pass 2 brings them
-        else:
-            scores = np.concatenate([p[6] for p in parts])
-        sample = None if self.adjust else strided(start, scores, self.stride)
+        return b[0], (labels, sc, g, top, match, scores)
+
+    def part(self, parts: list[tuple[Any, ...]], prior: Any = None) -> tuple[Any, Any]:
+        start = int(parts[0][0])
+        blocks = [p[1] for p in parts]
+        labels, sc = _joined(blocks, 0), _joined(blocks, 1)
+        sample = None if self.adjust else strided(start, _joined(blocks, 5), self.stride)
         summary = (chunk_summary(start, labels, sc, self.chunk, self.n, self.k), sample)
-        return (start, labels, sc, g, top, match, scores), summary
+        # kept: what the later rounds read, in as few bytes per row as hold it (the self-confidences
+        # only when they are the scores; labels in the argmax's dtype), since a cluster's workers
+        # fault in every kept byte
+        small = kn.argmax_dtype(self.k)
+        kept = [(y.astype(small), s if s is c else None, g, top, m, s) for y, c, g, top, m, s in blocks]
+        return (start, kept), summary
+
+
+def _joined(blocks: list[tuple[Any, ...]], i: int) -> np.ndarray:
+    """Column i of a part's blocks as one array (the block's own when there is one)."""
+    return blocks[0][i] if len(blocks) == 1 else np.concatenate([b[i] for b in blocks])
 
 
 @dataclass(frozen=True)
@@ -379,34 +388,45 @@ class AdjustedKernel:
     def __call__(self, b: Block) -> np.ndarray:
         return adjusted_block(self.method, self.thresholds, b)
 
-    def part(self, parts: list[np.ndarray], prior: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any]:
-        scores = np.concatenate(parts)
-        if len(scores) != len(prior[1]):
-            raise AssertionError("pass 2's task does not cover pass 1's rows")
-        return (*prior[:6], scores), (None, strided(prior[0], scores, self.stride))
+    def part(self, parts: list[np.ndarray], prior: tuple[int, list[tuple[Any, ...]]]) -> tuple[Any, Any]:
+        start, blocks = prior
+        if [len(s) for s in parts] != [len(b[0]) for b in blocks]:
+            raise AssertionError("pass 2's task does not cover pass 1's blocks")
+        blocks = [(*b[:5], s) for b, s in zip(blocks, parts, strict=True)]
+        return (start, blocks), (None, strided(start, _joined(blocks, 5), self.stride))
 
 
-def part_counts(level: np.ndarray, k: int, part: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
+def part_counts(level: np.ndarray, k: int, part: tuple[int, list[Any]]) -> tuple[np.ndarray, np.ndarray]:
     """A part's argmax-above-threshold counts per given label: (all such rows, those off the diagonal)."""
-    _, y, _, g, top, _, _ = part
-    ok = top >= level[g]
-    return np.bincount(y[ok], minlength=k), np.bincount(y[ok & (g != y)], minlength=k)
+    norm = np.zeros(k, dtype=np.int64)
+    prune = np.zeros(k, dtype=np.int64)
+    for y, _, g, top, _, _ in part[1]:
+        ok = top >= level[g]
+        norm += np.bincount(y[ok], minlength=k)
+        prune += np.bincount(y[ok & (g != y)], minlength=k)
+    return norm, prune
 
 
-def part_rows(lo: Any, hi: Any, part: tuple[Any, ...]) -> tuple[np.ndarray, ...]:
+def part_rows(lo: Any, hi: Any, part: tuple[int, list[Any]]) -> tuple[np.ndarray, ...]:
     """A part's rows whose score s has lo < s <= hi (lo None: no lower bound; hi None: every s that is
-    not <= lo, NaN included), in row order: (rows, scores, "label wins" flags, labels, argmax)."""
-    start, y, _, g, _, match, s = part
-    pick = np.ones(len(s), dtype=bool) if hi is None else s <= hi
-    if lo is not None:
-        pick &= ~(s <= lo)
-    at = np.flatnonzero(pick)
-    return at + start, s[at], match[at], y[at], g[at]
+    not <= lo, NaN included), ordered by (score, row): (rows, scores, "label wins" flags, labels,
+    argmax)."""
+    start, got = part[0], []
+    for y, _, g, _, match, s in part[1]:
+        pick = np.ones(len(s), dtype=bool) if hi is None else s <= hi
+        if lo is not None:
+            pick &= ~(s <= lo)
+        at = np.flatnonzero(pick)
+        got.append((at + start, s[at], match[at], y[at], g[at]))
+        start += len(s)
+    cols = tuple(np.concatenate([c[i] for c in got]) for i in range(5))
+    order = np.argsort(cols[1], kind="stable")  # in row order: ties by row
+    return tuple(c[order] for c in cols)
 
 
-def part_column(i: int, part: tuple[Any, ...]) -> Any:
-    """One of a part's columns (1 labels, 3 argmax, 6 scores) or its first row (0)."""
-    return part[i]
+def part_column(i: int, part: tuple[int, list[Any]]) -> np.ndarray:
+    """One column of a part's rows (0 labels, 2 argmax, 5 scores)."""
+    return _joined(part[1], i)
 
 
 class JointSum:
@@ -645,17 +665,25 @@ SAMPLE_SPREAD = 4.0  # the first bound lies this many standard deviations of the
 
 
 class RowValues:
-    """Values of some distinct rows, looked up by row number (the listed rows of a report)."""
+    """Values of some distinct rows, looked up by row number: the flagged rows' values for a report,
+    which asks for the first rows of the ranked order (a prefix: no search), or for any of them."""
 
     def __init__(self, rows: np.ndarray, values: np.ndarray) -> None:
-        order = np.argsort(rows, kind="stable")
-        self.rows, self.values = rows[order], values[order]
+        self.rows, self.values = rows, values
+        self._sorted: tuple[np.ndarray, np.ndarray] | None = None
 
     def __getitem__(self, rows: np.ndarray) -> np.ndarray:
-        at = np.searchsorted(self.rows, rows)
-        if len(rows) and (at.max() >= len(self.rows) or np.any(self.rows[at] != rows)):
+        rows = np.asarray(rows)
+        if len(rows) <= len(self.rows) and np.array_equal(rows, self.rows[: len(rows)]):
+            return self.values[: len(rows)]
+        if self._sorted is None:
+            order = np.argsort(self.rows, kind="stable")
+            self._sorted = self.rows[order], self.values[order]
+        kept, values = self._sorted
+        at = np.searchsorted(kept, rows)
+        if len(rows) and (at.max() >= len(kept) or np.any(kept[at] != rows)):
             raise KeyError("rows that are not among the kept ones")
-        return self.values[at]
+        return values[at]
 
 
 class BatchedResult:
@@ -688,16 +716,16 @@ class BatchedResult:
     @property
     def scores(self) -> np.ndarray:
         """(N,) scores of every example (the input dtype for plain self-confidence)."""
-        return self._column(6)
+        return self._column(5)
 
     @property
     def predicted(self) -> np.ndarray:
         """(N,) first argmax (smallest unsigned dtype that holds K - 1)."""
-        return self._column(3)
+        return self._column(2)
 
     @property
     def labels(self) -> np.ndarray:
-        return self._column(1)
+        return self._column(0)
 
 
 def keep_pass(
@@ -748,7 +776,9 @@ def lowest_rows(
         hi = None if lo is not None and np.isinf(lo) else _bound(sample, num, stride, tries)
         parts = list(engine.each(functools.partial(part_rows, lo, hi), handles))
         cols = tuple(np.concatenate([p[i] for p in parts]) for i in range(5))
-        order = np.argsort(cols[1], kind="stable")  # the rows come in row order: ties by row
+        # runs sorted by (score, row), one per part in row order: a stable sort merges them (timsort
+        # finds the runs), ties by row
+        order = np.argsort(cols[1], kind="stable")
         rounds.append(tuple(c[order] for c in cols))
         got += len(order)
         if hi is None:
@@ -847,7 +877,7 @@ def batched_issue_rows(
         samples = [sample for _, (_, sample) in got]
     if scores_sink is not None:
         start = 0
-        for s in engine.each(functools.partial(part_column, 6), handles):
+        for s in engine.each(functools.partial(part_column, 5), handles):
             scores_sink(start, s)
             start += len(s)
 
@@ -865,11 +895,16 @@ def batched_issue_rows(
     sample = np.concatenate(samples) if samples else np.empty(0, dtype=np.float64)
     rows, scores, match, labels, predicted = lowest_rows(engine, handles, sample, min(num, n), stride)
     keep = ~match
-    flagged = {"labels": labels[keep], "predicted": predicted[keep], "scores": scores[keep]}
+    flagged = {
+        "labels": labels[keep].astype(label_dtype(k)),
+        "predicted": predicted[keep],
+        "scores": scores[keep],
+    }
 
     def gather(i: int) -> np.ndarray:
         cols = list(engine.each(functools.partial(part_column, i), handles))
-        return np.concatenate(cols) if cols else np.empty(0)
+        got = np.concatenate(cols) if cols else np.empty(0)
+        return got.astype(label_dtype(k)) if i == 0 else got
 
     return BatchedResult(rows[keep].astype(np.int64), t, num, cls, flagged, gather)
 
