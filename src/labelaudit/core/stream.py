@@ -750,12 +750,14 @@ def keep_pass(
 
 def _bound(sample: np.ndarray, num: int, stride: int, tries: int) -> Any:
     """A score bound that at least `num` rows lie at or below, likely on the first try: the sorted
-    sample's value SAMPLE_SPREAD standard deviations (of its expected rank) past rank num / stride, the
-    spread quadrupled on every retry; +inf once past the sample. With every row in the sample
-    (stride 1) the first bound is the exact cut."""
+    sample's value SAMPLE_SPREAD standard deviations (of its expected rank) past rank num / stride; each
+    retry goes 2^tries - 1 sample values and four times the spread further; +inf once past the sample.
+    With every row in the sample (stride 1) the first bound is the exact cut."""
+    if tries >= 64:  # past any sample: 2^64 values
+        return np.inf
     expected = num / stride
     spread = 0.0 if stride == 1 else SAMPLE_SPREAD * (np.sqrt(expected) + 1) * 4.0**tries
-    at = int(np.ceil(expected + spread)) - 1
+    at = int(np.ceil(expected + spread)) - 1 + (1 << tries) - 1
     return sample[at] if at < len(sample) else np.inf
 
 
