@@ -60,6 +60,7 @@ Passes = Callable[[], Iterable[BlockItem]]
 ScoresSink = Callable[[int, np.ndarray], None]  # (first row, scores of a block), called in the driver
 
 ESTIMATION_METHODS = ("off_diagonal", "off_diagonal_calibrated")
+GROUP = 8  # consecutive blocks per kept part (a task of Engine.keep): 8 default blocks are 2^24 elements
 
 T = TypeVar("T")
 
@@ -120,11 +121,13 @@ def task_groups(items: Iterable[BlockItem], size: int, prior: list[Any] | None) 
 
 class ThreadEngine:
     """The local engine: a thread pool of n_jobs (batching.map_ordered); numpy releases the GIL. A kept
-    part is `group` consecutive blocks' part in this process (one block by default)."""
+    part is `group` consecutive blocks' part in this process (GROUP, as a cluster's tasks: the chunks
+    two parts share are summarised serially by the driver, so parts of one block each would leave it
+    one chunk per block)."""
 
-    def __init__(self, n_jobs: int | None = 1, group: int = 1) -> None:
+    def __init__(self, n_jobs: int | None = 1, group: int = 0) -> None:
         self.n_jobs = resolve_n_jobs(n_jobs)
-        self.group = group
+        self.group = group or GROUP
 
     def map(
         self, func: Callable[[Block], T], items: Iterable[BlockItem], done: RowsDone | None = None
@@ -151,7 +154,8 @@ class ThreadEngine:
         for kept in results:
             rows, notes, summary = part_summary(kept)
             if done is not None:
-                done(rows)
+                for r in rows:  # block by block, as `map` reports
+                    done(r)
             yield kept, notes, summary
 
     def each(self, func: Callable[[Any], T], handles: list[Any]) -> Iterator[T]:
@@ -284,7 +288,7 @@ def adjusted_block(method: str, thresholds: np.ndarray, b: Block) -> np.ndarray:
 # rows below a score bound) are small functions run on each part where it is (Engine.each), so what
 # the driver receives and does per pass does not grow with N.
 
-Kept = tuple[Any, tuple[int, list[Any], Any]]  # (part, (rows, the blocks' reader notes, summary))
+Kept = tuple[Any, tuple[list[int], list[Any], Any]]  # (part, (the blocks' rows, reader notes, summary))
 
 
 def make_part(kernel: Any, items: tuple[BlockItem, ...], prior: Kept | None) -> Kept:
@@ -292,11 +296,11 @@ def make_part(kernel: Any, items: tuple[BlockItem, ...], prior: Kept | None) -> 
     kernel.part over their partials (and the same rows' part of an earlier pass, `prior`)."""
     got = [run_block(kernel, item) for item in items]
     part, summary = kernel.part([value for _, _, value in got], None if prior is None else prior[0])
-    return part, (sum(rows for rows, _, _ in got), [note for _, note, _ in got], summary)
+    return part, ([rows for rows, _, _ in got], [note for _, note, _ in got], summary)
 
 
-def part_summary(kept: Kept) -> tuple[int, list[Any], Any]:
-    """What of a kept part goes to the driver: (rows, reader notes, summary)."""
+def part_summary(kept: Kept) -> tuple[list[int], list[Any], Any]:
+    """What of a kept part goes to the driver: (its blocks' rows, reader notes, summary)."""
     return kept[1]
 
 

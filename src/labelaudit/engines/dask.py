@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from labelaudit.core.batching import RowsDone
+from labelaudit.core.stream import GROUP as STREAM_GROUP
 from labelaudit.core.stream import Block, BlockItem, make_part, on_part, part_summary, run_block, task_groups
 from labelaudit.errors import InputError
 
@@ -38,9 +39,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 WINDOW = 3  # tasks in flight per worker thread
-GROUP = 8  # consecutive blocks per task: 8 default blocks are 2^24 elements (64 MB of float32), so the
-# scheduler's and the client's cost per task (about a millisecond each) stays small next to the reading;
-# the blocks, and so the partials, are the local engine's
+GROUP = STREAM_GROUP  # consecutive blocks per task: 8 default blocks are 2^24 elements (64 MB of
+# float32), so the scheduler's and the client's cost per task (about a millisecond each) stays small next
+# to the reading; the blocks, and so the partials, are the local engine's
 EACH_GATHER = 16  # results of `each` fetched per request
 EXTRA = "labelaudit[dask]"
 # What the fork server imports once, before it forks local workers: what a worker runs (Dask, numpy, the
@@ -48,14 +49,18 @@ EXTRA = "labelaudit[dask]"
 PRELOAD = ("numpy", "distributed", "labelaudit.core.stream", "labelaudit.io.stream")
 # The environment Dask's nanny gives a spawned worker before it starts (distributed.nanny.pre-spawn-environ
 # and its fixed hash seed); a forked worker inherits the fork server's, so the server starts with these.
-# Not Dask's MALLOC_TRIM_THRESHOLD_=65536: setting it turns off glibc's adaptive mmap threshold, so every
-# block a worker reads is a fresh mmap, faulted in page by page and unmapped after (about 0.5 s of system
-# time per worker per 4 GB pass); a worker here holds a bounded number of blocks, and reuses their memory
+# glibc's thresholds fixed (not Dask's MALLOC_TRIM_THRESHOLD_=65536 alone, which turns off the adaptive
+# mmap threshold, so every block a worker read was a fresh mmap faulted in page by page): below 32 MB
+# from the heap, trimmed only past 256 MB. A worker keeps the default mode's parts between tasks; with
+# glibc's adaptive thresholds each task's temporaries (the chunk statistics') were trimmed off the heap
+# top and faulted in again by the next (1.2e5 faults in a fresh worker per 10M x 100 pass, 3.3e4 so)
 SERVER_ENV = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
     "PYTHONHASHSEED": "6640",
+    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
+    "MALLOC_TRIM_THRESHOLD_": str(256 << 20),
 }
 
 
@@ -219,7 +224,7 @@ class DaskEngine:
                     ready[i] = got = fut.result()
                     fut.release()
                     if done is not None:
-                        done(got[0])
+                        done(sum(got[0]))
                 elif fut.status in ("error", "cancelled"):  # its error rises in row order
                     ready[i] = fut
                 else:  # lost with its worker and rescheduled: wait for it again
