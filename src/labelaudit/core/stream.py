@@ -12,8 +12,9 @@ few parameters that RETURNS its partial result (the block's per-row scalars, its
 processes on a cluster in labelaudit.engines.dask) and hands the partials back in block order; the driver
 places per-row partials by position and adds integer counts, so any block size, engine or number of
 workers gives the same bits. No float is summed across blocks: every float reduction over many rows
-(class thresholds, the running-mean chunks) runs afterwards on the kept per-row scalars, in one fixed
-order, exactly as in memory.
+(class thresholds, the running-mean chunks) runs on the kept per-row scalars of its rows, in one fixed
+order, exactly as in memory. The default mode keeps those scalars in the engine's parts (where they were
+computed: a cluster's workers) and the driver gets summaries and small answers (see "kept parts").
 
 Two modes:
 * `exact_issue_rows`: the identical flagged set as in-memory `find_label_issues` (any filter, any
@@ -22,8 +23,9 @@ Two modes:
   noise-rate filters, the margins at or above a sampled bound; (D) only if a bound was too high, the
   margins of those classes.
 * `batched_issue_rows`: the reference library's `find_label_issues_batched` semantics in one pass (two
-  with adjusted scores): running-mean thresholds over fixed chunks, low-score selection of an estimated
-  number of issues, then the "label wins" rule; returned most severe first.
+  with adjusted scores) and two small rounds on the kept parts: running-mean thresholds over fixed
+  chunks, low-score selection of an estimated number of issues, then the "label wins" rule; returned
+  most severe first.
 """
 
 from __future__ import annotations
