@@ -99,6 +99,8 @@ def cli_outputs(runner, tmp_path, tag, extra, args):
         ["--exact", "--filter-by", "prune_by_noise_rate"],
         ["--exact", "--filter-by", "confident_learning", "--rank-by", "normalized_margin", "--mask"],
         ["--rank-by", "normalized_margin", "--adjust-pred-probs", "--max-issues", "10"],
+        ["--mask"],
+        ["--rank-by", "confidence_weighted_entropy", "--chunk-size", "777", "--top", "5"],
     ],
 )
 def test_cli_bytes_equal_local(runner, tmp_path, cluster, args):
@@ -194,6 +196,38 @@ def test_worker_killed_mid_run_is_retried_result_unchanged():
         client.wait_for_workers(2, timeout=60)
         assert killed[0] not in client.run(os.getpid).values()  # a new worker process took its place
     np.testing.assert_array_equal(got, want)
+
+
+def test_worker_killed_after_the_scoring_pass_loses_kept_parts_result_unchanged():
+    """The default mode's parts live in the workers until the selection: a worker killed once pass 1
+    is done takes its parts with it, and the scheduler recomputes them (re-reading their blocks)."""
+    import distributed
+
+    want = stream.batched_issue_rows(*_default_args(source("cifar10", 40)), chunk=700)
+    with local_cluster() as c, distributed.Client(c, set_as_default=False) as client:
+        pids = client.run(os.getpid)
+        src = source("cifar10", 40)
+        killed: list[int] = []
+        seen = [0]
+
+        def progress(name, rows):
+            seen[0] += rows
+            if seen[0] == src.n and not killed:  # the last task of pass 1: every part is kept
+                victim = sorted(pids.values())[0]
+                os.kill(victim, signal.SIGKILL)
+                killed.append(victim)
+
+        got = stream.batched_issue_rows(
+            *_default_args(src), chunk=700, engine=DaskEngine(client), progress=progress
+        )
+        assert killed
+    np.testing.assert_array_equal(got.ranked, want.ranked)
+    assert got.thresholds.tobytes() == want.thresholds.tobytes()
+    assert got.num_issues == want.num_issues
+
+
+def _default_args(src: BlockSource) -> tuple:
+    return src.passes, src.n, src.k
 
 
 @pytest.fixture

@@ -103,23 +103,6 @@ def test_pass_one_partials_come_in_the_kept_dtypes(k):
     assert scores is None and sc.dtype == top.dtype == np.float32
 
 
-class GroupingEngine(stream.ThreadEngine):
-    """The Dask engine's task shape in this process: `size` consecutive blocks per task through
-    engines.dask.run_blocks (the kernel's `group` included)."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__(1)
-        self.size = size
-
-    def map(self, func, items, done=None):
-        import itertools
-
-        source = iter(items)
-        while group := tuple(itertools.islice(source, self.size)):
-            for _, note, value in dask_engine.run_blocks(func, group):
-                yield note, value
-
-
 def _arrays(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     pb = rng.dirichlet(np.ones(k) * 0.3, n).astype(np.float32)
@@ -138,7 +121,7 @@ def test_chunk_statistics_from_tasks_are_the_drivers_bits(chunk, rows, size):
     kw = {"dtype": pb.dtype, "chunk": chunk}
     want = stream.batched_issue_rows(_blocks(labels, pb, 997), len(labels), 6, **kw)
     got = stream.batched_issue_rows(
-        _blocks(labels, pb, rows), len(labels), 6, engine=GroupingEngine(size), **kw
+        _blocks(labels, pb, rows), len(labels), 6, engine=stream.ThreadEngine(1, group=size), **kw
     )
     assert got.thresholds.tobytes() == want.thresholds.tobytes()
     np.testing.assert_array_equal(got.ranked, want.ranked)
@@ -147,17 +130,19 @@ def test_chunk_statistics_from_tasks_are_the_drivers_bits(chunk, rows, size):
 
 def test_tasks_bring_the_chunks_that_lie_whole_inside_them():
     labels, pb = _arrays(2500, 4, 1)
-    kernel = stream.ScoresKernel("self_confidence", False, 300, 2500, 4)
-    parts = [kernel((s, labels[s : s + 700], pb[s : s + 700])) for s in (700, 1400, 2100)]
-    assert all(p[-1] is None for p in parts)
-    grouped = kernel.group(parts)
-    assert all(p[-1] is None for p in grouped[:-1])
-    first, counts, means = grouped[-1][-1]
+    kernel = stream.ScoresKernel("self_confidence", False, 300, 2500, 4, 1, np.dtype(np.float32))
+    partials = [kernel((s, labels[s : s + 700], pb[s : s + 700])) for s in (700, 1400, 2100)]
+    part, ((head_y, head_s, stats, tail_y, tail_s), sample) = kernel.part(partials)
+    first, counts, means = stats
     assert first == 3 and len(counts) == 6  # chunks [900, 1200) ... [2400, 2500), the short last one
     want_c, want_m = chunk_thresholds(
         pb[np.arange(900, 2500), labels[900:2500]], labels[900:2500].astype(np.int32), 4, 300
     )
     np.testing.assert_array_equal(counts, want_c)
     assert means.tobytes() == want_m.tobytes()
-    many = stream.ScoresKernel("self_confidence", False, 3, 2500, 4)  # more classes than chunk rows
-    assert many.group(parts) == parts
+    np.testing.assert_array_equal(head_y, labels[700:900])  # the rows of chunk [600, 900) it shares
+    assert len(tail_y) == len(tail_s) == 0
+    np.testing.assert_array_equal(sample, pb[np.arange(700, 2500), labels[700:2500]])  # stride 1: all
+    many = stream.ScoresKernel("self_confidence", False, 3, 2500, 4, 1, np.dtype(np.float32))
+    _, ((head_y, _, stats, tail_y, _), _) = many.part(partials)  # more classes than chunk rows
+    assert stats is None and len(head_y) == 1800 and len(tail_y) == 0

@@ -1,14 +1,19 @@
 """The Dask engine: the per-block kernels of core.stream run as tasks on a Dask cluster.
 
-Each task is run_block(kernel, BlockTask) over GROUP consecutive blocks: the worker reads its own blocks (io.stream.BlockTask is a
+Each task of `map` is run_block(kernel, BlockTask) over GROUP consecutive blocks: the worker reads its own blocks (io.stream.BlockTask is a
 small picklable description: a path and a row range, or a Parquet row group, or a Zarr chunk) and
 returns the kernel's partial. The kernel and its parameters (thresholds, sampled bounds) are scattered
 to every worker once per pass. At most WINDOW tasks per worker thread are in flight, so the client holds
 a bounded number of partials; they are handed back in block order, so the driver merges exactly as with
 the local engine. Progress is told as tasks complete. A worker that dies mid-task has its tasks
 rescheduled by the scheduler (the partials are pure functions of the block: the result is unchanged).
-A kernel with a `group` method also works on its task's blocks together in the worker (the default
-mode's chunk statistics: core.stream.ScoresKernel), so the driver does less after the pass.
+
+The default mode keeps its per-row results in the workers (`keep`): a task make_part(kernel, its GROUP
+blocks) stays in its worker's memory as a future the client holds, and a second, tiny task on the same
+worker sends its summary (chunk statistics, a sample of scores: kilobytes, not the 14 bytes per row a
+partial would be). The later rounds (`each`) are one small task per part, run where the part is. A part
+lost with its worker is recomputed by the scheduler from its task (its blocks are re-read), so the
+result is unchanged.
 
 A LocalCluster (--workers N) forks its workers from multiprocessing's fork server, started before the
 inputs are opened with numpy, Dask and the kernels preloaded (start_fork_server), instead of spawning
@@ -25,7 +30,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from labelaudit.core.batching import RowsDone
-from labelaudit.core.stream import Block, BlockItem, run_block
+from labelaudit.core.stream import GROUP as STREAM_GROUP
+from labelaudit.core.stream import Block, BlockItem, make_part, on_part, part_summary, run_block, task_groups
 from labelaudit.errors import InputError
 
 if TYPE_CHECKING:
@@ -33,23 +39,28 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 WINDOW = 3  # tasks in flight per worker thread
-GROUP = 8  # consecutive blocks per task: 8 default blocks are 2^24 elements (64 MB of float32), so the
-# scheduler's and the client's cost per task (about a millisecond each) stays small next to the reading;
-# the blocks, and so the partials, are the local engine's
+GROUP = STREAM_GROUP  # consecutive blocks per task: 8 default blocks are 2^24 elements (64 MB of
+# float32), so the scheduler's and the client's cost per task (about a millisecond each) stays small next
+# to the reading; the blocks, and so the partials, are the local engine's
+EACH_GATHER = 16  # results of `each` fetched per request
 EXTRA = "labelaudit[dask]"
 # What the fork server imports once, before it forks local workers: what a worker runs (Dask, numpy, the
 # kernels and the readers), so that a forked worker starts with them imported
 PRELOAD = ("numpy", "distributed", "labelaudit.core.stream", "labelaudit.io.stream")
 # The environment Dask's nanny gives a spawned worker before it starts (distributed.nanny.pre-spawn-environ
 # and its fixed hash seed); a forked worker inherits the fork server's, so the server starts with these.
-# Not Dask's MALLOC_TRIM_THRESHOLD_=65536: setting it turns off glibc's adaptive mmap threshold, so every
-# block a worker reads is a fresh mmap, faulted in page by page and unmapped after (about 0.5 s of system
-# time per worker per 4 GB pass); a worker here holds a bounded number of blocks, and reuses their memory
+# glibc's thresholds fixed (not Dask's MALLOC_TRIM_THRESHOLD_=65536 alone, which turns off the adaptive
+# mmap threshold, so every block a worker read was a fresh mmap faulted in page by page): below 32 MB
+# from the heap, trimmed only past 256 MB. A worker keeps the default mode's parts between tasks; with
+# glibc's adaptive thresholds each task's temporaries (the chunk statistics') were trimmed off the heap
+# top and faulted in again by the next (1.2e5 faults in a fresh worker per 10M x 100 pass, 3.3e4 so)
 SERVER_ENV = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
     "PYTHONHASHSEED": "6640",
+    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
+    "MALLOC_TRIM_THRESHOLD_": str(256 << 20),
 }
 
 
@@ -62,15 +73,8 @@ def _distributed() -> Any:
 
 
 def run_blocks(func: Callable[[Block], T], items: tuple[BlockItem, ...]) -> list[tuple[int, Any, T]]:
-    """One task: run_block over consecutive items, in order, in the worker; then the kernel's `group`,
-    when it has one, over their partials (work on the task's rows together that the driver would
-    otherwise do: core.stream.ScoresKernel)."""
-    got = [run_block(func, item) for item in items]
-    group = getattr(func, "group", None)
-    if group is None:
-        return got
-    values = group([value for _, _, value in got])
-    return [(rows, note, value) for (rows, note, _), value in zip(got, values, strict=True)]
+    """One task of `map`: run_block over consecutive items, in order, in the worker."""
+    return [run_block(func, item) for item in items]
 
 
 def start_fork_server() -> bool:
@@ -192,6 +196,67 @@ class DaskEngine:
                     left.cancel()
             pending.clear()
             kernel.release()
+
+    def keep(
+        self,
+        kernel: Any,
+        items: Iterable[BlockItem],
+        done: RowsDone | None = None,
+        prior: list[Any] | None = None,
+    ) -> Iterator[tuple[Any, list[Any], Any]]:
+        distributed = _distributed()
+        client = self.client
+        parts, summaries = [], []
+        for group, base in task_groups(items, GROUP, prior):
+            part = client.submit(make_part, kernel, group, base, pure=False)
+            parts.append(part)
+            summaries.append(client.submit(part_summary, part, pure=False))
+        order = {fut.key: i for i, fut in enumerate(summaries)}
+        ready: dict[int, Any] = {}
+        taken = 0
+        pending = distributed.as_completed(summaries, loop=client.loop)
+        try:
+            if done is not None:
+                done(0)
+            for fut in pending:
+                i = order[fut.key]
+                if fut.status == "finished":
+                    ready[i] = got = fut.result()
+                    fut.release()
+                    if done is not None:
+                        done(sum(got[0]))
+                elif fut.status in ("error", "cancelled"):  # its error rises in row order
+                    ready[i] = fut
+                else:  # lost with its worker and rescheduled: wait for it again
+                    pending.add(fut)
+                    continue
+                while taken in ready:
+                    got = ready.pop(taken)
+                    if isinstance(got, distributed.Future):
+                        got.result()
+                        raise AssertionError(f"a Dask task ended as {got.status} without an error")
+                    yield parts[taken], got[1], got[2]
+                    taken += 1
+        finally:
+            if taken < len(parts):  # left early (an error): nothing more to compute
+                for fut in [*parts, *summaries]:
+                    fut.cancel()
+            pending.clear()
+
+    def each(self, func: Callable[[Any], T], handles: list[Any]) -> Iterator[T]:
+        client = self.client
+        futs = client.map(on_part, [func] * len(handles), handles, pure=False)
+        at = 0
+        try:
+            for at in range(0, len(futs), EACH_GATHER):  # in batches: results in order, bounded here
+                batch = futs[at : at + EACH_GATHER]
+                yield from client.gather(batch)
+                for fut in batch:
+                    fut.release()
+            at = len(futs)
+        finally:
+            for fut in futs[at:]:  # left early: the rest is not needed
+                fut.cancel()
 
 
 @contextlib.contextmanager

@@ -94,6 +94,22 @@ def _given(block: Any) -> Any:
     return block
 
 
+_BUFFERS: dict[tuple, threading.local] = {}
+_BUFFERS_LOCK = threading.Lock()
+BUFFERS_KEPT = 8  # inputs whose buffers a worker process keeps (the oldest are dropped)
+
+
+def worker_buffers(key: tuple) -> threading.local:
+    """The thread-local read buffers this process keeps for one input (NpyRows.__setstate__)."""
+    with _BUFFERS_LOCK:
+        local = _BUFFERS.get(key)
+        if local is None:
+            while len(_BUFFERS) >= BUFFERS_KEPT:
+                del _BUFFERS[next(iter(_BUFFERS))]
+            local = _BUFFERS[key] = threading.local()
+        return local
+
+
 class NpyRows:
     """Row blocks of a 2-D .npy array, read into reused buffers. A file (a .npy or an uncompressed .npz
     member) is read positionally, nothing mapped, no page pile-up: a C-ordered block is one run of bytes,
@@ -129,8 +145,12 @@ class NpyRows:
         return state
 
     def __setstate__(self, state: dict) -> None:
+        """In a worker, every task unpickles its own copy of the reader: the copies of one input share
+        the process's thread-local buffers (worker_buffers), so a worker reads every block of a pass
+        into the same memory. A fresh buffer per task would be fresh pages for the kernel to fault in
+        whenever the worker keeps results between tasks (the default mode's parts, engines.dask)."""
         self.__dict__.update(state)
-        self._local = threading.local()
+        self._local = worker_buffers((self.path, self.offset, self.k, self.dtype.str, self.fortran))
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Rows [start, stop) in this thread's reused buffer: valid until the thread's next read, so a
