@@ -328,3 +328,15 @@ def test_duplicate_groups_equal_numpy_unique(collide: bool, monkeypatch: pytest.
         assert len(set(zip(inverse.tolist(), want.tolist(), strict=True))) == len(set(want.tolist()))
         assert len(set(inverse.tolist())) == len(set(want.tolist()))
         np.testing.assert_array_equal(counts[inverse], want_counts[want])
+
+
+@pytest.mark.parametrize("k", [1, 150, 1999])
+def test_tiled_graph_for_any_k(k: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """k from 1 to N - 1 on the tiled path (more than the sample, the groups and a tile's row groups):
+    the graph's neighbour sets and distances are brute force's."""
+    small_tiles(monkeypatch)
+    x = clustered(2000, 12, 7)
+    g = build_graph(x, k=k, n_jobs=2)
+    want_d, want_i = brute_force(x, k)
+    np.testing.assert_allclose(g.distances, want_d, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(np.sort(g.indices, axis=1), np.sort(want_i, axis=1))

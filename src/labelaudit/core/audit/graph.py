@@ -184,6 +184,8 @@ def _tiled_with_ties(
     tie, is redone as the reference does it: its whole row of distances, ``argpartition`` of ``k + 1``, a
     default argsort, then the self-exclusion (``_argpartition_rows``). A tie inside the ``k`` changes only
     their order, which stays by index."""
+    if k + 1 >= x.shape[0]:  # every other row is a neighbour: no tie can straddle position k
+        return tiled_search(x, k, n_jobs, progress)
     dist, ind = tiled_search(x, k + 1, n_jobs, progress)
     tied = np.flatnonzero(dist[:, k - 1] == dist[:, k])
     dist, ind = dist[:, :k].copy(), ind[:, :k].copy()

@@ -335,6 +335,9 @@ def sampled_bounds(xn: np.ndarray, k: int, slack: float, rows: slice | None = No
     xs = xn[cols]
     out = np.empty(last - first, dtype=xn.dtype)
     step = max(1, BLOCK_ENTRIES // cols.size)
+    if k >= cols.size:  # too few sampled columns for a bound: none
+        out.fill(np.inf)
+        return out
     for a in range(first, last, step):
         b = min(a + step, last)
         d = _distances(xn[a:b] @ xs.T)
