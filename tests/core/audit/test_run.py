@@ -224,3 +224,27 @@ def test_a_missing_scikit_learn_is_an_error_naming_the_extra(monkeypatch):
         run_types(y, p, x)
     ran = run_types(y, p, issue_types="label,outlier").results
     assert [r.issue_type for r in ran] == ["label", "outlier"]
+
+
+def test_the_cosine_audit_needs_no_scikit_learn(monkeypatch):
+    """Features with more than 3 columns and pred_probs: the cosine graph, DBSCAN, the IQR and the KDE tail
+    are ours, so every type runs without scikit-learn (or scipy.stats), with the same results; label issues
+    from features alone still name the extra."""
+    import sys
+
+    y, p, x = inputs("digits")
+    assert x is not None and x.shape[1] > 3
+    want = run_types(y, p, x).results
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "scipy.stats", None)
+    got = run_types(y, p, x).results
+    assert [r.issue_type for r in got] == [r.issue_type for r in want] and len(got) == 7
+    for a, b in zip(got, want, strict=True):
+        assert a.score == b.score
+        for name, column in b.columns.items():
+            if column.dtype == object:  # near_duplicate_sets: an array per row
+                assert [list(v) for v in a.columns[name]] == [list(v) for v in column]
+            else:
+                np.testing.assert_array_equal(a.columns[name], column)
+    with pytest.raises(InputError, match=r"label issues from features without pred_probs needs scikit-learn"):
+        run_types(y, features=x)

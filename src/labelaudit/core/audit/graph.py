@@ -25,7 +25,8 @@ types (spec audit.md §2).
   (distance, index), whatever order the tiles are merged in.
 * The exact-duplicate correction of §2.4 is applied (identical rows list each other first, at distance 0).
 
-scikit-learn (and scipy, which it brings) is an optional dependency: ``pip install 'labelaudit[audit]'``.
+The euclidean search is scikit-learn's (and scipy's), an optional dependency: ``pip install
+'labelaudit[audit]'``; the cosine search and the duplicate correction are numpy alone.
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ def build_graph(
     metric = metric or choose_metric(n, d)
     if metric not in ("cosine", "euclidean"):
         raise InputError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
-    require_sklearn("the neighbour graph")
+    if metric == "euclidean":
+        require_sklearn("the euclidean neighbour graph")
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):

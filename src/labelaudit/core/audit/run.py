@@ -88,6 +88,22 @@ class State:
         return self._graph
 
 
+def _needs_sklearn(types: Sequence[str], ctx: Context | None, x: np.ndarray | None) -> str | None:
+    """What of this run needs scikit-learn, or None: the euclidean neighbour graph (at most 3 columns,
+    a KD-tree or ball tree) and label issues from features alone; the cosine graph is ours."""
+    from labelaudit.core.audit.graph import choose_metric
+
+    if x is None:  # non_iid's graph is then built on pred_probs
+        if "non_iid" in types and ctx is not None and choose_metric(ctx.n, ctx.k) == "euclidean":
+            return "the euclidean neighbour graph of non_iid on pred_probs with at most 3 classes"
+        return None
+    if ctx is None and "label" in types:
+        return "label issues from features without pred_probs"
+    if any(t in KNN_TYPES for t in types) and choose_metric(*x.shape) == "euclidean":
+        return "the euclidean neighbour graph of features with at most 3 columns"
+    return None
+
+
 def _needs(t: str, has_pp: bool, has_x: bool) -> str | None:
     """Why type `t` cannot run with these inputs, or None when it can."""
     if t in ("null", "near_duplicate") and not has_x:
@@ -226,12 +242,11 @@ def run_types(
             features, len(y), source=source.get("features"), labels_source=source.get("labels")
         )
     types = resolve_types(issue_types, ctx is not None, x is not None)
-    uses_sklearn = (*KNN_TYPES, "label") if ctx is None else KNN_TYPES
-    if ("non_iid" in types) or (x is not None and any(t in uses_sklearn for t in types)):
+    if why := _needs_sklearn(types, ctx, x):
         from labelaudit.core.audit.graph import require_sklearn
 
         # a missing library is the user's to fix (exit 2), not a type that fails on these data
-        require_sklearn("the neighbour graph of outlier, near_duplicate, non_iid and underperforming_group")
+        require_sklearn(why)
     state = State(y, n_classes, ctx, x, k, n_jobs, stage=stage)
     results: list[IssueResult] = []
     failed: dict[str, str] = {}
