@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from labelaudit.core.audit.tiled import tiled_search
+from labelaudit.core.audit.tiled import cosine_distances, row_norms, tiled_search
 from labelaudit.errors import InputError
 
 EXTRA = "pip install 'labelaudit[audit]'"
@@ -162,7 +162,7 @@ def _cosine_search(
         return _tiled_with_ties(x, k, n_jobs, progress)
     xn = _normalized(x)
     # the one product Xn @ Xn.T of scikit-learn's single chunk (numpy's A @ A.T, syrk), diagonal set to 0
-    s = _distances(xn @ xn.T)
+    s = cosine_distances(xn @ xn.T)
     s[np.arange(n), np.arange(n)] = 0
     return _self_excluded(*_smallest_exact(s, k + 1), np.arange(n), k)
 
@@ -207,7 +207,7 @@ def _argpartition_rows(x: np.ndarray, rows: np.ndarray, k: int, n_jobs: int) -> 
     blocks = [rows[a : a + step] for a in range(0, rows.size, step)]
 
     def block(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return _self_excluded(*_smallest_exact(_distances(xn[r] @ xn.T), k + 1), r, k)
+        return _self_excluded(*_smallest_exact(cosine_distances(xn[r] @ xn.T), k + 1), r, k)
 
     if n_jobs == 1 or len(blocks) == 1:
         parts = [block(r) for r in blocks]
@@ -221,17 +221,7 @@ def _normalized(x: np.ndarray) -> np.ndarray:
     """Rows divided by their L2 norm (a zero row stays zeros), a new array: scikit-learn's ``normalize``
     recipe (norms from ``einsum``, then one division), so the bits are the reference's."""
     x = np.asarray(x)
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
-    norms[norms < 10 * np.finfo(norms.dtype).eps] = 1  # scikit-learn's rule for zero scales
-    return x / norms[:, None]
-
-
-def _distances(sim: np.ndarray) -> np.ndarray:
-    """scikit-learn's cosine distance from the similarity: ``1 - s`` clipped into [0, 2] (same operations)."""
-    d = sim * -1
-    d += 1
-    np.clip(d, 0, 2, out=d)
-    return d
+    return x / row_norms(x)[:, None]
 
 
 def _smallest_exact(s: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:

@@ -52,7 +52,7 @@ def tiled_search(
     slack = 2 * (dim + 4) * eps
     order = cluster_order(x)
     xp = x[order]  # the one copy of the features: read in cluster order, then normalised in place
-    xp /= _norms(xp)[:, None]
+    xp /= row_norms(xp)[:, None]
     best = _Best(n, k, xp.dtype, order)
     # rows whose own diagonal tile is short (the last ones) start from a sampled bound; every other row's
     # first bound comes from its diagonal tile (in_tile_bounds)
@@ -128,7 +128,7 @@ def tiled_search(
             rr = p[:, None] * GROUP + spread_c
             s1, s2 = sim[r[:, None], cc].ravel(), sim[rr, c[:, None]].ravel()
             u1, u2 = a + np.repeat(r, GROUP), c0 + np.repeat(c, GROUP)
-            d1, d2 = _distances(s1), _distances(s2)
+            d1, d2 = cosine_distances(s1), cosine_distances(s2)
             keep1 = (s1 > -np.inf) & (d1 <= best.bound[u1])
             keep2 = (s2 > -np.inf) & (d2 <= best.bound[u2])
             got = (
@@ -246,8 +246,9 @@ class _Best:
         return out_d, out_i
 
 
-def _norms(x: np.ndarray) -> np.ndarray:
-    """Row L2 norms, zero (below ``10 eps``) ones replaced by 1: a zero row stays zeros."""
+def row_norms(x: np.ndarray) -> np.ndarray:
+    """Row L2 norms as scikit-learn's ``normalize`` forms them (``einsum``, then the square root), zero
+    ones (below ``10 eps``) replaced by 1: divided by these, a zero row stays zeros."""
     norms = np.sqrt(np.einsum("ij,ij->i", x, x))
     norms[norms < 10 * np.finfo(norms.dtype).eps] = 1
     return norms
@@ -262,7 +263,7 @@ def cluster_order(x: np.ndarray) -> np.ndarray:
     if c == 1:
         return np.arange(n)
     sample = np.array(x[:: max(1, n // (32 * c))], dtype=np.float64)
-    sample /= _norms(sample)[:, None]
+    sample /= row_norms(sample)[:, None]
     centres = sample[np.linspace(0, sample.shape[0] - 1, c).astype(np.int64)]
     for _ in range(CLUSTER_ITERATIONS):
         near = np.argmax(sample @ centres.T, axis=1)
@@ -340,14 +341,14 @@ def sampled_bounds(xn: np.ndarray, k: int, slack: float, rows: slice | None = No
         return out
     for a in range(first, last, step):
         b = min(a + step, last)
-        d = _distances(xn[a:b] @ xs.T)
+        d = cosine_distances(xn[a:b] @ xs.T)
         hit = np.flatnonzero((cols >= a) & (cols < b))
         d[cols[hit] - a, hit] = np.inf
         out[a - first : b - first] = np.partition(d, k - 1, axis=1)[:, k - 1] + slack
     return out
 
 
-def _distances(sim: np.ndarray) -> np.ndarray:
+def cosine_distances(sim: np.ndarray) -> np.ndarray:
     """scikit-learn's cosine distance from the similarity: ``1 - s`` clipped into [0, 2] (same operations)."""
     d = sim * -1
     d += 1
