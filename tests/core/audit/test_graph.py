@@ -340,3 +340,17 @@ def test_tiled_graph_for_any_k(k: int, monkeypatch: pytest.MonkeyPatch) -> None:
     want_d, want_i = brute_force(x, k)
     np.testing.assert_allclose(g.distances, want_d, rtol=1e-12, atol=1e-14)
     np.testing.assert_array_equal(np.sort(g.indices, axis=1), np.sort(want_i, axis=1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_merge_of_candidates_every_bound_has_passed_is_a_no_op(dtype) -> None:
+    """With two threads, another thread's merge can lower the bounds between a tile's screen and its
+    merge, so that none of its candidates is left (this failed once as an IndexError in the suite)."""
+    best = tiled._Best(3, 2, np.dtype(dtype), np.arange(3))
+    u, v = np.array([0, 0, 1, 1, 2, 2]), np.array([1, 2, 0, 2, 0, 1])
+    best.merge(u, v, np.array([0.1, 0.2, 0.1, 0.3, 0.2, 0.3], dtype=dtype))
+    before = [a.copy() for a in best.result()]
+    best.merge(np.array([0, 1, 2]), np.array([2, 2, 1]), np.array([0.25, 0.35, 0.4], dtype=dtype))
+    for got, want in zip(best.result(), before, strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(before[1], [[1, 2], [0, 2], [0, 1]])

@@ -200,6 +200,8 @@ class _Best:
         k = self.k
         keep = d <= self.bound[u]  # bounds fell since the screen
         u, v, d = u[keep], self.order[v[keep]], d[keep]
+        if u.size == 0:  # another thread's merge lowered every bound these candidates needed
+            return
         # group by row, nearest first (distances to float32 for the grouping: order-preserving; a tie of
         # that key at a row's k-th candidate takes every tied candidate along)
         d32 = d.astype(np.float32, copy=False).view(np.uint32).astype(np.uint64)
