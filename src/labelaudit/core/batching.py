@@ -59,9 +59,9 @@ def one_blas_thread() -> Iterator[None]:
     """One BLAS thread while inside (threadpoolctl), around every pass: the passes' BLAS calls are tiny
     (row sums, small tallies) and a BLAS pool only spins against the pass's threads. Measured in-process
     (10M x 100 default batched mode, OpenBLAS's two threads): 2.6-2.7 s with n_jobs=2 against 1.5 s
-    with one BLAS thread, and with n_jobs=1 the same wall time but 3.8-4.7 CPU-s against 2.2. The CLI sets the same through
-    the environment before numpy loads. Counted, so that passes which overlap (a generator left open
-    while another runs) restore the caller's setting only when the last one ends."""
+    with one BLAS thread, and with n_jobs=1 the same wall time but 3.8-4.7 CPU-s against 2.2. The CLI
+    sets the same through the environment before numpy loads. Counted, so that passes which overlap (a
+    generator left open while another runs) restore the caller's setting only when the last one ends."""
     global _blas_users, _blas_limit, _blas_controller
     with _BLAS_LOCK:
         if _blas_users == 0:
