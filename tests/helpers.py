@@ -64,7 +64,10 @@ def writing_into(pid: int, folder) -> bool:
         return False
     for fd in fds:
         with contextlib.suppress(OSError):
-            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(f"{folder}/"):
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            # an unnamed temporary only: once published, the same descriptor shows the output's own
+            # name, and a signal then would race the run's normal exit (seen once: exit 0, no message)
+            if link.startswith(f"{folder}/#") and link.endswith(" (deleted)"):
                 return True
     return False
 

@@ -23,6 +23,7 @@ This module imports nothing heavy: the CLI enters it for every command.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import errno
 import hashlib
@@ -37,6 +38,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from labelaudit.errors import InputError
 
@@ -517,6 +519,31 @@ def _on_signal(signum: int, frame: object) -> None:
     raise Interrupted(signum)
 
 
+def _deliver_again(signum: int) -> None:
+    time.sleep(0.002)
+    _thread.interrupt_main(signal.Signals(signum))
+
+
+def _unraisable(hook: Any) -> Any:
+    """sys.unraisablehook while interrupts are exceptions. Python runs a signal's handler at the next
+    bytecode of the main thread, which may be inside a weakref callback or a __del__ (an import's module
+    lock, seen under load); an exception raised there is only printed, so a SIGHUP or SIGTERM was lost
+    and the run went on to publish its outputs and exit 0. This hook takes such an Interrupted, prints
+    nothing, and has the signal delivered to the main thread again, a moment later, in ordinary code."""
+
+    def unraisable(info: Any) -> None:
+        exc = info.exc_value
+        if isinstance(exc, Interrupted):
+            _SIG["fired"] = False
+            # from another thread, once this hook has returned: raised from here, in the main thread, it
+            # would land in this hook again (threading.Thread.start would wait for the thread, inside it)
+            _thread.start_new_thread(_deliver_again, (exc.signum,))
+            return
+        hook(info)
+
+    return unraisable
+
+
 @contextlib.contextmanager
 def interrupts_as_exceptions() -> Iterator[None]:
     """Inside, SIGINT/SIGTERM/SIGHUP raise Interrupted in the main thread (a signal the process ignores,
@@ -532,9 +559,12 @@ def interrupts_as_exceptions() -> Iterator[None]:
         previous[sig] = old
         signal.signal(sig, _on_signal)
     _SIG.update(fired=False, defer=0, pending=0)
+    hook = sys.unraisablehook
+    sys.unraisablehook = _unraisable(hook)
     try:
         yield
     finally:
+        sys.unraisablehook = hook
         for sig, old in previous.items():
             signal.signal(sig, old if old is not None else signal.SIG_DFL)
 
